@@ -1,0 +1,52 @@
+"""Assemble the FastAPI application from the contexts' routers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from openbss import __version__
+from openbss.core import api as core_api
+from openbss.core.config import get_settings
+from openbss.core.logging import configure_logging
+from openbss.core.web import UnitOfWorkMiddleware, install_error_handlers
+
+# Every TMF API mounted here gets its hub (listener registration) automatically.
+TMF_APIS: list[tuple[str, str]] = [
+    ("event", "/tmf-api/event/v4"),
+]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    worker = None
+    if os.environ.get("OPENBSS_RUN_WORKER") == "1":
+        from openbss.core.worker import start_in_thread
+
+        worker = start_in_thread()
+    yield
+    if worker is not None:
+        thread, stop = worker
+        stop.set()
+        thread.join(timeout=10)
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    app = FastAPI(
+        title="openbss",
+        version=__version__,
+        description="Open-source Business Support System: TM Forum Open APIs for catalog, "
+        "customers, ordering, usage, billing and payments.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(UnitOfWorkMiddleware)
+    app.include_router(core_api.router)
+    for api, prefix in TMF_APIS:
+        app.include_router(core_api.hub_router(api, prefix))
+    return app

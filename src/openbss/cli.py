@@ -1,0 +1,228 @@
+"""The ``openbss`` command."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from openbss.core.errors import OpenBSSError
+
+app = typer.Typer(
+    name="openbss",
+    help="openbss — an open-source Business Support System.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+tenant_app = typer.Typer(help="Manage tenants.", no_args_is_help=True)
+apikey_app = typer.Typer(help="Manage API keys.", no_args_is_help=True)
+audit_app = typer.Typer(help="Inspect the audit log.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(apikey_app, name="apikey")
+app.add_typer(audit_app, name="audit")
+app.add_typer(db_app, name="db")
+
+err = Console(stderr=True, soft_wrap=True)
+out = Console()
+
+
+def fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _migrate() -> None:
+    from openbss.core.migrate import upgrade
+
+    upgrade()
+
+
+@app.command()
+def migrate() -> None:
+    """Migrate the database to the newest schema."""
+    _migrate()
+    out.print("database migrated to head")
+
+
+@app.command()
+def init() -> None:
+    """Migrate the database and create the 'default' tenant (safe to run again)."""
+    from openbss.core.db import unit_of_work
+    from openbss.core.service import ensure_tenant
+
+    _migrate()
+    with unit_of_work() as session:
+        _, created = ensure_tenant(session, "default")
+    out.print("created tenant 'default'" if created else "tenant 'default' already exists")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Server processes.", min=1)] = 1,
+    worker: Annotated[bool, typer.Option(help="Also run the event-delivery worker.")] = True,
+) -> None:
+    """Run the HTTP API (and the event-delivery worker)."""
+    import uvicorn
+
+    from openbss.core.config import get_settings
+
+    if workers > 1 and get_settings().database_url.startswith("sqlite"):
+        fail("SQLite serves one process; use --workers 1 or PostgreSQL "
+             "(OPENBSS_DATABASE_URL=postgresql://...)")
+    os.environ["OPENBSS_RUN_WORKER"] = "1" if worker else "0"
+    uvicorn.run("openbss.app:create_app", factory=True, host=host, port=port,
+                workers=workers, log_level="warning")
+
+
+@app.command(name="worker")
+def worker_cmd() -> None:
+    """Run only the event-delivery worker (Ctrl-C stops it)."""
+    import signal
+    import threading
+
+    from openbss.core.config import get_settings
+    from openbss.core.logging import configure_logging
+    from openbss.core.worker import run_forever
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        run_forever(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@tenant_app.command("create")
+def tenant_create(
+    name: str,
+    sandbox: Annotated[bool, typer.Option(help="Run this tenant on a test clock.")] = False,
+    clock_start: Annotated[
+        str | None, typer.Option(help="Test clock start, ISO 8601 with offset.")
+    ] = None,
+    region: Annotated[str, typer.Option(help="Default country for phone numbers.")] = "US",
+) -> None:
+    """Create a tenant (add --sandbox for a test-clock tenant)."""
+    from openbss.core.db import unit_of_work
+    from openbss.core.service import create_tenant
+
+    start = None
+    if clock_start:
+        try:
+            start = datetime.fromisoformat(clock_start.replace("Z", "+00:00"))
+        except ValueError:
+            fail(f"--clock-start {clock_start!r} is not an ISO 8601 date-time")
+    with unit_of_work() as session:
+        tenant = create_tenant(session, name=name, sandbox=sandbox, clock_start=start,
+                               default_region=region)
+        out.print(f"created tenant {tenant.name!r} ({'sandbox' if sandbox else 'production'})")
+
+
+@tenant_app.command("list")
+def tenant_list() -> None:
+    """List tenants."""
+    from sqlalchemy import select
+
+    from openbss.core.db import unit_of_work
+    from openbss.core.models import Tenant
+
+    with unit_of_work() as session:
+        for tenant in session.scalars(select(Tenant).order_by(Tenant.name)):
+            kind = f"sandbox, clock {tenant.clock_time:%Y-%m-%dT%H:%M:%SZ}" if tenant.sandbox \
+                else "production"
+            out.print(f"{tenant.name}\t{kind}")
+
+
+@apikey_app.command("create")
+def apikey_create(
+    tenant: Annotated[str, typer.Option(help="Tenant name.")] = "default",
+    role: Annotated[str, typer.Option(help="Role of the key.")] = "admin",
+    name: Annotated[str, typer.Option(help="A label for the key.")] = "",
+) -> None:
+    """Create an API key and print it alone on stdout (only its hash is stored)."""
+    from openbss.core.auth import tenant_by_name
+    from openbss.core.context import system_context
+    from openbss.core.db import unit_of_work
+    from openbss.core.service import issue_api_key
+
+    with unit_of_work() as session:
+        ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
+        key = issue_api_key(ctx, role=role, name=name)
+    sys.stdout.write(key + "\n")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check every tenant's hash chain; exit 1 at the first broken link."""
+    from openbss.core.audit import verify
+    from openbss.core.db import unit_of_work
+
+    with unit_of_work() as session:
+        checked, breaks = verify(session)
+    if breaks:
+        for b in breaks:
+            err.print(f"[red]BROKEN[/red] tenant {b.tenant!r} at row {b.seq}: {b.reason}",
+                      highlight=False)
+        raise typer.Exit(1)
+    out.print(f"audit log intact: {checked} rows verified")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Fail if the models and the migrated database disagree."""
+    from openbss.core.migrate import model_drift
+
+    _migrate()
+    drift = model_drift()
+    if drift:
+        for diff in drift:
+            err.print(str(diff), highlight=False)
+        fail("models and migrations disagree; run 'openbss db revision MESSAGE'")
+    out.print("models and migrations agree")
+
+
+@db_app.command("revision")
+def db_revision(message: str) -> None:
+    """Autogenerate a migration from the models (for developers)."""
+    from openbss.core.migrate import revision
+
+    _migrate()
+    revision(message)
+
+
+@app.command()
+def demo(
+    tenant: Annotated[str, typer.Option(help="Tenant to load the demo into.")] = "default",
+) -> None:
+    """Load demo data (safe to run again: existing demo data is kept)."""
+    from openbss.demo import load_demo
+
+    _migrate()
+    summary = load_demo(tenant)
+    for line in summary:
+        out.print(line)
+
+
+def main() -> None:
+    try:
+        app()
+    except OpenBSSError as exc:
+        err.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        sys.exit(1)
+    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+        from sqlalchemy.exc import OperationalError
+
+        if isinstance(exc, OperationalError):
+            err.print(f"[red]error:[/red] database unreachable: {exc.orig}", highlight=False)
+        else:
+            err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False)
+        sys.exit(1)

@@ -1,0 +1,163 @@
+"""Routes of the shared kernel: health, metrics, OAuth2 tokens, audit, test clock, hubs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from openbss.core import service
+from openbss.core.auth import issue_token
+from openbss.core.context import Context
+from openbss.core.errors import AuthenticationError, BadRequestError
+from openbss.core.models import AuditEntry
+from openbss.core.schemas import ClockAdvance, HubCreate, TokenResponse
+from openbss.core.tmf import apply_filters, iso, list_params, list_response, paginate
+from openbss.core.web import ANY_ROLE, Requires
+
+router = APIRouter()
+
+
+@router.get("/health", tags=["operations"])
+def health() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/ready", tags=["operations"])
+def ready(request: Request) -> JSONResponse:
+    """Readiness: the database answers."""
+    session: Session = request.state.session
+    try:
+        session.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+        return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+@router.get("/metrics", tags=["operations"])
+def metrics() -> Response:
+    return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.post("/oauth/token", tags=["auth"], response_model=TokenResponse)
+def oauth_token(
+    request: Request,
+    grant_type: Annotated[str, Form()],
+    client_id: Annotated[str | None, Form()] = None,
+    client_secret: Annotated[str | None, Form()] = None,
+) -> JSONResponse:
+    """OAuth2 client credentials (RFC 6749 §4.4).
+
+    ``client_id`` is the API key's id (the part after ``obss_``), ``client_secret`` the
+    key itself; HTTP Basic auth with the same pair is accepted too.
+    """
+    if grant_type != "client_credentials":
+        return JSONResponse({"error": "unsupported_grant_type",
+                             "error_description": "only client_credentials is supported"},
+                            status_code=400)
+    if client_id is None or client_secret is None:
+        import base64
+
+        header = request.headers.get("authorization", "")
+        if header.lower().startswith("basic "):
+            try:
+                decoded = base64.b64decode(header[6:]).decode()
+                client_id, _, client_secret = decoded.partition(":")
+            except (ValueError, UnicodeDecodeError):
+                client_id = client_secret = None
+    if not client_id or not client_secret:
+        return JSONResponse({"error": "invalid_request",
+                             "error_description": "client_id and client_secret are required"},
+                            status_code=400)
+    try:
+        token, ttl = issue_token(
+            request.state.session, client_id=client_id, client_secret=client_secret
+        )
+    except AuthenticationError as exc:
+        return JSONResponse({"error": "invalid_client", "error_description": exc.message},
+                            status_code=401, headers={"WWW-Authenticate": "Basic"})
+    return JSONResponse(
+        {"access_token": token, "token_type": "Bearer", "expires_in": ttl},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def audit_view(row: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": str(row.seq),
+        "seq": row.seq,
+        "time": iso(row.occurred_at),
+        "actor": row.actor,
+        "action": row.action,
+        "resourceType": row.resource_type,
+        "resourceId": row.resource_id,
+        "before": row.before,
+        "after": row.after,
+        "requestId": row.request_id,
+        "prevHash": row.prev_hash,
+        "hash": row.hash,
+    }
+
+
+@router.get("/api/v1/audit", tags=["audit"])
+def list_audit(
+    request: Request, ctx: Annotated[Context, Depends(Requires("auditor"))]
+) -> JSONResponse:
+    """Page through the tenant's audit log (oldest first; ``sort=-seq`` for newest)."""
+    params = list_params(request)
+    stmt = select(AuditEntry).where(AuditEntry.tenant_id == ctx.tenant_id)
+    stmt = apply_filters(stmt, params, {
+        "action": AuditEntry.action,
+        "resourceType": AuditEntry.resource_type,
+        "resourceId": AuditEntry.resource_id,
+        "actor": AuditEntry.actor,
+        "requestId": AuditEntry.request_id,
+        "seq": AuditEntry.seq,
+        "time": AuditEntry.occurred_at,
+    })
+    rows, total = paginate(ctx.session, stmt, params, [AuditEntry.seq])
+    return list_response([audit_view(r) for r in rows], total, params)
+
+
+@router.get("/api/v1/testClock", tags=["test clock"])
+def get_clock(ctx: Annotated[Context, Depends(Requires(*ANY_ROLE))]) -> dict[str, object]:
+    """The tenant's business time; sandbox tenants run on a test clock."""
+    return service.clock_view(ctx)
+
+
+@router.post("/api/v1/testClock/advance", tags=["test clock"])
+def advance_clock(
+    body: ClockAdvance, ctx: Annotated[Context, Depends(Requires("admin"))]
+) -> dict[str, object]:
+    """Move a sandbox tenant's clock forward: ``{"to": "2027-01-01T00:00:00Z"}`` or
+    ``{"months": 1, "days": 0, "hours": 0, "seconds": 0}``."""
+    if body.to is None and not any((body.months, body.days, body.hours, body.seconds)):
+        raise BadRequestError("give 'to' or a positive months/days/hours/seconds", field="to")
+    service.advance_clock(ctx, to=body.to, months=body.months, days=body.days,
+                          hours=body.hours, seconds=body.seconds)
+    return service.clock_view(ctx)
+
+
+def hub_router(api: str, prefix: str, *, roles: tuple[str, ...] = ANY_ROLE) -> APIRouter:
+    """``POST /hub`` and ``DELETE /hub/{id}`` (TMF630 listener registration) for one API."""
+    hub = APIRouter(prefix=prefix, tags=[f"{api} events"])
+    writer = Requires(*[r for r in roles if r != "read_only"] or ["admin"])
+
+    @hub.post("/hub", status_code=201)
+    def register(body: HubCreate, ctx: Context = Depends(writer)) -> JSONResponse:
+        sub = service.register_listener(
+            ctx, api=api, callback=str(body.callback), query=body.query, secret=body.secret
+        )
+        return JSONResponse(service.hub_view(sub, with_secret=True), status_code=201)
+
+    @hub.delete("/hub/{id}", status_code=204)
+    def unregister(id: str, ctx: Context = Depends(writer)) -> Response:  # noqa: A002
+        service.unregister_listener(ctx, api=api, subscription_id=id)
+        return Response(status_code=204)
+
+    return hub

@@ -1,0 +1,167 @@
+"""The append-only, hash-chained audit log.
+
+Each tenant's rows form a chain: ``hash = sha256(prev_hash || canonical(row))`` and
+``seq`` counts 1, 2, 3 … The tenant row keeps the head (last seq and hash), so a
+deleted row, an altered row or a truncated tail are all detected by :func:`verify`.
+Appending locks the tenant row, which serializes audit appends within one tenant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from openbss.core.context import Context
+from openbss.core.models import AuditEntry, Tenant
+
+GENESIS = "0" * 64
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def entry_hash(
+    *,
+    prev_hash: str,
+    tenant_id: str,
+    seq: int,
+    occurred_at: datetime,
+    actor: str,
+    action: str,
+    resource_type: str,
+    resource_id: str,
+    before: Any,
+    after: Any,
+    request_id: str,
+) -> str:
+    body = _canonical(
+        {
+            "tenant": tenant_id,
+            "seq": seq,
+            "at": occurred_at.isoformat(),
+            "actor": actor,
+            "action": action,
+            "type": resource_type,
+            "id": resource_id,
+            "before": before,
+            "after": after,
+            "request": request_id,
+        }
+    )
+    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+
+
+def jsonable(value: Any) -> Any:
+    """Round-trip through JSON so stored values equal what was hashed."""
+    return None if value is None else json.loads(_canonical(value))
+
+
+def record(
+    ctx: Context,
+    *,
+    action: str,
+    resource_type: str,
+    resource_id: str,
+    before: Any = None,
+    after: Any = None,
+) -> AuditEntry:
+    """Append one audit row in the caller's transaction."""
+    session = ctx.session
+    tenant = session.get(Tenant, ctx.tenant_id, with_for_update=True, populate_existing=True)
+    assert tenant is not None
+    seq = tenant.audit_seq + 1
+    prev = tenant.audit_head or GENESIS
+    before_j, after_j = jsonable(before), jsonable(after)
+    occurred_at = ctx.now
+    digest = entry_hash(
+        prev_hash=prev,
+        tenant_id=tenant.id,
+        seq=seq,
+        occurred_at=occurred_at,
+        actor=ctx.actor,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        before=before_j,
+        after=after_j,
+        request_id=ctx.request_id,
+    )
+    entry = AuditEntry(
+        tenant_id=tenant.id,
+        seq=seq,
+        occurred_at=occurred_at,
+        actor=ctx.actor,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        before=before_j,
+        after=after_j,
+        request_id=ctx.request_id,
+        prev_hash=prev,
+        hash=digest,
+    )
+    session.add(entry)
+    tenant.audit_seq = seq
+    tenant.audit_head = digest
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class Break:
+    tenant: str
+    seq: int
+    reason: str
+
+
+def verify(session: Session) -> tuple[int, list[Break]]:
+    """Check every tenant's chain; return rows checked and the first break per tenant."""
+    checked = 0
+    breaks: list[Break] = []
+    for tenant in session.scalars(select(Tenant).order_by(Tenant.name)):
+        prev, expected_seq, broken = GENESIS, 1, None
+        rows = session.scalars(
+            select(AuditEntry).where(AuditEntry.tenant_id == tenant.id).order_by(AuditEntry.seq)
+        )
+        for row in rows:
+            checked += 1
+            if row.seq != expected_seq:
+                broken = Break(tenant.name, expected_seq, f"row {expected_seq} is missing")
+                break
+            if row.prev_hash != prev:
+                broken = Break(tenant.name, row.seq, "prev_hash does not match previous row")
+                break
+            digest = entry_hash(
+                prev_hash=row.prev_hash,
+                tenant_id=row.tenant_id,
+                seq=row.seq,
+                occurred_at=row.occurred_at,
+                actor=row.actor,
+                action=row.action,
+                resource_type=row.resource_type,
+                resource_id=row.resource_id,
+                before=row.before,
+                after=row.after,
+                request_id=row.request_id,
+            )
+            if digest != row.hash:
+                broken = Break(tenant.name, row.seq, "row content does not match its hash")
+                break
+            prev, expected_seq = row.hash, expected_seq + 1
+        if broken is None and (expected_seq - 1 != tenant.audit_seq):
+            broken = Break(
+                tenant.name, expected_seq, f"chain ends at {expected_seq - 1}, "
+                f"head says {tenant.audit_seq}: rows were deleted"
+            )
+        if broken is None and tenant.audit_seq and prev != tenant.audit_head:
+            broken = Break(tenant.name, tenant.audit_seq, "head hash does not match last row")
+        if broken is not None:
+            breaks.append(broken)
+    return checked, breaks

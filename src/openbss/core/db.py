@@ -1,0 +1,168 @@
+"""Database engine, session (unit of work) and the shared column types.
+
+The request or job owns the transaction: :func:`unit_of_work` opens a session, and
+commits once at the end (or rolls back on error). Services never commit.
+
+Column types that behave identically on SQLite and PostgreSQL:
+
+- :class:`ExactDecimal` stores a ``Decimal`` without loss: ``NUMERIC`` (unconstrained)
+  on PostgreSQL, canonical text on SQLite (which has no exact numeric type).
+- :class:`UTCDateTime` stores timezone-aware UTC instants and refuses naive ones.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, MetaData, Numeric, String, create_engine, event
+from sqlalchemy.engine import Dialect, Engine, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import DateTime, TypeDecorator, TypeEngine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def new_id() -> str:
+    """A new opaque resource id (UUID4 as 32 hex characters)."""
+    return uuid.uuid4().hex
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """A ``Decimal`` stored exactly on every backend."""
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(Numeric(asdecimal=True))
+        return dialect.type_descriptor(String(64))
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, float):
+            raise TypeError("floats are not accepted for exact decimal columns")
+        dec = value if isinstance(value, Decimal) else Decimal(str(value))
+        if not dec.is_finite():
+            raise ValueError("decimal column values must be finite")
+        if dialect.name == "postgresql":
+            return dec
+        return format(dec, "f")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes; naive values are refused."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError("datetimes stored by openbss must be timezone-aware")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+JSONType = JSON().with_variant(JSON(none_as_null=True), "postgresql")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and its directory created."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    if parsed.drivername == "postgresql":
+        url = str(parsed.set(drivername="postgresql+psycopg"))
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+_engines: dict[str, Engine] = {}
+_factories: dict[str, sessionmaker[Session]] = {}
+
+
+def get_engine(url: str | None = None) -> Engine:
+    from openbss.core.config import get_settings
+
+    url = url or get_settings().database_url
+    if url not in _engines:
+        _engines[url] = make_engine(url)
+        _factories[url] = sessionmaker(bind=_engines[url], expire_on_commit=False)
+    return _engines[url]
+
+
+def session_factory(url: str | None = None) -> sessionmaker[Session]:
+    from openbss.core.config import get_settings
+
+    url = url or get_settings().database_url
+    get_engine(url)
+    return _factories[url]
+
+
+def dispose_engines() -> None:
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+    _factories.clear()
+
+
+@contextmanager
+def unit_of_work(url: str | None = None) -> Iterator[Session]:
+    """Open a session that commits on success and rolls back on any exception."""
+    session = session_factory(url)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def utcnow_column_default() -> datetime:
+    """Insert-time default for bookkeeping columns (not for business time)."""
+    return datetime.now(UTC)

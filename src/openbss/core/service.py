@@ -1,0 +1,136 @@
+"""Use cases of the shared kernel: tenants, test clocks, API keys, hub listeners."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from dateutil.relativedelta import relativedelta
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from openbss.core import audit, events
+from openbss.core.auth import create_api_key
+from openbss.core.context import Context, system_context
+from openbss.core.errors import ConflictError, ValidationError
+from openbss.core.models import HubSubscription, Tenant
+
+_TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+
+
+def create_tenant(
+    session: Session,
+    *,
+    name: str,
+    sandbox: bool = False,
+    clock_start: datetime | None = None,
+    default_region: str = "US",
+) -> Tenant:
+    """Create a tenant; a sandbox tenant starts its test clock at ``clock_start``."""
+    if not _TENANT_NAME.match(name):
+        raise ValidationError(
+            "tenant names are 1-63 lower-case letters, digits, '-' or '_'", field="name"
+        )
+    if session.scalar(select(Tenant).where(Tenant.name == name)) is not None:
+        raise ConflictError(f"tenant {name!r} already exists", field="name")
+    if clock_start is not None and not sandbox:
+        raise ValidationError("only sandbox tenants have a test clock", field="clock_start")
+    if clock_start is not None and clock_start.tzinfo is None:
+        raise ValidationError("clock_start must carry a time zone", field="clock_start")
+    tenant = Tenant(
+        name=name,
+        sandbox=sandbox,
+        clock_time=(clock_start or datetime.now(UTC)).astimezone(UTC) if sandbox else None,
+        default_region=default_region.upper(),
+    )
+    session.add(tenant)
+    session.flush()
+    ctx = system_context(session, tenant)
+    audit.record(ctx, action="create", resource_type="tenant", resource_id=tenant.id,
+                 after={"name": name, "sandbox": sandbox})
+    return tenant
+
+
+def ensure_tenant(session: Session, name: str) -> tuple[Tenant, bool]:
+    tenant = session.scalar(select(Tenant).where(Tenant.name == name))
+    if tenant is not None:
+        return tenant, False
+    return create_tenant(session, name=name), True
+
+
+def issue_api_key(ctx: Context, *, role: str, name: str = "") -> str:
+    key = create_api_key(ctx.session, tenant=ctx.tenant, role=role, name=name)
+    audit.record(ctx, action="create", resource_type="apiKey", resource_id=key.split("_")[1],
+                 after={"role": role, "name": name})
+    return key
+
+
+def clock_view(ctx: Context) -> dict[str, object]:
+    return {
+        "@type": "TestClock",
+        "tenant": ctx.tenant.name,
+        "sandbox": ctx.tenant.sandbox,
+        "frozen": ctx.tenant.sandbox,
+        "now": ctx.now.isoformat().replace("+00:00", "Z"),
+    }
+
+
+def advance_clock(
+    ctx: Context,
+    *,
+    to: datetime | None = None,
+    months: int = 0,
+    days: int = 0,
+    hours: int = 0,
+    seconds: int = 0,
+) -> datetime:
+    """Move a sandbox tenant's test clock forward (never backward)."""
+    tenant = ctx.tenant
+    if not tenant.sandbox:
+        raise ConflictError(
+            "this tenant runs on real time; create a sandbox tenant "
+            "('openbss tenant create NAME --sandbox') to use a test clock"
+        )
+    current = ctx.now
+    if to is not None:
+        if any((months, days, hours, seconds)):
+            raise ValidationError("give either 'to' or an amount to advance by", field="to")
+        target = to.astimezone(UTC)
+    else:
+        target = current + relativedelta(months=months) + timedelta(
+            days=days, hours=hours, seconds=seconds
+        )
+    if target < current:
+        raise ValidationError(
+            f"a test clock only moves forward; it is at {current.isoformat()}", field="to"
+        )
+    before = {"now": current.isoformat()}
+    tenant.clock_time = target
+    ctx.now = target
+    audit.record(ctx, action="advance", resource_type="testClock", resource_id=tenant.id,
+                 before=before, after={"now": target.isoformat()})
+    events.publish(ctx, api="event", event_type="TestClockAdvanceEvent",
+                   resource_name="testClock", resource=clock_view(ctx))
+    return target
+
+
+def hub_view(sub: HubSubscription, *, with_secret: bool = False) -> dict[str, object]:
+    view: dict[str, object] = {"id": sub.id, "callback": sub.callback, "query": sub.query}
+    if with_secret:
+        view["secret"] = sub.secret
+    return view
+
+
+def register_listener(
+    ctx: Context, *, api: str, callback: str, query: str | None, secret: str | None
+) -> HubSubscription:
+    sub = events.register_listener(ctx, api=api, callback=callback, query=query, secret=secret)
+    audit.record(ctx, action="create", resource_type="hub", resource_id=sub.id,
+                 after=hub_view(sub))
+    return sub
+
+
+def unregister_listener(ctx: Context, *, api: str, subscription_id: str) -> None:
+    sub = events.unregister_listener(ctx, api=api, subscription_id=subscription_id)
+    audit.record(ctx, action="delete", resource_type="hub", resource_id=sub.id,
+                 before=hub_view(sub))

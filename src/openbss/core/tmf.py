@@ -1,0 +1,215 @@
+"""TM Forum REST conventions (TMF630): hrefs, paging, field projection, filters,
+sorting and JSON merge-patch."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from openbss.core.config import get_settings
+from openbss.core.errors import BadRequestError, UnsupportedMediaTypeError
+
+RESERVED_PARAMS = frozenset({"offset", "limit", "fields", "sort", "depth", "expand"})
+OPERATORS = ("gt", "gte", "lt", "lte", "ne", "eq")
+_FIELD_RE = re.compile(r"^[A-Za-z@][A-Za-z0-9_.@]*$")
+
+
+@dataclass(frozen=True)
+class ListParams:
+    offset: int
+    limit: int
+    fields: frozenset[str] | None
+    sort: tuple[str, ...]
+    filters: tuple[tuple[str, str, list[str]], ...] = field(default=())
+
+
+def _int_param(name: str, raw: str | None, default: int, minimum: int, maximum: int) -> int:
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequestError(f"{name} must be an integer, got {raw!r}", field=name) from None
+    if value < minimum or value > maximum:
+        raise BadRequestError(f"{name} must be between {minimum} and {maximum}", field=name)
+    return value
+
+
+def list_params(request: Request) -> ListParams:
+    """Parse ``offset``, ``limit``, ``fields``, ``sort`` and attribute filters."""
+    settings = get_settings()
+    q = request.query_params
+    for name in ("offset", "limit", "fields", "sort"):
+        if len(q.getlist(name)) > 1:
+            raise BadRequestError(f"{name} may be given only once", field=name)
+    offset = _int_param("offset", q.get("offset"), 0, 0, 10**9)
+    limit = _int_param("limit", q.get("limit"), settings.default_page_size, 1,
+                       settings.max_page_size)
+    fields: frozenset[str] | None = None
+    if q.get("fields"):
+        names = [f.strip() for f in q["fields"].split(",") if f.strip()]
+        for name in names:
+            if not _FIELD_RE.match(name):
+                raise BadRequestError(f"invalid field name {name!r}", field="fields")
+        fields = frozenset(names)
+    sort = tuple(s.strip() for s in q.get("sort", "").split(",") if s.strip())
+    filters: list[tuple[str, str, list[str]]] = []
+    for key, value in q.multi_items():
+        if key in RESERVED_PARAMS:
+            continue
+        name, op = key, "eq"
+        head, _, tail = key.rpartition(".")
+        if head and tail in OPERATORS:
+            name, op = head, tail
+        if not _FIELD_RE.match(name):
+            raise BadRequestError(f"invalid filter attribute {key!r}", field=key)
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]  # ?lastUpdate="2026-01-01T00:00:00Z" as TMF CTKs send
+        filters.append((name, op, value.split(",") if op == "eq" else [value]))
+    return ListParams(offset, limit, fields, sort, tuple(filters))
+
+
+def _coerce(column: Any, raw: str, attr: str) -> Any:
+    try:
+        python_type = column.type.python_type
+    except (NotImplementedError, AttributeError):
+        return raw
+    try:
+        if python_type is bool:
+            if raw.lower() not in ("true", "false"):
+                raise ValueError(raw)
+            return raw.lower() == "true"
+        if python_type is int:
+            return int(raw)
+        if python_type is Decimal:
+            return Decimal(raw)
+        if python_type is datetime:
+            return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except (ValueError, InvalidOperation):
+        raise BadRequestError(
+            f"filter {attr} has an invalid value {raw!r}", field=attr
+        ) from None
+    return raw
+
+
+def apply_filters(
+    stmt: Select[Any], params: ListParams, columns: Mapping[str, Any]
+) -> Select[Any]:
+    """Apply ``attr=value[,value]``, ``attr.gt=`` … filters on the declared columns.
+
+    ``columns`` maps an API attribute name to a SQLAlchemy column; any other attribute
+    answers 400 naming it, so a typo never silently returns everything.
+    """
+    for name, op, values in params.filters:
+        column = columns.get(name)
+        if column is None:
+            allowed = ", ".join(sorted(columns)) or "none"
+            raise BadRequestError(
+                f"cannot filter on {name!r}; filterable attributes: {allowed}", field=name
+            )
+        coerced = [_coerce(column, v, name) for v in values]
+        clause: ColumnElement[bool]
+        if op == "eq":
+            clause = column == coerced[0] if len(coerced) == 1 else column.in_(coerced)
+        elif op == "ne":
+            clause = column != coerced[0]
+        elif op == "gt":
+            clause = column > coerced[0]
+        elif op == "gte":
+            clause = column >= coerced[0]
+        elif op == "lt":
+            clause = column < coerced[0]
+        else:
+            clause = column <= coerced[0]
+        stmt = stmt.where(clause)
+    for key in params.sort:
+        desc = key.startswith("-")
+        name = key.lstrip("+-")
+        column = columns.get(name)
+        if column is None:
+            raise BadRequestError(f"cannot sort on {name!r}", field="sort")
+        stmt = stmt.order_by(column.desc() if desc else column.asc())
+    return stmt
+
+
+def paginate(
+    session: Session, stmt: Select[Any], params: ListParams, default_order: Sequence[Any]
+) -> tuple[list[Any], int]:
+    """Run ``stmt`` for one page; return the rows and the total count."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    page = stmt.order_by(*default_order).offset(params.offset).limit(params.limit)
+    return list(session.scalars(page)), int(total or 0)
+
+
+def project(resource: dict[str, Any], fields: frozenset[str] | None) -> dict[str, Any]:
+    """Keep only the requested top-level fields (plus ``id``, ``href`` and ``@type``)."""
+    if not fields:
+        return resource
+    keep = {f.split(".", 1)[0] for f in fields} | {"id", "href", "@type"}
+    return {k: v for k, v in resource.items() if k in keep}
+
+
+def list_response(
+    items: Sequence[dict[str, Any]], total: int, params: ListParams
+) -> JSONResponse:
+    body = [project(item, params.fields) for item in items]
+    return JSONResponse(
+        body,
+        status_code=200,
+        headers={"X-Total-Count": str(total), "X-Result-Count": str(len(body))},
+    )
+
+
+def resource_response(
+    resource: dict[str, Any], request: Request, status_code: int = 200
+) -> JSONResponse:
+    fields = request.query_params.get("fields")
+    selected = frozenset(f.strip() for f in fields.split(",")) if fields else None
+    headers = {"Location": str(resource["href"])} if status_code == 201 and "href" in resource \
+        else None
+    return JSONResponse(project(resource, selected), status_code=status_code, headers=headers)
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge-patch."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+PATCH_MEDIA_TYPES = ("application/merge-patch+json", "application/json")
+
+
+def require_merge_patch(request: Request) -> None:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in PATCH_MEDIA_TYPES:
+        raise UnsupportedMediaTypeError(
+            "PATCH bodies must be sent as application/merge-patch+json", field="Content-Type"
+        )
+
+
+def href(base_url: str, path: str, resource_id: str) -> str:
+    return f"{base_url.rstrip('/')}{path.rstrip('/')}/{resource_id}"
+
+
+def iso(dt: datetime | None) -> str | None:
+    """Render an aware datetime as TMF does: ISO 8601 in UTC with a ``Z``."""
+    if dt is None:
+        return None
+    return dt.isoformat().replace("+00:00", "Z")
