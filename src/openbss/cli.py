@@ -139,7 +139,7 @@ def tenant_list() -> None:
         for tenant in session.scalars(select(Tenant).order_by(Tenant.name)):
             kind = f"sandbox, clock {tenant.clock_time:%Y-%m-%dT%H:%M:%SZ}" if tenant.sandbox \
                 else "production"
-            out.print(f"{tenant.name}\t{kind}")
+            sys.stdout.write(f"{tenant.name}\t{kind}\n")
 
 
 @apikey_app.command("create")
@@ -161,13 +161,18 @@ def apikey_create(
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
-    """Check every tenant's hash chain; exit 1 at the first broken link."""
+def audit_verify(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+) -> None:
+    """Check the audit hash chains; report each tenant's first broken link and exit 1."""
     from openbss.core.audit import verify
+    from openbss.core.auth import tenant_by_name
     from openbss.core.db import unit_of_work
 
     with unit_of_work() as session:
-        checked, breaks = verify(session)
+        if tenant is not None:
+            tenant_by_name(session, tenant)
+        checked, breaks = verify(session, tenant)
     if breaks:
         for b in breaks:
             err.print(f"[red]BROKEN[/red] tenant {b.tenant!r} at row {b.seq}: {b.reason}",
@@ -218,7 +223,7 @@ def main() -> None:
     except OpenBSSError as exc:
         err.print(f"[red]error:[/red] {exc.message}", highlight=False)
         sys.exit(1)
-    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+    except Exception as exc:
         from sqlalchemy.exc import OperationalError
 
         if isinstance(exc, OperationalError):

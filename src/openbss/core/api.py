@@ -34,7 +34,7 @@ def ready(request: Request) -> JSONResponse:
     session: Session = request.state.session
     try:
         session.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
+    except Exception as exc:
         return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
     return JSONResponse({"status": "ready"})
 
@@ -156,7 +156,7 @@ def hub_router(api: str, prefix: str, *, roles: tuple[str, ...] = ANY_ROLE) -> A
         return JSONResponse(service.hub_view(sub, with_secret=True), status_code=201)
 
     @hub.delete("/hub/{id}", status_code=204)
-    def unregister(id: str, ctx: Context = Depends(writer)) -> Response:  # noqa: A002
+    def unregister(id: str, ctx: Context = Depends(writer)) -> Response:
         service.unregister_listener(ctx, api=api, subscription_id=id)
         return Response(status_code=204)
 

@@ -121,11 +121,15 @@ class Break:
     reason: str
 
 
-def verify(session: Session) -> tuple[int, list[Break]]:
-    """Check every tenant's chain; return rows checked and the first break per tenant."""
+def verify(session: Session, tenant_name: str | None = None) -> tuple[int, list[Break]]:
+    """Check every tenant's chain (or one); return rows checked and each tenant's first
+    break."""
     checked = 0
     breaks: list[Break] = []
-    for tenant in session.scalars(select(Tenant).order_by(Tenant.name)):
+    tenants = select(Tenant).order_by(Tenant.name)
+    if tenant_name is not None:
+        tenants = tenants.where(Tenant.name == tenant_name)
+    for tenant in session.scalars(tenants):
         prev, expected_seq, broken = GENESIS, 1, None
         rows = session.scalars(
             select(AuditEntry).where(AuditEntry.tenant_id == tenant.id).order_by(AuditEntry.seq)

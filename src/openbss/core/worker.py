@@ -31,7 +31,7 @@ def run_forever(stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 busy = run_once(client)
-            except Exception:  # noqa: BLE001 - keep the worker alive, log and retry
+            except Exception:
                 log.exception("worker_iteration_failed")
                 busy = 0
             if not busy:

@@ -1,0 +1,3 @@
+from openbss.cli import main
+
+main()
