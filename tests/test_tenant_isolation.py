@@ -31,6 +31,8 @@ def _hub(api_prefix: str) -> Callable:
 # route path template -> factory(client, tenant) returning the path parameters
 FACTORIES: dict[str, Callable] = {
     "/tmf-api/event/v4/hub/{id}": _hub("/tmf-api/event/v4"),
+    # --- party (TMF632, TMF629, TMF666, data protection) ---
+    # --- catalog (TMF620, pricing) ---
 }
 
 

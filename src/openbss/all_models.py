@@ -1,6 +1,8 @@
 """Import every context's models so metadata (and Alembic) sees all tables."""
 
+from openbss.catalog import models as catalog_models  # noqa: F401
 from openbss.core import models as core_models  # noqa: F401
 from openbss.core.db import Base
+from openbss.party import models as party_models  # noqa: F401
 
 metadata = Base.metadata

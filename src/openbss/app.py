@@ -9,15 +9,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from openbss import __version__
+from openbss.catalog import api as catalog_api
 from openbss.core import api as core_api
 from openbss.core.config import get_settings
 from openbss.core.logging import configure_logging
 from openbss.core.web import UnitOfWorkMiddleware, install_error_handlers
+from openbss.party import api as party_api
 
 # Every TMF API mounted here gets its hub (listener registration) automatically.
 TMF_APIS: list[tuple[str, str]] = [
     ("event", "/tmf-api/event/v4"),
+    *party_api.TMF_APIS,
+    *catalog_api.TMF_APIS,
 ]
+CONTEXT_ROUTERS = [party_api.router, catalog_api.router]
 
 
 @asynccontextmanager
@@ -47,6 +52,8 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(UnitOfWorkMiddleware)
     app.include_router(core_api.router)
+    for router in CONTEXT_ROUTERS:
+        app.include_router(router)
     for api, prefix in TMF_APIS:
         app.include_router(core_api.hub_router(api, prefix))
     return app

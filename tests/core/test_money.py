@@ -402,14 +402,15 @@ def test_rounding_is_idempotent_and_within_one_unit(
     once = round_amount(amount, currency, rounding)
     assert round_amount(once, currency, rounding) == once
     assert Money(once, currency).is_rounded()
-    assert abs(once - amount) < Decimal(1).scaleb(-currency_exponent(currency))
+    unit = Fraction(1, 10 ** currency_exponent(currency))
+    assert abs(Fraction(once) - Fraction(amount)) < unit  # exact, whatever the global context
 
 
 @given(decimals, currencies)
 def test_half_up_rounds_to_nearest(amount: Decimal, currency: str) -> None:
     rounded = Money(amount, currency).rounded()
-    half_unit = Decimal(1).scaleb(-currency_exponent(currency)) / 2
-    assert abs(rounded.amount - amount) <= half_unit
+    half_unit = Fraction(1, 2 * 10 ** currency_exponent(currency))
+    assert abs(Fraction(rounded.amount) - Fraction(amount)) <= half_unit
     assert Money(-amount, currency).rounded() == -rounded  # symmetric about zero
 
 

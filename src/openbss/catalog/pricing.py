@@ -47,7 +47,7 @@ tier) -- i.e. ``min(q, to) - to[i-1]``, which is continuous for decimal quantiti
 units over ``0-10, 11-20`` are 10 + 0.5). Here a tier only carries its inclusive upper bound
 ``upTo``: tier ``i`` covers the quantities in ``(upTo[i-1], upTo[i]]`` (tier 0 covers
 ``[0, upTo[0]]``; the last tier is unbounded), so Lago's ``from_value[i]`` is ``upTo[i-1] +
-1`` and ``to_value[i]`` is ``upTo[i]``. For the integer bounds Lago accepts, both give the
+1`` and ``to_value[i]`` is ``upTo[i]``. For integer bounds (Lago's usual case) both give the
 same amounts; with decimal bounds this module stays continuous (a volume quantity of 10.7
 over ``upTo`` 10.5 / 20 falls into tier 1, where Lago's ``from <= ceil(q)`` test finds no
 tier). Tier ``upTo`` values must be > 0 and strictly increasing; only the last tier is, and
@@ -81,10 +81,10 @@ Deliberate differences from Lago:
 * ``minPerTransaction`` / ``maxPerTransaction`` are always applied (Lago: premium licence
   only);
 * with both free allowances set, Lago's per-transaction (min/max) path keeps using the free
-  amount after the free events are used up, and its aggregate path counts no free event when
-  the first transaction alone exceeds the free amount; here both paths use the
-  "whichever comes first" allowance above, which matches Lago's documented example and its
-  aggregate path's amounts;
+  amount after the free events are used up, and its aggregate path still exempts the first
+  ``freeEvents`` transactions from the fixed fee when the first transaction alone exceeds the
+  free amount (a count of 0 is dropped before taking the minimum); here one "whichever comes
+  first" allowance is used, which matches Lago's documented example and all its specs;
 * transaction amounts must be >= 0 (refunds are not a percentage-pricing concern);
 * ``packageSize`` may be any positive decimal and ``freeUnits`` any non-negative decimal
   (Lago: integers).

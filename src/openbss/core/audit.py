@@ -74,7 +74,11 @@ def record(
 ) -> AuditEntry:
     """Append one audit row in the caller's transaction."""
     session = ctx.session
-    tenant = session.get(Tenant, ctx.tenant_id, with_for_update=True, populate_existing=True)
+    # FOR NO KEY UPDATE: serializes appends per tenant without conflicting with the
+    # KEY SHARE locks that foreign keys to the tenant row take (which would deadlock).
+    tenant = session.get(
+        Tenant, ctx.tenant_id, with_for_update={"key_share": True}, populate_existing=True
+    )
     assert tenant is not None
     seq = tenant.audit_seq + 1
     prev = tenant.audit_head or GENESIS

@@ -1,0 +1,116 @@
+"""Shared plumbing for TMF resources stored as documents.
+
+A TMF resource is large and mostly free-form (characteristics, related parties,
+contact media …). Contexts store it as a JSON ``body`` column next to typed, indexed
+columns for what they filter, sort and enforce rules on (name, status, validity,
+money). These helpers keep every context's CRUD the same:
+
+- :func:`get_owned` loads a row of the caller's tenant or raises 404 (another tenant's
+  id is indistinguishable from a missing one);
+- :func:`render` builds the response: ``id``, ``href``, then the body;
+- :func:`patched` applies a JSON merge-patch to a body and re-validates it;
+- :func:`record_change` writes the audit row and the TMF event of a mutation in the
+  caller's transaction, with the TMF event-type names
+  (``<Resource>CreateEvent``, ``…AttributeValueChangeEvent``, ``…StateChangeEvent``,
+  ``…DeleteEvent``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from openbss.core import audit, events
+from openbss.core.context import Context
+from openbss.core.errors import NotFoundError, ValidationError
+from openbss.core.tmf import href, merge_patch
+
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+Change = Literal["create", "update", "state", "delete"]
+EVENT_SUFFIX: dict[str, str] = {
+    "create": "CreateEvent",
+    "update": "AttributeValueChangeEvent",
+    "state": "StateChangeEvent",
+    "delete": "DeleteEvent",
+}
+
+
+def get_owned(session: Session, model: type[T], tenant_id: str, resource_id: str,
+              label: str) -> T:
+    """The row ``resource_id`` of ``tenant_id``, or 404 naming the resource."""
+    stmt: Any = select(model).where(
+        model.id == resource_id,  # type: ignore[attr-defined]
+        model.tenant_id == tenant_id,  # type: ignore[attr-defined]
+    )
+    row: T | None = session.scalar(stmt)
+    if row is None:
+        raise NotFoundError(f"{label} {resource_id!r} not found", field="id")
+    return row
+
+
+def render(base_url: str, path: str, resource_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A TMF resource: ``id`` and ``href`` first, then the stored body."""
+    return {"id": resource_id, "href": href(base_url, path, resource_id), **body}
+
+
+def validation_error(exc: PydanticValidationError, prefix: str = "") -> ValidationError:
+    """Turn a Pydantic error into our 422, naming the first offending field path."""
+    details = []
+    for err in exc.errors():
+        path = prefix
+        for part in err["loc"]:
+            path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+        details.append({"field": path, "message": err["msg"], "type": err["type"]})
+    first = details[0] if details else {"field": prefix, "message": str(exc)}
+    return ValidationError(f"{first['field']}: {first['message']}", field=first["field"],
+                           details=details)
+
+
+def patched(current: dict[str, Any], patch: Any, schema: type[M],
+            readonly: frozenset[str] = frozenset({"id", "href"})) -> M:
+    """Apply a merge-patch to ``current`` and validate the result with ``schema``."""
+    if not isinstance(patch, dict):
+        raise ValidationError("a merge-patch body must be a JSON object", field="body")
+    for key in patch:
+        if key in readonly:
+            raise ValidationError(f"{key} cannot be changed", field=key)
+    merged = merge_patch(current, patch)
+    try:
+        return schema.model_validate(merged)
+    except PydanticValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def record_change(
+    ctx: Context,
+    *,
+    api: str,
+    resource_name: str,
+    resource_id: str,
+    change: Change,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    event_resource: dict[str, Any],
+) -> None:
+    """Audit a mutation and publish its TMF event, in the caller's transaction."""
+    audit.record(
+        ctx,
+        action=change,
+        resource_type=resource_name,
+        resource_id=resource_id,
+        before=before,
+        after=after,
+    )
+    type_name = resource_name[0].upper() + resource_name[1:]
+    events.publish(
+        ctx,
+        api=api,
+        event_type=f"{type_name}{EVENT_SUFFIX[change]}",
+        resource_name=resource_name,
+        resource=event_resource,
+    )
