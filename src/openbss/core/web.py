@@ -44,6 +44,7 @@ LATENCY = Histogram(
     "openbss_http_request_duration_seconds", "HTTP request latency", ["method", "route"]
 )
 IDEMPOTENCY_HEADER = "idempotency-key"
+MAX_BODY_BYTES = 20 * 1024 * 1024
 MAX_IDEMPOTENCY_KEY = 255
 
 
@@ -205,6 +206,12 @@ class UnitOfWorkMiddleware:
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
+            if len(body) > MAX_BODY_BYTES:
+                await self._send_json(send, {}, 413, error_body(
+                    413, "payload_too_large", "Payload too large",
+                    f"request bodies are limited to {MAX_BODY_BYTES} bytes", "body"),
+                    request_id)
+                return
 
         async def replay_receive() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
