@@ -75,7 +75,8 @@ def _deliveries(tenant_id: str) -> list[EventDelivery]:
             select(EventDelivery).where(EventDelivery.tenant_id == tenant_id)))
 
 
-def test_event_is_delivered_signed_with_the_tmf688_envelope(client, make_tenant, listener):
+def test_event_is_delivered_signed_with_the_tmf688_envelope(client, make_tenant, listener,
+                                                            tmf_schema):
     sandbox = make_tenant(sandbox=True, clock_start=datetime(2026, 3, 1, tzinfo=UTC))
     peer = listener()
     r = client.post(HUB, json={"callback": peer.url, "query": "eventType=TestClockAdvanceEvent"},
@@ -83,6 +84,7 @@ def test_event_is_delivered_signed_with_the_tmf688_envelope(client, make_tenant,
     assert r.status_code == 201
     hub = r.json()
     assert set(hub) >= {"id", "callback", "query", "secret"}
+    tmf_schema("TMF688-EventManagement-v4.0.0.swagger.json", "EventSubscription", hub)
     client.post("/api/v1/testClock/advance", json={"days": 1},
                 headers=sandbox.headers()).raise_for_status()
     assert _deliver() >= 1
@@ -91,6 +93,7 @@ def test_event_is_delivered_signed_with_the_tmf688_envelope(client, make_tenant,
     assert not verify_signature("wrong-secret-wrong-secret", headers[SIGNATURE_HEADER.lower()],
                                 body)
     envelope = json.loads(body)
+    tmf_schema("TMF688-EventManagement-v4.0.0.swagger.json", "Event", envelope)
     assert {"eventId", "eventTime", "eventType", "correlationId", "event"} <= envelope.keys()
     assert envelope["eventType"] == "TestClockAdvanceEvent"
     assert envelope["eventTime"] == "2026-03-02T00:00:00Z"

@@ -88,6 +88,7 @@ def publish(
     envelope = {
         "eventId": event_id,
         "eventTime": ctx.now.isoformat().replace("+00:00", "Z"),
+        "timeOcurred": ctx.now.isoformat().replace("+00:00", "Z"),
         "eventType": event_type,
         "correlationId": ctx.correlation_id or ctx.request_id or event_id,
         "domain": api,

@@ -115,7 +115,9 @@ def advance_clock(
 
 
 def hub_view(sub: HubSubscription, *, with_secret: bool = False) -> dict[str, object]:
-    view: dict[str, object] = {"id": sub.id, "callback": sub.callback, "query": sub.query}
+    view: dict[str, object] = {"id": sub.id, "callback": sub.callback}
+    if sub.query:
+        view["query"] = sub.query
     if with_secret:
         view["secret"] = sub.secret
     return view
