@@ -1,0 +1,76 @@
+"""The database layer: exact decimals, aware datetimes, SQLite pragmas."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Column, Integer, MetaData, Table, insert, select, text
+from sqlalchemy.exc import StatementError
+
+from openbss.core.db import ExactDecimal, UTCDateTime, get_engine
+
+
+@pytest.fixture(scope="module")
+def scratch(database_url):
+    engine = get_engine(database_url)
+    table = Table(f"scratch_{uuid.uuid4().hex[:8]}", MetaData(),
+                  Column("id", Integer, primary_key=True),
+                  Column("amount", ExactDecimal), Column("at", UTCDateTime))
+    table.create(engine)
+    yield engine, table
+    table.drop(engine)
+
+
+EXACT = [Decimal("0.1"), Decimal("12345678901234567890.123456789012"), Decimal("-0.00000001"),
+         Decimal("5.12345678"), Decimal("0"), Decimal("1E-20"), Decimal("99999999999999.9999")]
+
+
+def test_decimals_round_trip_exactly(scratch):
+    engine, table = scratch
+    with engine.begin() as conn:
+        for value in EXACT:
+            row_id = conn.execute(insert(table).values(amount=value)).inserted_primary_key[0]
+            stored = conn.execute(select(table.c.amount).where(table.c.id == row_id)).scalar()
+            assert stored == value and isinstance(stored, Decimal)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.decimals(allow_nan=False, allow_infinity=False, places=12,
+                   min_value=Decimal("-1e15"), max_value=Decimal("1e15")))
+def test_any_decimal_round_trips(scratch, value):
+    engine, table = scratch
+    with engine.begin() as conn:
+        row_id = conn.execute(insert(table).values(amount=value)).inserted_primary_key[0]
+        assert conn.execute(select(table.c.amount).where(table.c.id == row_id)).scalar() == value
+
+
+def test_floats_and_naive_datetimes_are_refused(scratch):
+    engine, table = scratch
+    with pytest.raises(StatementError, match="floats"), engine.begin() as conn:
+        conn.execute(insert(table).values(amount=0.1))
+    with pytest.raises(StatementError, match="timezone-aware"), engine.begin() as conn:
+        conn.execute(insert(table).values(at=datetime(2026, 1, 1)))
+
+
+def test_datetimes_come_back_aware_utc(scratch):
+    engine, table = scratch
+    local = datetime(2026, 3, 29, 2, 30, 15, 123456, tzinfo=timezone(timedelta(hours=2)))
+    with engine.begin() as conn:
+        row_id = conn.execute(insert(table).values(at=local)).inserted_primary_key[0]
+        stored = conn.execute(select(table.c.at).where(table.c.id == row_id)).scalar()
+    assert stored == local and stored.tzinfo is not None
+    assert stored.utcoffset() == timedelta(0) and stored == local.astimezone(UTC)
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(database_url):
+    engine = get_engine(database_url)
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only")
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
