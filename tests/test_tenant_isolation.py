@@ -32,7 +32,46 @@ def _hub(api_prefix: str) -> Callable:
 FACTORIES: dict[str, Callable] = {
     "/tmf-api/event/v4/hub/{id}": _hub("/tmf-api/event/v4"),
     # --- party (TMF632, TMF629, TMF666, data protection) ---
+    "/tmf-api/partyManagement/v4/hub/{id}": _hub("/tmf-api/partyManagement/v4"),
+    "/tmf-api/customerManagement/v4/hub/{id}": _hub("/tmf-api/customerManagement/v4"),
+    "/tmf-api/accountManagement/v4/hub/{id}": _hub("/tmf-api/accountManagement/v4"),
+    "/tmf-api/partyManagement/v4/individual/{id}": lambda c, t: {"id": c.post(
+        "/tmf-api/partyManagement/v4/individual", json={"givenName": "I", "familyName": "So"},
+        headers=t.headers()).json()["id"]},
+    "/tmf-api/partyManagement/v4/organization/{id}": lambda c, t: {"id": c.post(
+        "/tmf-api/partyManagement/v4/organization", json={"tradingName": "Iso Ltd"},
+        headers=t.headers()).json()["id"]},
+    "/api/v1/parties/{id}/personal-data": lambda c, t: FACTORIES[
+        "/tmf-api/partyManagement/v4/individual/{id}"](c, t),
+    "/api/v1/parties/{id}/anonymize": lambda c, t: FACTORIES[
+        "/tmf-api/partyManagement/v4/individual/{id}"](c, t),
+    "/tmf-api/customerManagement/v4/customer/{id}": lambda c, t: {"id": c.post(
+        "/tmf-api/customerManagement/v4/customer", headers=t.headers(), json={
+            "name": "Iso", "engagedParty": {"@referredType": "Individual", **FACTORIES[
+                "/tmf-api/partyManagement/v4/individual/{id}"](c, t)}}).json()["id"]},
+    **{f"/tmf-api/accountManagement/v4/{kind}/{{id}}": (
+        lambda kind: lambda c, t: {"id": c.post(
+            f"/tmf-api/accountManagement/v4/{kind}", headers=t.headers(), json={
+                "name": "Iso", "currency": "EUR", "relatedParty": [{
+                    "@referredType": "Individual", **FACTORIES[
+                        "/tmf-api/partyManagement/v4/individual/{id}"](c, t)}]}).json()["id"]}
+    )(kind) for kind in ("billingAccount", "partyAccount")},
     # --- catalog (TMF620, pricing) ---
+    **{path: (lambda c, t, k=kind, b=body: {"id": c.post(
+        f"/tmf-api/productCatalogManagement/v4/{k}", json=b, headers=t.headers()).json()["id"]})
+       for path, kind, body in [
+           *[(f"/tmf-api/productCatalogManagement/v4/{k}/{{id}}", k, {"name": "x"})
+             for k in ("catalog", "category", "productSpecification", "productOffering")],
+           ("/tmf-api/productCatalogManagement/v4/productOfferingPrice/{id}",
+            "productOfferingPrice", {"name": "p", "priceType": "oneTime"}),
+           ("/tmf-api/productCatalogManagement/v4/importJob/{id}", "importJob",
+            {"content": "{}"}),
+           ("/tmf-api/productCatalogManagement/v4/exportJob/{id}", "exportJob", {}),
+           ("/tmf-api/productCatalogManagement/v4/exportJob/{id}/content", "exportJob", {}),
+           *[(f"/api/v1/catalog/productOffering/{{id}}/{action}", "productOffering",
+              {"name": "x"}) for action in ("version", "prices", "eligibility")]]},
+    "/tmf-api/productCatalogManagement/v4/hub/{id}": _hub(
+        "/tmf-api/productCatalogManagement/v4"),
 }
 
 

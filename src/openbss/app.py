@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from openbss import __version__
 from openbss.catalog import api as catalog_api
+from openbss.catalog import preview as pricing_preview
 from openbss.core import api as core_api
 from openbss.core.config import get_settings
 from openbss.core.logging import configure_logging
@@ -22,7 +23,7 @@ TMF_APIS: list[tuple[str, str]] = [
     *party_api.TMF_APIS,
     *catalog_api.TMF_APIS,
 ]
-CONTEXT_ROUTERS = [party_api.router, catalog_api.router]
+CONTEXT_ROUTERS = [party_api.router, catalog_api.router, pricing_preview.router]
 
 
 @asynccontextmanager

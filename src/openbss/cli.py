@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from openbss.catalog.cli import catalog_app
 from openbss.core.errors import OpenBSSError
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app.add_typer(tenant_app, name="tenant")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
+app.add_typer(catalog_app, name="catalog")
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console()

@@ -1,10 +1,35 @@
-"""Demo data of this context (filled in by its issue)."""
+"""Demo catalogs: a mobile operator, a fibre ISP and a SaaS API product.
+
+They are YAML catalog files shipped in ``demo_data/`` and loaded through the importer,
+so the demo also exercises the import path. Idempotent: a catalog whose key already
+exists in the tenant is skipped.
+"""
 
 from __future__ import annotations
 
+from importlib import resources
+
+from sqlalchemy import select
+
+from openbss.catalog import importer
+from openbss.catalog.models import Catalog
 from openbss.core.context import Context
+
+DEMO_FILES = {"demo-mobile": "mobile.yaml", "demo-fibre": "fibre.yaml", "demo-saas": "saas.yaml"}
 
 
 def load(ctx: Context) -> list[str]:
-    """Create this context's demo data unless it exists; return summary lines."""
-    return []
+    """Create the demo catalogs unless they exist; return summary lines."""
+    lines = []
+    for key, filename in DEMO_FILES.items():
+        exists = ctx.session.scalar(select(Catalog.id).where(
+            Catalog.tenant_id == ctx.tenant_id, Catalog.key == key))
+        if exists is not None:
+            lines.append(f"catalog {key!r} already loaded")
+            continue
+        text = resources.files("openbss.catalog").joinpath("demo_data", filename).read_text(
+            encoding="utf-8")
+        counts = importer.import_catalog(ctx, importer.parse(text))
+        lines.append(f"catalog {key!r}: {counts['productOffering']} offerings, "
+                     f"{counts['productOfferingPrice']} prices")
+    return lines

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.types import TypeDecorator
 
 from openbss.core.config import get_settings
 from openbss.core.errors import BadRequestError, UnsupportedMediaTypeError
@@ -80,8 +81,11 @@ def list_params(request: Request) -> ListParams:
 
 
 def _coerce(column: Any, raw: str, attr: str) -> Any:
+    column_type = getattr(column, "type", None)
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl_instance
     try:
-        python_type = column.type.python_type
+        python_type = column_type.python_type  # type: ignore[union-attr]
     except (NotImplementedError, AttributeError):
         return raw
     try:
@@ -94,7 +98,12 @@ def _coerce(column: Any, raw: str, attr: str) -> Any:
         if python_type is Decimal:
             return Decimal(raw)
         if python_type is datetime:
-            return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            instant = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            if instant.tzinfo is None:
+                raise BadRequestError(
+                    f"filter {attr} needs a time zone offset, e.g. {raw}Z", field=attr
+                )
+            return instant
     except (ValueError, InvalidOperation):
         raise BadRequestError(
             f"filter {attr} has an invalid value {raw!r}", field=attr

@@ -1,0 +1,338 @@
+"""Catalog files: import and export whole catalogs as YAML or JSON.
+
+The format (documented in docs/catalog.md) is TMF620 documents without ids, grouped by
+resource, where resources refer to each other by a local ``key``::
+
+    format: openbss-catalog/1
+    category:              [{key, name, parentId: <category key>, ...}]
+    productSpecification:  [{key, name, productSpecCharacteristic: [...], ...}]
+    productOffering:       [{key, name, productSpecification: {key: ...},
+                             category: [{key: ...}], bundledProductOffering: [{key: ...}],
+                             productOfferingPrice: [{key, name, priceType, ...}], ...}]
+    catalog:               [{key, name, category: [{key: ...}], ...}]
+
+Any TMF reference may be written ``{key: K}`` instead of ``{id: ...}``. Offerings carry
+their prices inline; an inline entry holding only ``key`` reuses a price defined earlier.
+An import runs in the caller's transaction through the normal service rules; the first
+error raises a 422 whose ``field`` is the path inside the file
+(``productOffering[2].productOfferingPrice[0].chargeModel.tiers[1].upTo``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+
+from openbss.catalog import service
+from openbss.catalog.models import RESOURCE_MODELS
+from openbss.core.context import Context
+from openbss.core.errors import OpenBSSError, ValidationError
+
+FORMAT = "openbss-catalog/1"
+SECTIONS = ("category", "productSpecification", "productOfferingPrice", "productOffering",
+            "catalog")
+_SERVER_FIELDS = ("lastUpdate",)
+
+
+class _DecimalLoader(yaml.SafeLoader):
+    """YAML loader reading non-integer numbers as exact ``Decimal``."""
+
+
+def _decimal(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    text = str(loader.construct_scalar(node))
+    try:
+        return Decimal(text.replace("_", ""))
+    except ArithmeticError:
+        return loader.construct_yaml_float(node)
+
+
+_DecimalLoader.add_constructor("tag:yaml.org,2002:float", _decimal)
+
+
+def parse(text: str) -> Any:
+    """Parse a catalog file (JSON or YAML) with exact decimals."""
+    stripped = text.lstrip()
+    try:
+        if stripped.startswith(("{", "[")):
+            return json.loads(text, parse_float=Decimal)
+        return yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 (a SafeLoader subclass)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ValidationError(f"the file is not valid YAML or JSON: {exc}", field="file") \
+            from None
+
+
+def _plain(value: Any) -> Any:
+    """Decimals as strings (for YAML/JSON output)."""
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def dump(data: dict[str, Any], fmt: str = "yaml") -> str:
+    if fmt == "json":
+        return json.dumps(_plain(data), indent=2, ensure_ascii=False) + "\n"
+    return yaml.safe_dump(_plain(data), sort_keys=False, allow_unicode=True, width=100)
+
+
+# -- import ----------------------------------------------------------------------------------
+
+
+class _Importer:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.ids: dict[str, dict[str, str]] = {kind: {} for kind in RESOURCE_MODELS}
+        self.counts: dict[str, int] = dict.fromkeys(RESOURCE_MODELS, 0)
+
+    def ref(self, kind: str, value: Any, path: str) -> Any:
+        """Turn ``{key: K}`` into ``{id: ...}``; other references pass unchanged."""
+        if isinstance(value, dict) and "key" in value:
+            key = str(value["key"])
+            if key not in self.ids[kind]:
+                raise ValidationError(f"{path}.key: no {kind} with key {key!r} defined before",
+                                      field=f"{path}.key")
+            out = {k: v for k, v in value.items() if k != "key"}
+            out["id"] = self.ids[kind][key]
+            return out
+        return value
+
+    def refs(self, doc: dict[str, Any], attr: str, kind: str, path: str) -> None:
+        if isinstance(doc.get(attr), list):
+            doc[attr] = [self.ref(kind, v, f"{path}.{attr}[{i}]")
+                         for i, v in enumerate(doc[attr])]
+
+    def create(self, kind: str, doc: Any, path: str) -> str:
+        if not isinstance(doc, dict):
+            raise ValidationError(f"{path} must be a mapping", field=path)
+        doc = dict(doc)
+        key = str(doc.pop("key", doc.get("name", "")))
+        if key in self.ids[kind]:
+            raise ValidationError(f"{path}.key: duplicate {kind} key {key!r}",
+                                  field=f"{path}.key")
+        try:
+            row = service.create(self.ctx, kind, doc, key=key)
+        except OpenBSSError as exc:
+            raise _at(exc, path) from None
+        self.ids[kind][key] = row.id
+        self.counts[kind] += 1
+        return str(row.id)
+
+    def run(self, data: Any) -> dict[str, int]:
+        if not isinstance(data, dict):
+            raise ValidationError("a catalog file is a mapping of sections", field="file")
+        unknown = set(data) - {*SECTIONS, "format"}
+        if unknown:
+            name = sorted(unknown)[0]
+            raise ValidationError(f"unknown section {name!r}; sections: {', '.join(SECTIONS)}",
+                                  field=name)
+        if data.get("format", FORMAT) != FORMAT:
+            raise ValidationError(f"unsupported format {data['format']!r}; expected {FORMAT}",
+                                  field="format")
+        for section in SECTIONS:
+            if not isinstance(data.get(section) or [], list):
+                raise ValidationError(f"{section} must be a list", field=section)
+        self._categories(data.get("category") or [])
+        for i, spec in enumerate(data.get("productSpecification") or []):
+            self.create("productSpecification", spec, f"productSpecification[{i}]")
+        for i, pop in enumerate(data.get("productOfferingPrice") or []):
+            self._price(pop, f"productOfferingPrice[{i}]")
+        self._offerings(data.get("productOffering") or [])
+        for i, cat in enumerate(data.get("catalog") or []):
+            path = f"catalog[{i}]"
+            if isinstance(cat, dict):
+                cat = dict(cat)
+                self.refs(cat, "category", "category", path)
+            self.create("catalog", cat, path)
+        return self.counts
+
+    def _categories(self, items: list[Any]) -> None:
+        pending = list(enumerate(items))
+        while pending:
+            progress, later = False, []
+            for i, item in pending:
+                parent = item.get("parentId") if isinstance(item, dict) else None
+                if parent is not None and str(parent) not in self.ids["category"]:
+                    later.append((i, item))
+                    continue
+                doc = dict(item) if isinstance(item, dict) else item
+                if parent is not None:
+                    doc["parentId"] = self.ids["category"][str(parent)]
+                self.create("category", doc, f"category[{i}]")
+                progress = True
+            if not progress:
+                i, item = later[0]
+                raise ValidationError(
+                    f"category[{i}].parentId: no category with key {item['parentId']!r}",
+                    field=f"category[{i}].parentId")
+            pending = later
+
+    def _offerings(self, items: list[Any]) -> None:
+        # Bundles refer to their components: create each offering once its components exist.
+        pending = list(enumerate(items))
+        while pending:
+            progress, later = False, []
+            for i, item in pending:
+                wanted = [b.get("key") for b in (item.get("bundledProductOffering") or [])
+                          if isinstance(b, dict)] if isinstance(item, dict) else []
+                if any(k is not None and str(k) not in self.ids["productOffering"]
+                       for k in wanted):
+                    later.append((i, item))
+                    continue
+                self._offering(i, item)
+                progress = True
+            if not progress:
+                i, _ = later[0]
+                self._offering(i, items[i])  # raises naming the unknown component
+            pending = later
+
+    def _price(self, pop: Any, path: str) -> str:
+        if isinstance(pop, dict):
+            pop = dict(pop)
+            self.refs(pop, "popRelationship", "productOfferingPrice", path)
+            self.refs(pop, "bundledPopRelationship", "productOfferingPrice", path)
+        return self.create("productOfferingPrice", pop, path)
+
+    def _offering(self, i: int, item: Any) -> None:
+        path = f"productOffering[{i}]"
+        if not isinstance(item, dict):
+            raise ValidationError(f"{path} must be a mapping", field=path)
+        doc = dict(item)
+        if "productSpecification" in doc:
+            doc["productSpecification"] = self.ref(
+                "productSpecification", doc["productSpecification"],
+                f"{path}.productSpecification")
+        self.refs(doc, "category", "category", path)
+        self.refs(doc, "bundledProductOffering", "productOffering", path)
+        prices = []
+        for j, pop in enumerate(doc.get("productOfferingPrice") or []):
+            pop_path = f"{path}.productOfferingPrice[{j}]"
+            if isinstance(pop, dict) and set(pop) <= {"key", "name"} and "key" in pop:
+                prices.append(self.ref("productOfferingPrice", {"key": pop["key"]}, pop_path))
+                continue
+            prices.append({"id": self._price(pop, pop_path)})
+        if prices:
+            doc["productOfferingPrice"] = prices
+        self.create("productOffering", doc, path)
+
+
+def _at(exc: OpenBSSError, path: str) -> OpenBSSError:
+    field = f"{path}.{exc.field}" if exc.field else path
+    details = [{**d, "field": f"{path}.{d.get('field')}"} for d in exc.details]
+    message = exc.message
+    if exc.field and message.startswith(exc.field):
+        message = message[len(exc.field):].lstrip(": ")
+    sep = " " if message.startswith("(") else ": "
+    return type(exc)(f"{field}{sep}{message}", field=field, details=details)
+
+
+def import_catalog(ctx: Context, data: Any) -> dict[str, int]:
+    """Create every resource of a parsed catalog file; returns counts per resource.
+
+    Runs in the caller's transaction: the caller rolls back on error (all-or-nothing).
+    """
+    return _Importer(ctx).run(data)
+
+
+# -- export ----------------------------------------------------------------------------------
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "item"
+
+
+def export_catalog(ctx: Context) -> dict[str, Any]:
+    """The tenant's whole catalog in the file format (re-imports cleanly)."""
+    rows: dict[str, list[Any]] = {}
+    keys: dict[str, dict[str, str]] = {}
+    for kind, model in RESOURCE_MODELS.items():
+        rows[kind] = list(ctx.session.scalars(select(model).where(
+            model.tenant_id == ctx.tenant_id)))
+        rows[kind].sort(key=lambda r: (r.name, r.version, r.key or "", r.id))
+        used: set[str] = set()
+        keys[kind] = {}
+        for row in rows[kind]:
+            key = row.key or _slug(row.name)
+            if key in used:
+                key = f"{key}-v{row.version}"
+            n = 2
+            base = key
+            while key in used:
+                key, n = f"{base}-{n}", n + 1
+            used.add(key)
+            keys[kind][row.id] = key
+
+    def local(kind: str, ref: Any) -> Any:
+        if isinstance(ref, dict) and ref.get("id") in keys[kind]:
+            return {"key": keys[kind][ref["id"]],
+                    **{k: v for k, v in ref.items() if k not in ("id", "href", "name")}}
+        return ref
+
+    def doc(kind: str, row: Any) -> dict[str, Any]:
+        body = {k: v for k, v in row.body.items() if k not in _SERVER_FIELDS}
+        return {"key": keys[kind][row.id], **body}
+
+    out: dict[str, Any] = {"format": FORMAT}
+    cats = []
+    for row in rows["category"]:
+        d = doc("category", row)
+        if d.get("parentId") in keys["category"]:
+            d["parentId"] = keys["category"][d["parentId"]]
+        d.pop("productOffering", None)
+        d.pop("subCategory", None)
+        cats.append(d)
+    out["category"] = cats
+    out["productSpecification"] = [doc("productSpecification", r)
+                                   for r in rows["productSpecification"]]
+    pop_rows = {r.id: r for r in rows["productOfferingPrice"]}
+    written: set[str] = set()
+    offerings = []
+    for row in rows["productOffering"]:
+        d = doc("productOffering", row)
+        if "productSpecification" in d:
+            d["productSpecification"] = local("productSpecification", d["productSpecification"])
+        for attr, kind in (("category", "category"), ("bundledProductOffering",
+                                                      "productOffering")):
+            if attr in d:
+                d[attr] = [local(kind, r) for r in d[attr]]
+        prices = []
+        for ref in d.get("productOfferingPrice") or []:
+            pop = pop_rows.get(ref.get("id"))
+            if pop is None:
+                continue
+            if pop.id in written:
+                prices.append({"key": keys["productOfferingPrice"][pop.id]})
+                continue
+            written.add(pop.id)
+            p = doc("productOfferingPrice", pop)
+            for attr in ("popRelationship", "bundledPopRelationship"):
+                if attr in p:
+                    p[attr] = [local("productOfferingPrice", r) for r in p[attr]]
+            prices.append(p)
+        if prices:
+            d["productOfferingPrice"] = prices
+        offerings.append(d)
+    out["productOfferingPrice"] = []
+    for row in rows["productOfferingPrice"]:
+        if row.id not in written:
+            p = doc("productOfferingPrice", row)
+            for attr in ("popRelationship", "bundledPopRelationship"):
+                if attr in p:
+                    p[attr] = [local("productOfferingPrice", r) for r in p[attr]]
+            out["productOfferingPrice"].append(p)
+    out["productOffering"] = offerings
+    catalogs = []
+    for row in rows["catalog"]:
+        d = doc("catalog", row)
+        if "category" in d:
+            d["category"] = [local("category", r) for r in d["category"]]
+        catalogs.append(d)
+    out["catalog"] = catalogs
+    return out

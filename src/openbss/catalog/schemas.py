@@ -1,0 +1,301 @@
+"""TMF620 v4 resource shapes (request bodies) of the product catalog.
+
+Top-level attributes are the swagger's, plus our documented extensions; an unknown
+attribute answers 422 naming it. Referenced sub-objects (``ChannelRef``, ``RelatedParty``,
+attachments …) keep their free-form TMF shape. Decimal attributes (``price.value``,
+``percentage``, quantities) are read exactly: the API parses JSON numbers as ``Decimal``
+and decimal strings are accepted too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
+
+from openbss.catalog.lifecycle import canonical_status
+
+TAX_CATEGORIES = ("standard", "reduced", "zero", "exempt")
+BILLING_TIMINGS = ("inAdvance", "inArrears")
+PERIOD_TYPES = ("day", "week", "month", "year")
+#: Canonical ``priceType`` values; accepted case-insensitively, with ``one time``,
+#: ``one-time``, ``onetime`` and ``one_time`` for ``oneTime``.
+PRICE_TYPES = ("oneTime", "recurring", "usage", "discount", "penalty")
+VALUE_TYPES = ("string", "number", "integer", "boolean", "decimal", "date", "dateTime",
+               "object", "msisdn", "quantity")
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("must include a time zone offset, e.g. 2026-01-31T00:00:00Z")
+    return value
+
+
+def _status(value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return canonical_status(str(value))
+    except ValueError as exc:
+        raise PydanticCustomError("invalid_status", str(exc)) from None
+
+
+def _price_type(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    squashed = value.replace(" ", "").replace("-", "").replace("_", "").lower()
+    for canonical in PRICE_TYPES:
+        if canonical.lower() == squashed:
+            return canonical
+    raise PydanticCustomError(
+        "invalid_price_type", "priceType must be one of {allowed} (got {value!r})",
+        {"allowed": ", ".join(PRICE_TYPES), "value": value},
+    )
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+Status = Annotated[str | None, BeforeValidator(_status)]
+Amount = Annotated[Decimal, Field(allow_inf_nan=False)]
+NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+Text = Annotated[str, Field(max_length=4000)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_max_length=4000
+    )
+
+
+class _Open(_Model):
+    """A TMF sub-object: the attributes we read are typed, others are kept as given."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class TimePeriod(_Model):
+    start_date_time: AwareDatetime | None = None
+    end_date_time: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimePeriod:
+        if self.start_date_time and self.end_date_time and \
+                self.end_date_time < self.start_date_time:
+            raise PydanticCustomError(
+                "invalid_period", "endDateTime must not be before startDateTime"
+            )
+        return self
+
+
+class Ref(_Open):
+    """A reference to another resource (``id`` of this tenant, or an external ``href``)."""
+
+    id: Annotated[str, Field(max_length=200)] | None = None
+    href: Text | None = None
+    name: Text | None = None
+
+
+class Money(_Model):
+    unit: Annotated[str, Field(max_length=3)] | None = None
+    value: Amount | None = None
+
+
+class Quantity(_Model):
+    amount: NonNegative | None = None
+    units: Text | None = None
+
+
+class IncludedQuantity(_Model):
+    """Extension: units included in every period before the usage price applies."""
+
+    amount: NonNegative
+    units: Text
+
+
+class Eligibility(_Model):
+    """Extension: who may buy the offering (an empty or absent list means anyone)."""
+
+    customer_types: list[Annotated[str, Field(max_length=50)]] = Field(default_factory=list)
+    countries: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] = Field(default_factory=list)
+
+
+class _Resource(_Model):
+    """Attributes common to every catalog resource."""
+
+    name: Annotated[str, Field(min_length=1, max_length=500)]
+    description: Text | None = None
+    lifecycle_status: Status = None
+    version: Annotated[str, Field(pattern=r"^\d+(\.\d+){0,3}$")] | None = None
+    valid_for: TimePeriod | None = None
+    last_update: str | None = None  # set by the server; a client value is ignored
+    type_: Annotated[str | None, Field(alias="@type", max_length=100)] = None
+    base_type: Annotated[str | None, Field(alias="@baseType", max_length=100)] = None
+    schema_location: Annotated[str | None, Field(alias="@schemaLocation", max_length=2000)] = \
+        None
+
+
+class CatalogIn(_Resource):
+    catalog_type: Text | None = None
+    category: list[Ref] = Field(default_factory=list)
+    related_party: list[dict[str, Any]] | None = None
+
+
+class CategoryIn(_Resource):
+    is_root: bool | None = None
+    parent_id: Annotated[str, Field(max_length=200)] | None = None
+    product_offering: list[Ref] | None = None
+    sub_category: list[Ref] | None = None
+
+
+class CharacteristicValue(_Open):
+    value_type: Text | None = None
+    value_from: Amount | None = None
+    value_to: Amount | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> CharacteristicValue:
+        if self.value_from is not None and self.value_to is not None and \
+                self.value_to < self.value_from:
+            raise PydanticCustomError("invalid_range", "valueTo must not be below valueFrom")
+        return self
+
+
+class Characteristic(_Open):
+    name: Annotated[str, Field(min_length=1, max_length=500)]
+    value_type: str | None = None
+    min_cardinality: Annotated[int, Field(ge=0)] | None = None
+    max_cardinality: Annotated[int, Field(ge=0)] | None = None
+    product_spec_characteristic_value: list[CharacteristicValue] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Characteristic:
+        if self.value_type is not None and self.value_type not in VALUE_TYPES:
+            raise PydanticCustomError(
+                "invalid_value_type", "valueType must be one of {allowed}",
+                {"allowed": ", ".join(VALUE_TYPES)},
+            )
+        if self.min_cardinality is not None and self.max_cardinality is not None and \
+                self.max_cardinality < self.min_cardinality:
+            raise PydanticCustomError(
+                "invalid_cardinality", "maxCardinality must not be below minCardinality"
+            )
+        return self
+
+
+class ProductSpecificationIn(_Resource):
+    brand: Text | None = None
+    is_bundle: bool | None = None
+    product_number: Text | None = None
+    attachment: list[dict[str, Any]] | None = None
+    bundled_product_specification: list[Ref] | None = None
+    product_spec_characteristic: list[Characteristic] | None = None
+    product_specification_relationship: list[dict[str, Any]] | None = None
+    related_party: list[dict[str, Any]] | None = None
+    resource_specification: list[dict[str, Any]] | None = None
+    service_specification: list[dict[str, Any]] | None = None
+    target_product_schema: dict[str, Any] | None = None
+
+
+class BundleOption(_Open):
+    number_rel_offer_default: Annotated[int, Field(ge=0)] | None = None
+    number_rel_offer_lower_limit: Annotated[int, Field(ge=0)] | None = None
+    number_rel_offer_upper_limit: Annotated[int, Field(ge=0)] | None = None
+
+
+class BundledOffering(_Open):
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    bundled_product_offering_option: BundleOption | None = None
+
+
+class OfferingTerm(_Open):
+    name: Text | None = None
+    duration: Quantity | None = None
+    valid_for: TimePeriod | None = None
+
+
+class ProductOfferingIn(_Resource):
+    is_bundle: bool | None = None
+    is_sellable: bool | None = None
+    status_reason: Text | None = None
+    agreement: list[dict[str, Any]] | None = None
+    attachment: list[dict[str, Any]] | None = None
+    bundled_product_offering: list[BundledOffering] | None = None
+    category: list[Ref] | None = None
+    channel: list[Ref] | None = None
+    market_segment: list[Ref] | None = None
+    place: list[dict[str, Any]] | None = None
+    prod_spec_char_value_use: list[dict[str, Any]] | None = None
+    product_offering_price: list[Ref] | None = None
+    product_offering_term: list[OfferingTerm] | None = None
+    product_specification: Ref | None = None
+    resource_candidate: dict[str, Any] | None = None
+    service_candidate: dict[str, Any] | None = None
+    service_level_agreement: dict[str, Any] | None = None
+    eligibility: Eligibility | None = None
+
+
+class PopRelationship(_Open):
+    id: Annotated[str, Field(min_length=1, max_length=200)]
+    relationship_type: Text | None = None
+
+
+class ProductOfferingPriceIn(_Resource):
+    is_bundle: bool | None = None
+    percentage: Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False)] | None = None
+    price_type: Annotated[str, BeforeValidator(_price_type)]
+    recurring_charge_period_length: Annotated[int, Field(ge=1)] | None = None
+    recurring_charge_period_type: Literal["day", "week", "month", "year"] | None = None
+    bundled_pop_relationship: list[Ref] | None = None
+    constraint: list[dict[str, Any]] | None = None
+    place: list[dict[str, Any]] | None = None
+    pop_relationship: list[PopRelationship] | None = None
+    price: Money | None = None
+    pricing_logic_algorithm: list[dict[str, Any]] | None = None
+    prod_spec_char_value_use: list[dict[str, Any]] | None = None
+    product_offering_term: list[OfferingTerm] | None = None
+    tax: list[dict[str, Any]] | None = None
+    unit_of_measure: Quantity | None = None
+    # -- extensions ------------------------------------------------------------------------
+    tax_category: Literal["standard", "reduced", "zero", "exempt"] = "standard"
+    tax_included: bool = False
+    billing_timing: Literal["inAdvance", "inArrears"] | None = None
+    charge_model: dict[str, Any] | None = None
+    included_quantity: IncludedQuantity | None = None
+    application_duration: Annotated[int, Field(ge=1)] | None = None
+
+
+class ImportJobIn(_Model):
+    """``url`` (``file://`` inside the import directory) or inline ``content``."""
+
+    url: Annotated[str, Field(max_length=2000)] | None = None
+    content: Annotated[str, Field(max_length=20_000_000)] | None = None
+    content_type: Text | None = None
+    path: Text | None = None
+    type_: Annotated[str | None, Field(alias="@type", max_length=100)] = None
+
+
+class ExportJobIn(_Model):
+    content_type: Text | None = None
+    path: Text | None = None
+    query: Text | None = None
+    url: Text | None = None
+    type_: Annotated[str | None, Field(alias="@type", max_length=100)] = None
+
+
+SCHEMAS: dict[str, type[_Resource]] = {
+    "catalog": CatalogIn,
+    "category": CategoryIn,
+    "productSpecification": ProductSpecificationIn,
+    "productOffering": ProductOfferingIn,
+    "productOfferingPrice": ProductOfferingPriceIn,
+}

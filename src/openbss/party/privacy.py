@@ -1,0 +1,196 @@
+"""Data protection: the data-subject access export and irreversible anonymisation.
+
+Anonymisation replaces what identifies a person (names, contact media, identifications,
+birth data, characteristics, credit profiles, account contacts) with fixed neutral
+values, but keeps ids, states, currencies, tax and billing settings, so invoices,
+payments and ledger entries keep pointing at consistent records. It is refused while
+any of the person's accounts has an open balance or an active product (the hooks of
+:mod:`openbss.party.service`), or while an erasure check objects.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+
+from openbss.core import audit, events
+from openbss.core.api import audit_view
+from openbss.core.context import Context
+from openbss.core.errors import ConflictError, ValidationError
+from openbss.core.models import AuditEntry
+from openbss.core.tmf import iso
+from openbss.party.accounts import ACCOUNT_API, render_account, type_name
+from openbss.party.customers import CUSTOMER_API, render_customer
+from openbss.party.models import Account, Customer, Party, PartyLink, PartySearchKey
+from openbss.party.service import (
+    PARTY_API,
+    REVEAL_ROLES,
+    account_blockers,
+    bump,
+    erasure_blockers,
+    get_party,
+    ident_field,
+    render_party,
+    reveal_identifications,
+)
+
+ANONYMIZED = "Anonymized"
+
+
+def _holdings(ctx: Context, party: Party) -> tuple[list[Customer], list[Account]]:
+    """The customers of the person and every account that refers to the person or to
+    one of those customers (or that a customer lists)."""
+    linked_customers = select(PartyLink.resource_id).where(
+        PartyLink.tenant_id == ctx.tenant_id, PartyLink.target_type == "party",
+        PartyLink.target_id == party.id, PartyLink.resource_type == "customer")
+    customers = list(ctx.session.scalars(select(Customer).where(
+        Customer.tenant_id == ctx.tenant_id,
+        or_(Customer.party_id == party.id, Customer.id.in_(linked_customers)),
+    ).order_by(Customer.created_at, Customer.id)))
+    customer_ids = [c.id for c in customers]
+    conditions = [(PartyLink.target_type == "party") & (PartyLink.target_id == party.id)]
+    if customer_ids:
+        conditions.append((PartyLink.target_type == "customer")
+                          & PartyLink.target_id.in_(customer_ids))
+    account_ids = set(ctx.session.scalars(select(PartyLink.resource_id).where(
+        PartyLink.tenant_id == ctx.tenant_id,
+        PartyLink.resource_type.in_(("billingAccount", "partyAccount")), or_(*conditions))))
+    account_ids |= {ref["id"] for c in customers for ref in c.body.get("account") or []}
+    accounts = list(ctx.session.scalars(select(Account).where(
+        Account.tenant_id == ctx.tenant_id, Account.id.in_(account_ids)
+    ).order_by(Account.created_at, Account.id))) if account_ids else []
+    return customers, accounts
+
+
+def _reveal_history(entry: dict[str, Any], *, reveal: bool) -> dict[str, Any]:
+    entry = copy.deepcopy(entry)
+    for side in ("before", "after"):
+        doc = entry.get(side)
+        if isinstance(doc, dict) and doc.get("individualIdentification"):
+            reveal_identifications(doc["individualIdentification"], reveal=reveal)
+    return entry
+
+
+def personal_data(ctx: Context, *, party_id: str) -> dict[str, Any]:
+    """Everything openbss holds about a party: the party, its customers, their accounts
+    and the contact history (the audit trail of all of them). The export is audited."""
+    party = get_party(ctx, kind=None, party_id=party_id)
+    reveal = ctx.role in REVEAL_ROLES
+    customers, accounts = _holdings(ctx, party)
+    ids = [party.id, *(c.id for c in customers), *(a.id for a in accounts)]
+    history = ctx.session.scalars(select(AuditEntry).where(
+        AuditEntry.tenant_id == ctx.tenant_id, AuditEntry.resource_id.in_(ids)
+    ).order_by(AuditEntry.seq))
+    export = {
+        "@type": "PersonalDataExport",
+        "exportedAt": iso(ctx.now),
+        "subject": {"id": party.id, "@referredType": type_name(party.kind)},
+        "party": render_party(ctx, party, reveal=reveal),
+        "customer": [render_customer(ctx, c) for c in customers],
+        "account": [render_account(ctx, a) for a in accounts],
+        "contactHistory": [_reveal_history(audit_view(e), reveal=reveal) for e in history],
+    }
+    audit.record(ctx, action="personalDataExport", resource_type=party.kind,
+                 resource_id=party.id,
+                 after={"customers": len(customers), "accounts": len(accounts)})
+    return export
+
+
+def _scrub_refs(refs: list[dict[str, Any]] | None, ids: set[str]) -> None:
+    for ref in refs or []:
+        if ref.get("id") in ids and "name" in ref:
+            ref["name"] = ANONYMIZED
+
+
+def _record(ctx: Context, *, api: str, resource_name: str, resource_id: str,
+            erased: list[str], after: dict[str, Any], resource: dict[str, Any]) -> None:
+    # The audit row names which fields were erased, never their former values.
+    audit.record(ctx, action="anonymize", resource_type=resource_name,
+                 resource_id=resource_id, before={"erasedFields": sorted(erased)}, after=after)
+    events.publish(ctx, api=api,
+                   event_type=f"{type_name(resource_name)}AttributeValueChangeEvent",
+                   resource_name=resource_name, resource=resource)
+
+
+def anonymize(ctx: Context, *, party_id: str) -> dict[str, Any]:
+    """Irreversibly anonymise an individual and the personal data of their customers and
+    accounts; returns a summary."""
+    party = get_party(ctx, kind=None, party_id=party_id)
+    if party.kind != "individual":
+        raise ValidationError("only individuals are data subjects; organizations are not "
+                              "anonymised", field="id")
+    if party.anonymized_at is not None:
+        raise ConflictError(f"individual {party.id} was already anonymised")
+    customers, accounts = _holdings(ctx, party)
+    reasons = erasure_blockers(ctx, party)
+    for account in accounts:
+        reasons += account_blockers(ctx, account)
+    if reasons:
+        raise ConflictError(f"individual {party.id} cannot be anonymised yet: "
+                            + "; ".join(reasons))
+
+    erased = [k for k in party.body if not k.startswith("@") and k != "status"]
+    party.body = {"@type": "Individual", "givenName": ANONYMIZED, "familyName": ANONYMIZED,
+                  "status": party.status}
+    party.name = party.name_key = ANONYMIZED.lower()
+    party.email = party.phone = party.country = None
+    party.anonymized_at = ctx.now
+    ctx.session.execute(delete(PartySearchKey).where(PartySearchKey.party_id == party.id))
+    bump(party, ctx)
+    ctx.session.flush()
+    _record(ctx, api=PARTY_API, resource_name="individual", resource_id=party.id,
+            erased=erased, after=party.body, resource=render_party(ctx, party, reveal=False))
+
+    subject_ids = {party.id} | {c.id for c in customers if c.party_id == party.id}
+    personal = ("contactMedium", "characteristic", "creditProfile", "statusReason")
+    for customer in customers:
+        body = copy.deepcopy(customer.body)
+        removed = [k for k in personal if k in body]
+        for key in personal:
+            body.pop(key, None)
+        if customer.party_id == party.id:
+            body["name"] = customer.name = f"{ANONYMIZED} customer"
+            body["engagedParty"]["name"] = ANONYMIZED
+            removed.append("name")
+        _scrub_refs(body.get("relatedParty"), subject_ids)
+        customer.body = body
+        bump(customer, ctx)
+        _record(ctx, api=CUSTOMER_API, resource_name="customer", resource_id=customer.id,
+                erased=removed, after=body, resource=render_customer(ctx, customer))
+
+    for account in accounts:
+        body = copy.deepcopy(account.body)
+        owners = {ref.get("id") for ref in body.get("relatedParty") or []
+                  if (ref.get("@referredType") or "").lower()
+                  in ("individual", "organization", "party", "customer")}
+        owned = bool(owners) and owners <= subject_ids
+        removed = []
+        if owned:
+            body["name"] = account.name = f"Account {account.id[:8]}"
+            removed.append("name")
+            for key in ("description", "contact"):
+                if body.pop(key, None) is not None:
+                    removed.append(key)
+        elif body.get("contact"):
+            kept = [c for c in body["contact"]
+                    if (c.get("relatedParty") or {}).get("id") not in subject_ids]
+            if len(kept) != len(body["contact"]):
+                removed.append("contact")
+            body["contact"] = kept
+        _scrub_refs(body.get("relatedParty"), subject_ids)
+        account.body = body
+        bump(account, ctx)
+        ctx.session.flush()
+        _record(ctx, api=ACCOUNT_API, resource_name=account.kind, resource_id=account.id,
+                erased=removed, after=body, resource=render_account(ctx, account))
+    ctx.session.flush()
+    return {
+        "@type": "AnonymizationResult",
+        "id": party.id,
+        "anonymizedAt": iso(ctx.now),
+        "customer": [c.id for c in customers],
+        "account": [a.id for a in accounts],
+        "identificationsErased": ident_field(party.kind) in erased,
+    }

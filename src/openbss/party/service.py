@@ -1,0 +1,531 @@
+"""Use cases of party management (TMF632): individuals and organizations, their
+search, plus what the whole context shares: the hooks later contexts register into,
+contact-media and identification normalisation, references and links.
+
+Customers live in :mod:`openbss.party.customers`, accounts in
+:mod:`openbss.party.accounts`, data protection in :mod:`openbss.party.privacy`.
+
+Hooks (other contexts register at import time, e.g. billing and ordering)::
+
+    from openbss.party import service as party
+
+    @party.register_balance_provider
+    def open_invoices(ctx, account) -> Decimal | None: ...   # amount owed, or None
+
+    @party.register_close_check
+    def active_subscriptions(ctx, account) -> str | None: ...  # reason, or None
+
+    @party.register_erasure_check
+    def open_disputes(ctx, party) -> str | None: ...  # reason, or None
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from openbss.core.config import get_settings
+from openbss.core.context import Context
+from openbss.core.crypto import decrypt, encrypt, is_encrypted, mask
+from openbss.core.errors import BadRequestError, ConflictError, ValidationError
+from openbss.core.resources import get_owned, patched, record_change, render
+from openbss.core.tmf import ListParams, apply_filters, iso, paginate
+from openbss.party import schemas, validation
+from openbss.party.models import Account, Customer, Party, PartyLink, PartySearchKey
+
+PARTY_API = "partyManagement"
+PARTY_PREFIX = "/tmf-api/partyManagement/v4"
+PATHS = {"individual": f"{PARTY_PREFIX}/individual",
+         "organization": f"{PARTY_PREFIX}/organization"}
+TYPE_NAMES = {"individual": "Individual", "organization": "Organization"}
+REVEAL_ROLES = frozenset({"admin", "care_agent"})
+PHONE_MEDIA = frozenset({"phone", "telephone", "telephonenumber", "mobile", "mobilephone",
+                         "fax", "landline"})
+EMAIL_MEDIA = frozenset({"email", "emailaddress", "mail"})
+TERMINAL = {"individual": "deceaded", "organization": "closed"}
+
+# --- hooks --------------------------------------------------------------------------------
+
+BalanceProvider = Callable[[Context, Account], Decimal | None]
+CloseCheck = Callable[[Context, Account], str | None]
+ErasureCheck = Callable[[Context, Party], str | None]
+_balance_providers: list[BalanceProvider] = []
+_close_checks: list[CloseCheck] = []
+_erasure_checks: list[ErasureCheck] = []
+
+
+def register_balance_provider(fn: BalanceProvider) -> BalanceProvider:
+    """Register ``fn(ctx, account) -> Decimal | None``: an amount the account owes (in its
+    currency). The account balance is the sum of all providers (zero with none)."""
+    if fn not in _balance_providers:
+        _balance_providers.append(fn)
+    return fn
+
+
+def register_close_check(fn: CloseCheck) -> CloseCheck:
+    """Register ``fn(ctx, account) -> str | None``; a string is a reason the account may
+    not be closed (or its owner anonymised), e.g. ``"2 active subscriptions"``."""
+    if fn not in _close_checks:
+        _close_checks.append(fn)
+    return fn
+
+
+def register_erasure_check(fn: ErasureCheck) -> ErasureCheck:
+    """Register ``fn(ctx, party) -> str | None``: a reason the person may not be
+    anonymised yet (beyond the checks of their accounts)."""
+    if fn not in _erasure_checks:
+        _erasure_checks.append(fn)
+    return fn
+
+
+def unregister_hook(fn: Callable[..., Any]) -> None:
+    """Remove a registered hook (tests, plugin unloading)."""
+    for registry in (_balance_providers, _close_checks, _erasure_checks):
+        while fn in registry:
+            registry.remove(fn)
+
+
+def account_balance(ctx: Context, account: Account) -> Decimal:
+    total = Decimal(0)
+    for provider in _balance_providers:
+        amount = provider(ctx, account)
+        if amount is not None:
+            total += amount
+    return total
+
+
+def account_blockers(ctx: Context, account: Account) -> list[str]:
+    """Why ``account`` may not be closed now (empty: it may)."""
+    reasons: list[str] = []
+    balance = account_balance(ctx, account)
+    if balance != 0:
+        reasons.append(f"billing account {account.id} has an open balance of "
+                       f"{balance} {account.currency}")
+    for check in _close_checks:
+        reason = check(ctx, account)
+        if reason:
+            reasons.append(reason)
+    return reasons
+
+
+def erasure_blockers(ctx: Context, party: Party) -> list[str]:
+    reasons: list[str] = []
+    for check in _erasure_checks:
+        reason = check(ctx, party)
+        if reason:
+            reasons.append(reason)
+    return reasons
+
+
+# --- shared normalisation -----------------------------------------------------------------
+
+
+def invalid(field: str, exc: Exception) -> ValidationError:
+    return ValidationError(f"{field}: {exc}", field=field)
+
+
+@dataclasses.dataclass
+class Contacts:
+    emails: list[str] = dataclasses.field(default_factory=list)
+    phones: list[str] = dataclasses.field(default_factory=list)
+    preferred_email: str | None = None
+    preferred_phone: str | None = None
+    country: str | None = None
+
+
+def _media_kind(medium_type: str) -> str:
+    key = "".join(ch for ch in medium_type.lower() if ch.isalpha())
+    if key in EMAIL_MEDIA:
+        return "email"
+    if key in PHONE_MEDIA:
+        return "phone"
+    return "other"
+
+
+def normalize_contact_media(ctx: Context, media: list[dict[str, Any]] | None,
+                            prefix: str) -> Contacts:
+    """Validate and normalise contact media in place: country → ISO alpha-2,
+    stateOrProvince → ISO 3166-2, e-mail syntax, phone and fax → E.164 (national formats
+    read with the medium's country, else the tenant's default region)."""
+    found = Contacts()
+    for i, medium in enumerate(media or []):
+        ch = medium.setdefault("characteristic", {})
+        base = f"{prefix}[{i}].characteristic"
+        country = None
+        if ch.get("country"):
+            try:
+                country = ch["country"] = validation.country_code(ch["country"])
+            except validation.InvalidValue as exc:
+                raise invalid(f"{base}.country", exc) from None
+            found.country = found.country or country
+        if ch.get("stateOrProvince"):
+            try:
+                ch["stateOrProvince"] = validation.subdivision_code(ch["stateOrProvince"],
+                                                                    country)
+            except validation.InvalidValue as exc:
+                raise invalid(f"{base}.stateOrProvince", exc) from None
+        kind = _media_kind(medium.get("mediumType", ""))
+        if kind == "email" and not ch.get("emailAddress"):
+            raise ValidationError(f"{base}.emailAddress: an e-mail medium needs an address",
+                                  field=f"{base}.emailAddress")
+        if kind == "phone" and not (ch.get("phoneNumber") or ch.get("faxNumber")):
+            raise ValidationError(f"{base}.phoneNumber: a phone medium needs a number",
+                                  field=f"{base}.phoneNumber")
+        if ch.get("emailAddress"):
+            try:
+                ch["emailAddress"] = validation.email(ch["emailAddress"])
+            except validation.InvalidValue as exc:
+                raise invalid(f"{base}.emailAddress", exc) from None
+            key = validation.email_key(ch["emailAddress"])
+            found.emails.append(key)
+            if medium.get("preferred") or found.preferred_email is None:
+                found.preferred_email = key
+        for attr in ("phoneNumber", "faxNumber"):
+            if ch.get(attr):
+                try:
+                    ch[attr] = validation.e164(ch[attr], country or ctx.tenant.default_region)
+                except validation.InvalidValue as exc:
+                    raise invalid(f"{base}.{attr}", exc) from None
+                found.phones.append(ch[attr])
+                if attr == "phoneNumber" and (medium.get("preferred")
+                                              or found.preferred_phone is None):
+                    found.preferred_phone = ch[attr]
+    return found
+
+
+def _unmask(value: str, previous: dict[str, str], field: str) -> str:
+    if "*" not in value:
+        return value
+    if value in previous:
+        return previous[value]
+    raise ValidationError(f"{field}: a masked number cannot be stored; send the full number",
+                          field=field)
+
+
+def normalize_identifications(
+    ctx: Context, items: list[dict[str, Any]] | None, prefix: str, *, encrypt_ids: bool,
+    previous: Iterable[dict[str, Any]] = (),
+) -> list[str]:
+    """Validate identifications in place (VAT ids, company registration and national id
+    numbers with python-stdnum) and encrypt sensitive numbers; return the search keys.
+
+    ``previous`` are the stored (decrypted) identifications: a masked number sent back
+    unchanged by a role that only saw the mask keeps the stored number.
+    """
+    secret = get_settings().secret_key
+    masked = {mask(p["identificationId"]): p["identificationId"] for p in previous
+              if p.get("identificationId")}
+    keys: list[str] = []
+    for i, ident in enumerate(items or []):
+        base = f"{prefix}[{i}]"
+        number = _unmask(ident["identificationId"], masked, f"{base}.identificationId")
+        id_type = ident["identificationType"]
+        authority = ident.get("issuingAuthority")
+        try:
+            if validation.is_vat(id_type):
+                number = validation.vat_id(number, authority)
+            else:
+                country = None
+                if authority:
+                    try:
+                        country = validation.country_code(authority)
+                    except validation.InvalidValue:
+                        country = None  # an authority name, not a country
+                if country and validation.is_company_registration(id_type):
+                    number = validation.company_registration(number, country)
+                elif country and validation.is_national_id(id_type):
+                    number = validation.national_id(number, country)
+        except validation.InvalidValue as exc:
+            raise invalid(f"{base}.identificationId", exc) from None
+        keys.append(validation.identifier_key(secret, id_type, number))
+        sensitive = encrypt_ids and not validation.is_vat(id_type)
+        ident["identificationId"] = encrypt(number) if sensitive else number
+    return keys
+
+
+def reveal_identifications(items: list[dict[str, Any]] | None, *, reveal: bool) -> None:
+    """Decrypt numbers in place; mask them unless ``reveal``."""
+    for ident in items or []:
+        value = ident.get("identificationId", "")
+        if is_encrypted(value):
+            plain = decrypt(value)
+            ident["identificationId"] = plain if reveal else mask(plain)
+
+
+def ref_exists(ctx: Context, ref_id: str, referred_type: str | None) -> tuple[str, str] | None:
+    """Resolve a related-party reference to ``("party"|"customer", id)`` in this tenant."""
+    kind = (referred_type or "").lower()
+    if kind in ("customer",):
+        row_c = ctx.session.get(Customer, ref_id)
+        return ("customer", ref_id) if row_c and row_c.tenant_id == ctx.tenant_id else None
+    row = ctx.session.get(Party, ref_id)
+    if row is not None and row.tenant_id == ctx.tenant_id:
+        return ("party", ref_id)
+    return None
+
+
+LOCAL_PARTY_TYPES = frozenset({"individual", "organization", "party", "customer"})
+
+
+def check_related_parties(ctx: Context, refs: list[dict[str, Any]] | None,
+                          prefix: str) -> list[tuple[str, str, str]]:
+    """References to individuals, organizations or customers must exist in this tenant
+    (others, e.g. a partner's system, are kept as given). Returns the resolved targets
+    as ``(target_type, target_id, role)`` and fills in ``href``."""
+    from openbss.party.customers import CUSTOMER_PATH
+
+    found: list[tuple[str, str, str]] = []
+    for i, ref in enumerate(refs or []):
+        referred = ref.get("@referredType", "")
+        if referred.lower() not in LOCAL_PARTY_TYPES:
+            continue
+        target = ref_exists(ctx, ref["id"], referred)
+        if target is None:
+            raise ValidationError(
+                f"{prefix}[{i}].id: no {referred} {ref['id']!r} in this tenant",
+                field=f"{prefix}[{i}].id",
+            )
+        found.append((*target, ref.get("role") or ""))
+        entity: Customer | Party | None
+        if target[0] == "customer":
+            entity, path = ctx.session.get(Customer, target[1]), CUSTOMER_PATH
+        else:
+            entity = ctx.session.get(Party, target[1])
+            path = PATHS[entity.kind] if entity else PATHS["individual"]
+        ref.setdefault("href", f"{ctx.base_url.rstrip('/')}{path}/{ref['id']}")
+        if entity is not None:
+            ref.setdefault("name", entity.name)
+    return found
+
+
+def replace_links(ctx: Context, resource_type: str, resource_id: str,
+                  targets: Iterable[tuple[str, str, str]]) -> None:
+    ctx.session.execute(delete(PartyLink).where(
+        PartyLink.tenant_id == ctx.tenant_id, PartyLink.resource_type == resource_type,
+        PartyLink.resource_id == resource_id))
+    seen: set[tuple[str, str, str]] = set()
+    for target_type, target_id, role in targets:
+        key = (target_type, target_id, role[:255])
+        if key in seen:
+            continue
+        seen.add(key)
+        ctx.session.add(PartyLink(tenant_id=ctx.tenant_id, target_type=target_type,
+                                  target_id=target_id, resource_type=resource_type,
+                                  resource_id=resource_id, role=role[:255]))
+    ctx.session.flush()
+
+
+def bump(row: Party | Customer | Account, ctx: Context) -> None:
+    row.version += 1
+    row.updated_at = ctx.now
+
+
+# --- parties ------------------------------------------------------------------------------
+
+
+def party_name(kind: str, body: dict[str, Any]) -> str:
+    if kind == "individual":
+        return str(body.get("formattedName") or body.get("fullName")
+                   or f"{body.get('givenName', '')} {body.get('familyName', '')}".strip())
+    return str(body.get("tradingName") or body.get("name") or "")
+
+
+def ident_field(kind: str) -> str:
+    return "individualIdentification" if kind == "individual" else "organizationIdentification"
+
+
+def render_party(ctx: Context, row: Party, *, reveal: bool | None = None) -> dict[str, Any]:
+    """The TMF resource; sensitive numbers are masked unless the role may see them."""
+    body = dict(row.body)
+    field = ident_field(row.kind)
+    if body.get(field):
+        body[field] = [dict(i) for i in body[field]]
+        reveal_identifications(body[field],
+                               reveal=ctx.role in REVEAL_ROLES if reveal is None else reveal)
+    doc = render(ctx.base_url, PATHS[row.kind], row.id, body)
+    if row.anonymized_at is not None:
+        doc["anonymized"] = True
+    return doc
+
+
+def _event_view(ctx: Context, row: Party) -> dict[str, Any]:
+    return render_party(ctx, row, reveal=False)
+
+
+def _prepare(ctx: Context, kind: str, body: dict[str, Any],
+             previous: Iterable[dict[str, Any]] = ()) -> tuple[Contacts, list[str]]:
+    body.setdefault("@type", TYPE_NAMES[kind])
+    if kind == "organization" and not (body.get("tradingName") or body.get("name")):
+        raise ValidationError("tradingName: an organization needs a tradingName or a name",
+                              field="tradingName")
+    contacts = normalize_contact_media(ctx, body.get("contactMedium"), "contactMedium")
+    field = ident_field(kind)
+    ident_keys = normalize_identifications(
+        ctx, body.get(field), field, encrypt_ids=kind == "individual", previous=previous)
+    for i, rel in enumerate(body.get("relatedParty") or []):
+        if rel.get("id") and rel["id"] == body.get("id"):
+            raise ValidationError("a party cannot relate to itself",
+                                  field=f"relatedParty[{i}].id")
+    check_related_parties(ctx, body.get("relatedParty"), "relatedParty")
+    return contacts, ident_keys
+
+
+def _apply(ctx: Context, row: Party, body: dict[str, Any], contacts: Contacts,
+           ident_keys: list[str]) -> None:
+    row.body = body
+    row.name = party_name(row.kind, body)[:300]
+    row.name_key = row.name.casefold()
+    row.status = body.get("status", "initialized")
+    row.email = contacts.preferred_email
+    row.phone = contacts.preferred_phone
+    row.country = contacts.country
+    ctx.session.execute(delete(PartySearchKey).where(PartySearchKey.party_id == row.id))
+    values = {("email", e) for e in contacts.emails} | {("phone", p) for p in contacts.phones}
+    values |= {("identification", k) for k in ident_keys}
+    for key_type, value in sorted(values):
+        ctx.session.add(PartySearchKey(tenant_id=ctx.tenant_id, party_id=row.id,
+                                       key_type=key_type, value=value))
+    ctx.session.flush()
+
+
+def create_party(ctx: Context, *, kind: str,
+                 data: schemas.Individual | schemas.Organization) -> Party:
+    body = data.doc()
+    contacts, ident_keys = _prepare(ctx, kind, body)
+    row = Party(tenant_id=ctx.tenant_id, kind=kind, name="", name_key="", status="",
+                body={}, created_at=ctx.now, updated_at=ctx.now)
+    ctx.session.add(row)
+    ctx.session.flush()
+    _apply(ctx, row, body, contacts, ident_keys)
+    record_change(ctx, api=PARTY_API, resource_name=kind, resource_id=row.id,
+                  change="create", before=None, after=row.body,
+                  event_resource=_event_view(ctx, row))
+    return row
+
+
+def get_party(ctx: Context, *, kind: str | None, party_id: str) -> Party:
+    row = get_owned(ctx.session, Party, ctx.tenant_id, party_id, kind or "party")
+    if kind is not None and row.kind != kind:
+        raise_not_found(kind, party_id)
+    return row
+
+
+def raise_not_found(label: str, resource_id: str) -> None:
+    from openbss.core.errors import NotFoundError
+
+    raise NotFoundError(f"{label} {resource_id!r} not found", field="id")
+
+
+def decrypted_body(row: Party) -> dict[str, Any]:
+    body = dict(row.body)
+    field = ident_field(row.kind)
+    if body.get(field):
+        body[field] = [dict(i) for i in body[field]]
+        reveal_identifications(body[field], reveal=True)
+    return body
+
+
+def update_party(ctx: Context, *, kind: str, party_id: str, patch: Any) -> Party:
+    row = get_party(ctx, kind=kind, party_id=party_id)
+    if row.anonymized_at is not None:
+        raise ConflictError(f"{kind} {party_id} was anonymised and cannot be changed")
+    current = decrypted_body(row)
+    schema: type[schemas.Individual | schemas.Organization] = (
+        schemas.Individual if kind == "individual" else schemas.Organization)
+    if isinstance(patch, dict) and "anonymized" in patch:
+        raise ValidationError("anonymized cannot be changed; use the anonymize operation",
+                              field="anonymized")
+    model = patched(current, patch, schema)
+    body = model.doc()
+    old_status, new_status = row.status, body.get("status", row.status)
+    if old_status != new_status and old_status == TERMINAL[kind]:
+        raise ConflictError(
+            f"{kind} {party_id} is {old_status!r}, a final state; it cannot become "
+            f"{new_status!r}", field="status")
+    contacts, ident_keys = _prepare(ctx, kind, body,
+                                    previous=current.get(ident_field(kind)) or [])
+    before = dict(row.body)
+    _apply(ctx, row, body, contacts, ident_keys)
+    if before == row.body:
+        return row
+    bump(row, ctx)
+    record_change(ctx, api=PARTY_API, resource_name=kind, resource_id=row.id,
+                  change="state" if old_status != new_status else "update",
+                  before=before, after=row.body, event_resource=_event_view(ctx, row))
+    return row
+
+
+def delete_party(ctx: Context, *, kind: str, party_id: str) -> None:
+    row = get_party(ctx, kind=kind, party_id=party_id)
+    links = ctx.session.scalars(select(PartyLink).where(
+        PartyLink.tenant_id == ctx.tenant_id, PartyLink.target_type == "party",
+        PartyLink.target_id == row.id)).all()
+    customers = ctx.session.scalars(select(Customer.id).where(
+        Customer.tenant_id == ctx.tenant_id, Customer.party_id == row.id)).all()
+    if links or customers:
+        users = sorted({f"{link.resource_type} {link.resource_id}" for link in links}
+                       | {f"customer {c}" for c in customers})
+        raise ConflictError(
+            f"{kind} {party_id} is referenced by {', '.join(users[:5])}"
+            + (" …" if len(users) > 5 else "") + "; remove those references first")
+    event = _event_view(ctx, row)
+    before = dict(row.body)
+    ctx.session.execute(delete(PartySearchKey).where(PartySearchKey.party_id == row.id))
+    ctx.session.delete(row)
+    ctx.session.flush()
+    record_change(ctx, api=PARTY_API, resource_name=kind, resource_id=party_id,
+                  change="delete", before=before, after=None, event_resource=event)
+
+
+SEARCH_PARAMS = frozenset({"name", "email", "phone", "identification", "identificationId"})
+
+
+def _search_value(ctx: Context, name: str, value: str) -> tuple[str, str]:
+    if name == "email":
+        return "email", validation.email_key(value)
+    if name == "phone":
+        raw = value.strip()
+        if value.startswith(" ") and raw[:1].isdigit():
+            raw = "+" + raw  # an unencoded '+' arrives as a space
+        try:
+            return "phone", validation.e164(raw, ctx.tenant.default_region)
+        except validation.InvalidValue as exc:
+            raise BadRequestError(f"phone: {exc}", field="phone") from None
+    return "identification", validation.identifier_key(get_settings().secret_key, "", value)
+
+
+def list_parties(ctx: Context, *, kind: str, params: ListParams) -> tuple[list[Party], int]:
+    """Filter by ``status``, ``country``; search ``name`` (case-insensitive substring),
+    ``email``, ``phone`` (any format, matched as E.164) and ``identification`` (exact)."""
+    stmt = select(Party).where(Party.tenant_id == ctx.tenant_id, Party.kind == kind)
+    rest = []
+    for name, op, values in params.filters:
+        if name not in SEARCH_PARAMS:
+            rest.append((name, op, values))
+            continue
+        if op != "eq" or len(values) != 1:
+            raise BadRequestError(f"{name} takes one value", field=name)
+        if name == "name":
+            pattern = "%" + values[0].casefold().replace("\\", "\\\\").replace(
+                "%", "\\%").replace("_", "\\_") + "%"
+            stmt = stmt.where(Party.name_key.like(pattern, escape="\\"))
+            continue
+        key_type, value = _search_value(ctx, name, values[0])
+        stmt = stmt.where(Party.id.in_(select(PartySearchKey.party_id).where(
+            PartySearchKey.tenant_id == ctx.tenant_id, PartySearchKey.key_type == key_type,
+            PartySearchKey.value == value)))
+    params = dataclasses.replace(params, filters=tuple(rest))
+    stmt = apply_filters(stmt, params, {
+        "status": Party.status, "country": Party.country, "name": Party.name_key,
+        "lastUpdate": Party.updated_at, "creationDate": Party.created_at,
+    })
+    return paginate(ctx.session, stmt, params, [Party.name_key, Party.id])
+
+
+def party_summary(row: Party) -> dict[str, Any]:
+    return {"id": row.id, "name": row.name, "@referredType": TYPE_NAMES[row.kind],
+            "status": row.status, "updated": iso(row.updated_at)}
