@@ -261,6 +261,7 @@ class UnitOfWorkMiddleware:
                 )
             except AuthenticationError:
                 principal = None  # the endpoint answers 401 itself
+            scope["state"]["principal"] = principal
             request_hash = _request_hash(
                 method, scope["path"], scope.get("query_string", b"").decode(), body
             )
@@ -398,7 +399,9 @@ class Requires:
 
     def __call__(self, request: Request) -> Context:
         session: Session = request.state.session
-        principal = authenticate(session, request.headers.get("authorization"))
+        principal = getattr(request.state, "principal", None)  # set by the middleware
+        if principal is None:
+            principal = authenticate(session, request.headers.get("authorization"))
         if principal.role not in self.roles:
             raise PermissionDeniedError(
                 f"role {principal.role!r} may not call this operation; allowed: "
