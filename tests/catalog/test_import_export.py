@@ -123,7 +123,9 @@ def test_import_and_export_jobs(client, tenant, tmp_path, monkeypatch):
     ok = client.post(f"{P}/importJob", json={"content": EXAMPLE.read_text()}, headers=h).json()
     assert ok["status"] == "Succeeded", ok
     assert _offerings(tenant.id) > 0
-    monkeypatch.setenv("OPENBSS_CATALOG_IMPORT_DIR", str(tmp_path))
+    from openbss.core.config import get_settings
+
+    monkeypatch.setattr(get_settings(), "catalog_import_dir", str(tmp_path))
     (tmp_path / "c.yaml").write_text("category: [{name: From file}]")
     job = client.post(f"{P}/importJob", json={"url": (tmp_path / "c.yaml").as_uri()},
                       headers=h).json()

@@ -12,7 +12,6 @@ it at its ``url`` (``…/exportJob/{id}/content``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -24,6 +23,7 @@ from openbss.catalog.models import CatalogJob
 from openbss.catalog.schemas import ExportJobIn, ImportJobIn
 from openbss.catalog.service import PREFIX
 from openbss.core import audit
+from openbss.core.config import get_settings
 from openbss.core.context import Context
 from openbss.core.errors import NotFoundError, OpenBSSError, ValidationError
 from openbss.core.resources import get_owned, validation_error
@@ -34,7 +34,7 @@ MEDIA = {"yaml": "application/yaml", "json": "application/json"}
 
 
 def import_dir() -> Path:
-    return Path(os.environ.get("OPENBSS_CATALOG_IMPORT_DIR", "./var/import")).resolve()
+    return Path(get_settings().catalog_import_dir).resolve()
 
 
 def view(ctx: Context, job: CatalogJob) -> dict[str, Any]:
