@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -27,35 +26,23 @@ def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def entry_hash(
-    *,
-    prev_hash: str,
-    tenant_id: str,
-    seq: int,
-    occurred_at: datetime,
-    actor: str,
-    action: str,
-    resource_type: str,
-    resource_id: str,
-    before: Any,
-    after: Any,
-    request_id: str,
-) -> str:
+def entry_hash(row: AuditEntry) -> str:
+    """``sha256(prev_hash || canonical JSON of the row's content)``."""
     body = _canonical(
         {
-            "tenant": tenant_id,
-            "seq": seq,
-            "at": occurred_at.isoformat(),
-            "actor": actor,
-            "action": action,
-            "type": resource_type,
-            "id": resource_id,
-            "before": before,
-            "after": after,
-            "request": request_id,
+            "tenant": row.tenant_id,
+            "seq": row.seq,
+            "at": row.occurred_at.isoformat(),
+            "actor": row.actor,
+            "action": row.action,
+            "type": row.resource_type,
+            "id": row.resource_id,
+            "before": row.before,
+            "after": row.after,
+            "request": row.request_id,
         }
     )
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+    return hashlib.sha256((row.prev_hash + body).encode()).hexdigest()
 
 
 def jsonable(value: Any) -> Any:
@@ -82,38 +69,23 @@ def record(
     assert tenant is not None
     seq = tenant.audit_seq + 1
     prev = tenant.audit_head or GENESIS
-    before_j, after_j = jsonable(before), jsonable(after)
-    occurred_at = ctx.now
-    digest = entry_hash(
-        prev_hash=prev,
-        tenant_id=tenant.id,
-        seq=seq,
-        occurred_at=occurred_at,
-        actor=ctx.actor,
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        before=before_j,
-        after=after_j,
-        request_id=ctx.request_id,
-    )
     entry = AuditEntry(
         tenant_id=tenant.id,
         seq=seq,
-        occurred_at=occurred_at,
+        occurred_at=ctx.now,
         actor=ctx.actor,
         action=action,
         resource_type=resource_type,
         resource_id=resource_id,
-        before=before_j,
-        after=after_j,
+        before=jsonable(before),
+        after=jsonable(after),
         request_id=ctx.request_id,
         prev_hash=prev,
-        hash=digest,
     )
+    entry.hash = entry_hash(entry)
     session.add(entry)
     tenant.audit_seq = seq
-    tenant.audit_head = digest
+    tenant.audit_head = entry.hash
     session.flush()
     return entry
 
@@ -146,20 +118,7 @@ def verify(session: Session, tenant_name: str | None = None) -> tuple[int, list[
             if row.prev_hash != prev:
                 broken = Break(tenant.name, row.seq, "prev_hash does not match previous row")
                 break
-            digest = entry_hash(
-                prev_hash=row.prev_hash,
-                tenant_id=row.tenant_id,
-                seq=row.seq,
-                occurred_at=row.occurred_at,
-                actor=row.actor,
-                action=row.action,
-                resource_type=row.resource_type,
-                resource_id=row.resource_id,
-                before=row.before,
-                after=row.after,
-                request_id=row.request_id,
-            )
-            if digest != row.hash:
+            if entry_hash(row) != row.hash:
                 broken = Break(tenant.name, row.seq, "row content does not match its hash")
                 break
             prev, expected_seq = row.hash, expected_seq + 1
