@@ -10,7 +10,7 @@ from typing import Any
 from jsonschema import Draft4Validator
 
 P = "/tmf-api/productCatalogManagement/v4"
-SWAGGER = Path(__file__).resolve().parents[3] / "shared" / "specs" / "tmf" / \
+SWAGGER = Path(__file__).resolve().parents[2] / "specs" / "tmf" / \
     "TMF620-ProductCatalog-v4.0.0.swagger.json"
 TYPES = {"catalog": "Catalog", "category": "Category",
          "productSpecification": "ProductSpecification", "productOffering": "ProductOffering",

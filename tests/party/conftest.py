@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft4Validator
 
-SPECS = Path(__file__).resolve().parents[3] / "shared" / "specs" / "tmf"
+SPECS = Path(__file__).resolve().parents[2] / "specs" / "tmf"
 SPEC_FILES = {
     "TMF632": "TMF632-PartyManagement-v4.0.0.swagger.json",
     "TMF629": "TMF629-CustomerManagement-v4.0.0.swagger.json",
