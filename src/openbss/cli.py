@@ -162,6 +162,40 @@ def apikey_create(
     sys.stdout.write(key + "\n")
 
 
+@apikey_app.command("list")
+def apikey_list(
+    tenant: Annotated[str, typer.Option(help="Tenant name.")] = "default",
+) -> None:
+    """List a tenant's API keys (ids, roles, names; never the secrets)."""
+    from openbss.core.auth import tenant_by_name
+    from openbss.core.context import system_context
+    from openbss.core.db import unit_of_work
+    from openbss.core.service import list_api_keys
+
+    with unit_of_work() as session:
+        ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
+        for key in list_api_keys(ctx):
+            state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+            sys.stdout.write(f"{key.prefix}\t{key.role}\t{state}\t{key.name}\n")
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id: the part after 'obss_'.")],
+    tenant: Annotated[str, typer.Option(help="Tenant name.")] = "default",
+) -> None:
+    """Revoke an API key; it and the OAuth2 tokens issued for it stop working at once."""
+    from openbss.core.auth import tenant_by_name
+    from openbss.core.context import system_context
+    from openbss.core.db import unit_of_work
+    from openbss.core.service import revoke_api_key
+
+    with unit_of_work() as session:
+        ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
+        revoke_api_key(ctx, key_id=key_id)
+    out.print(f"revoked API key {key_id}")
+
+
 @audit_app.command("verify")
 def audit_verify(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,

@@ -83,3 +83,29 @@ def test_expired_or_foreign_jwt_is_401(client, tenant):
     forged = jwt.encode(claims, b"some-other-secret-of-32-bytes-xx", algorithm="HS256")
     assert client.get("/api/v1/audit",
                       headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+
+
+def test_revoked_keys_and_their_tokens_stop_working(client, tenant):
+    from typer.testing import CliRunner
+
+    from openbss.cli import app as cli
+
+    key = tenant.keys["auditor"]
+    key_id = key.split("_")[1]
+    token = client.post("/oauth/token", data={"grant_type": "client_credentials",
+                                              "client_id": key_id, "client_secret": key}
+                        ).json()["access_token"]
+    runner = CliRunner()
+    listing = runner.invoke(cli, ["apikey", "list", "--tenant", tenant.name])
+    assert f"{key_id}\tauditor\tactive" in listing.output
+    assert key not in listing.output
+    result = runner.invoke(cli, ["apikey", "revoke", key_id, "--tenant", tenant.name])
+    assert result.exit_code == 0, result.output
+    for bearer in (key, token):
+        r = client.get("/api/v1/audit", headers={"Authorization": f"Bearer {bearer}"})
+        assert r.status_code == 401
+    assert "revoked" in runner.invoke(cli, ["apikey", "list", "--tenant", tenant.name]).output
+    other = runner.invoke(cli, ["apikey", "revoke", key_id, "--tenant", "default-nope"])
+    assert other.exit_code != 0
+    rows = client.get("/api/v1/audit?action=revoke", headers=tenant.headers("admin")).json()
+    assert [r["resourceId"] for r in rows] == [key_id]

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from openbss.core import audit, events
 from openbss.core.auth import create_api_key
 from openbss.core.context import Context, system_context
-from openbss.core.errors import ConflictError, ValidationError
-from openbss.core.models import HubSubscription, Tenant
+from openbss.core.errors import ConflictError, NotFoundError, ValidationError
+from openbss.core.models import ApiKey, HubSubscription, Tenant
 
 _TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -63,6 +63,26 @@ def issue_api_key(ctx: Context, *, role: str, name: str = "") -> str:
     audit.record(ctx, action="create", resource_type="apiKey", resource_id=key.split("_")[1],
                  after={"role": role, "name": name})
     return key
+
+
+def revoke_api_key(ctx: Context, *, key_id: str) -> None:
+    """Revoke a key (by its id, the part after ``obss_``); tokens issued for it stop too."""
+    key = ctx.session.scalar(
+        select(ApiKey).where(ApiKey.prefix == key_id, ApiKey.tenant_id == ctx.tenant_id)
+    )
+    if key is None:
+        raise NotFoundError(f"no API key {key_id!r} in tenant {ctx.tenant.name!r}", field="id")
+    if key.revoked_at is not None:
+        return
+    key.revoked_at = ctx.now
+    audit.record(ctx, action="revoke", resource_type="apiKey", resource_id=key_id,
+                 before={"role": key.role, "name": key.name}, after=None)
+
+
+def list_api_keys(ctx: Context) -> list[ApiKey]:
+    return list(ctx.session.scalars(
+        select(ApiKey).where(ApiKey.tenant_id == ctx.tenant_id).order_by(ApiKey.created_at)
+    ))
 
 
 def clock_view(ctx: Context) -> dict[str, object]:
