@@ -103,7 +103,8 @@ def test_cli_failures_are_one_line_and_non_zero(tenant):
 def test_every_command_has_help():
     commands = [[], ["init"], ["migrate"], ["serve"], ["worker"], ["demo"], ["tenant"],
                 ["tenant", "create"], ["tenant", "list"], ["apikey", "create"],
-                ["audit", "verify"], ["db", "check"]]
+                ["apikey", "list"], ["apikey", "revoke"], ["audit", "verify"],
+                ["db", "check"], ["catalog", "import"], ["catalog", "export"]]
     for args in commands:
         result = runner.invoke(cli, [*args, "--help"])
         assert result.exit_code == 0, args
