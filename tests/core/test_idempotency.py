@@ -63,3 +63,17 @@ def test_concurrent_retries_create_once(client, tenant):
     assert {r.status_code for r in responses} == {201}
     assert len({r.json()["id"] for r in responses}) == 1
     assert _audit_count(client, tenant) == 1
+
+
+def test_stored_answers_expire_after_the_ttl(client, tenant):
+    from datetime import UTC, datetime, timedelta
+
+    from openbss.core.worker import purge_expired
+
+    body = {"callback": "http://127.0.0.1:1/ttl"}
+    h = tenant.headers(**{"Idempotency-Key": "ttl-1"})
+    first = client.post(HUB, json=body, headers=h).json()
+    assert client.post(HUB, json=body, headers=h).json() == first  # still replayed
+    assert purge_expired(datetime.now(UTC) + timedelta(hours=25), tenant_id=tenant.id) == 1
+    again = client.post(HUB, json=body, headers=h)
+    assert again.status_code == 201 and again.json()["id"] != first["id"]

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
     webhook_max_attempts: int = Field(default=12, ge=1)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
+    idempotency_ttl_hours: int = Field(
+        default=24, ge=1, description="How long a stored Idempotency-Key answer is replayed"
+    )
     catalog_import_dir: str = Field(
         default="./var/import", description="Where TMF620 importJob may read file:// URLs"
     )

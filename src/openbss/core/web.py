@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -380,8 +381,16 @@ class UnitOfWorkMiddleware:
         await send({"type": "http.response.body", "body": payload})
 
 
-def purge_idempotency_records(session: Session, tenant_id: str) -> None:
-    session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.tenant_id == tenant_id))
+def purge_idempotency_records(
+    session: Session, *, older_than: datetime, tenant_id: str | None = None
+) -> int:
+    """Forget stored idempotent answers created before ``older_than`` (of one tenant, or
+    all); returns the count."""
+    stmt = delete(IdempotencyRecord).where(IdempotencyRecord.created_at < older_than)
+    if tenant_id is not None:
+        stmt = stmt.where(IdempotencyRecord.tenant_id == tenant_id)
+    result = session.execute(stmt)
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 class Requires:

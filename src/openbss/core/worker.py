@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import structlog
@@ -23,13 +25,33 @@ def run_once(client: httpx.Client, limit: int = 100) -> int:
         )
 
 
+def purge_expired(now: datetime | None = None, tenant_id: str | None = None) -> int:
+    """Housekeeping: forget idempotent answers older than ``OPENBSS_IDEMPOTENCY_TTL_HOURS``."""
+    from openbss.core.web import purge_idempotency_records
+
+    cutoff = (now or datetime.now(UTC)) - timedelta(hours=get_settings().idempotency_ttl_hours)
+    with unit_of_work() as session:
+        purged = purge_idempotency_records(session, older_than=cutoff, tenant_id=tenant_id)
+    if purged:
+        log.info("idempotency_records_purged", count=purged)
+    return purged
+
+
+HOUSEKEEPING_SECONDS = 300
+
+
 def run_forever(stop: threading.Event) -> None:
-    """Deliver events until ``stop`` is set; database errors are logged and retried."""
+    """Deliver events (and do housekeeping) until ``stop`` is set; database errors are
+    logged and retried."""
     settings = get_settings()
     log.info("worker_started", poll_seconds=settings.worker_poll_seconds)
+    next_housekeeping = 0.0
     with httpx.Client(timeout=settings.webhook_timeout_seconds) as client:
         while not stop.is_set():
             try:
+                if time.monotonic() >= next_housekeeping:
+                    purge_expired()
+                    next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
                 busy = run_once(client)
             except Exception:
                 log.exception("worker_iteration_failed")
