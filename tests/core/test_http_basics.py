@@ -98,3 +98,11 @@ def test_paging_fields_filters_and_counts(client, tenant):
     assert [r["seq"] for r in ranged] == [2, 3]
     either = client.get("/api/v1/audit?seq=1,3", headers=h).json()
     assert [r["seq"] for r in either] == [1, 3]
+
+
+def test_no_token_is_401_whatever_the_body(client):
+    for body in (b"{", b'{"callback": 12}', b"[]"):
+        r = client.post("/tmf-api/event/v4/hub", content=body,
+                        headers={"Content-Type": "application/json"})
+        assert_error(r, 401)
+    assert_error(client.get("/api/v1/nope"), 401)  # unknown routes do not leak either

@@ -46,6 +46,9 @@ LATENCY = Histogram(
 )
 IDEMPOTENCY_HEADER = "idempotency-key"
 MAX_BODY_BYTES = 20 * 1024 * 1024
+# Every route under these prefixes needs a bearer token (health, metrics, docs and
+# /oauth/token are outside them).
+AUTHENTICATED_PREFIXES = ("/tmf-api/", "/api/")
 MAX_IDEMPOTENCY_KEY = 255
 
 
@@ -249,6 +252,19 @@ class UnitOfWorkMiddleware:
         key = _header(scope, IDEMPOTENCY_HEADER.encode()) if method == "POST" else None
         principal: Principal | None = None
         request_hash = ""
+        if str(scope["path"]).startswith(AUTHENTICATED_PREFIXES):
+            # Authenticate before anything reads the body, so that a request without a
+            # valid token answers 401 whatever it sends (never 400/422 about the body).
+            try:
+                principal = await anyio.to_thread.run_sync(
+                    authenticate, session, _header(scope, b"authorization")
+                )
+            except AuthenticationError as exc:
+                response = error_response(exc)
+                status_holder["status"] = exc.status
+                await response(scope, receive, send)
+                return
+            scope["state"]["principal"] = principal
         if key is not None:
             if not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY:
                 await self._send_json(send, status_holder, 400, error_body(
@@ -256,13 +272,6 @@ class UnitOfWorkMiddleware:
                     f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} characters",
                     "Idempotency-Key"), request_id)
                 return
-            try:
-                principal = await anyio.to_thread.run_sync(
-                    authenticate, session, _header(scope, b"authorization")
-                )
-            except AuthenticationError:
-                principal = None  # the endpoint answers 401 itself
-            scope["state"]["principal"] = principal
             request_hash = _request_hash(
                 method, scope["path"], scope.get("query_string", b"").decode(), body
             )
