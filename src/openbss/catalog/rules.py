@@ -33,7 +33,7 @@ from openbss.catalog.schemas import (
 from openbss.core.context import Context
 from openbss.core.errors import ValidationError
 from openbss.core.money import validate_currency
-from openbss.core.tmf import href, iso
+from openbss.core.tmf import href, is_foreign_ref, iso
 
 TYPE_NAMES = {
     "catalog": "Catalog",
@@ -50,7 +50,7 @@ def _resolve(ctx: Context, model: Any, kind: str, ref: Ref, field: str, *,
     """The referenced row of this tenant; ``None`` for an external reference."""
     if ref.id is None:
         raise ValidationError(f"{field}.id is required", field=f"{field}.id")
-    if external_ok and ref.href and not ref.href.startswith(ctx.base_url.rstrip("/") + "/"):
+    if external_ok and is_foreign_ref(ref.href, ctx.base_url):
         return None
     row = ctx.session.scalar(
         select(model).where(model.id == ref.id, model.tenant_id == ctx.tenant_id)

@@ -217,6 +217,15 @@ def href(base_url: str, path: str, resource_id: str) -> str:
     return f"{base_url.rstrip('/')}{path.rstrip('/')}/{resource_id}"
 
 
+def is_foreign_ref(href_value: str | None, base_url: str) -> bool:
+    """True when a reference's ``href`` points at another system than this one.
+
+    Such references (a partner's party, another catalog) are kept as given instead of
+    being checked against this tenant's resources.
+    """
+    return bool(href_value) and not str(href_value).startswith(base_url.rstrip("/") + "/")
+
+
 def iso(dt: datetime | None) -> str | None:
     """Render an aware datetime as TMF does: ISO 8601 in UTC with a ``Z``."""
     if dt is None:

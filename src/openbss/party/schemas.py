@@ -334,7 +334,9 @@ class Customer(Tmf):
 AccountState = Literal["initialized", "active", "suspended", "closed"]
 Frequency = Literal["monthly", "quarterly", "yearly"]
 Alignment = Literal["calendar", "anniversary"]
-PresentationMedia = Literal["email", "pdf", "paper", "portal"]
+# TMF leaves the name free ("Post Mail", "e-bill"); email, pdf, paper and portal are the
+# channels openbss itself delivers to (docs/party.md).
+PresentationMedia = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class CycleSpecification(Tmf):
@@ -455,11 +457,18 @@ class TaxIdentification(BaseModel):
     issuingAuthority: Str | None = None
 
 
+class AccountBalance(Tmf):
+    balanceType: Str
+    amount: Money
+    validFor: TimePeriod
+
+
 class FinancialAccountRef(Tmf):
     id: Ref
     href: Url | None = None
     name: Str | None = None
     referred_type: Str | None = Field(default=None, alias="@referredType")
+    accountBalance: AccountBalance | None = None
 
 
 class Account(Tmf):
@@ -486,3 +495,7 @@ class Account(Tmf):
     paymentTerms: PaymentTerms | None = None
     paidByParent: bool = False
     taxIdentification: TaxIdentification | None = None
+    # Server-managed, but listed in TMF666 BillingAccount_Create: accepted and ignored.
+    lastModified: AwareDatetime | None = Field(default=None, exclude=True)
+    accountBalance: list[dict[str, Any]] | None = Field(default=None, exclude=True,
+                                                        max_length=20)

@@ -33,7 +33,7 @@ from openbss.core.context import Context
 from openbss.core.crypto import decrypt, encrypt, is_encrypted, mask
 from openbss.core.errors import BadRequestError, ConflictError, ValidationError
 from openbss.core.resources import get_owned, patched, record_change, render
-from openbss.core.tmf import ListParams, apply_filters, iso, paginate
+from openbss.core.tmf import ListParams, apply_filters, is_foreign_ref, iso, paginate
 from openbss.party import schemas, validation
 from openbss.party.models import Account, Customer, Party, PartyLink, PartySearchKey
 
@@ -281,7 +281,8 @@ def check_related_parties(ctx: Context, refs: list[dict[str, Any]] | None,
     found: list[tuple[str, str, str]] = []
     for i, ref in enumerate(refs or []):
         referred = ref.get("@referredType", "")
-        if referred.lower() not in LOCAL_PARTY_TYPES:
+        if referred.lower() not in LOCAL_PARTY_TYPES or is_foreign_ref(ref.get("href"),
+                                                                       ctx.base_url):
             continue
         target = ref_exists(ctx, ref["id"], referred)
         if target is None:
