@@ -29,9 +29,9 @@ from openbss.core.tmf import (
     project,
     require_merge_patch,
 )
-from openbss.core.web import ANY_ROLE, Requires
+from openbss.core.web import ANY_ROLE, ExactRoute, Requires
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 TMF_APIS: list[tuple[str, str]] = [("productCatalogManagement", PREFIX)]
 
 READ = Requires(*ANY_ROLE)

@@ -32,6 +32,7 @@ from openbss.catalog import service
 from openbss.catalog.models import RESOURCE_MODELS
 from openbss.core.context import Context
 from openbss.core.errors import OpenBSSError, ValidationError
+from openbss.core.jsonx import loads
 
 FORMAT = "openbss-catalog/1"
 SECTIONS = ("category", "productSpecification", "productOfferingPrice", "productOffering",
@@ -59,7 +60,7 @@ def parse(text: str) -> Any:
     stripped = text.lstrip()
     try:
         if stripped.startswith(("{", "[")):
-            return json.loads(text, parse_float=Decimal)
+            return loads(text)
         return yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 (a SafeLoader subclass)
     except (ValueError, yaml.YAMLError) as exc:
         raise ValidationError(f"the file is not valid YAML or JSON: {exc}", field="file") \

@@ -38,11 +38,11 @@ from openbss.core.context import Context
 from openbss.core.errors import CurrencyMismatchError, ValidationError
 from openbss.core.money import DEFAULT_ROUNDING, round_amount, validate_currency
 from openbss.core.schemas import StrictModel
-from openbss.core.web import ANY_ROLE, Requires
+from openbss.core.web import ANY_ROLE, ExactRoute, Requires
 
 __all__ = ["PricingPreviewRequest", "PricingPreviewResponse", "preview_pricing", "router"]
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 
 #: Any authenticated role may preview a price (nothing is written).
 ANY_AUTHENTICATED = Requires(*ANY_ROLE)

@@ -17,9 +17,9 @@ from openbss.core.errors import AuthenticationError, BadRequestError
 from openbss.core.models import AuditEntry
 from openbss.core.schemas import ClockAdvance, HubCreate, TokenResponse
 from openbss.core.tmf import apply_filters, iso, list_params, list_response, paginate
-from openbss.core.web import ANY_ROLE, Requires
+from openbss.core.web import ANY_ROLE, ExactRoute, Requires
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 
 
 @router.get("/health", tags=["operations"])
@@ -145,7 +145,7 @@ def advance_clock(
 
 def hub_router(api: str, prefix: str, *, roles: tuple[str, ...] = ANY_ROLE) -> APIRouter:
     """``POST /hub`` and ``DELETE /hub/{id}`` (TMF630 listener registration) for one API."""
-    hub = APIRouter(prefix=prefix, tags=[f"{api} events"])
+    hub = APIRouter(prefix=prefix, tags=[f"{api} events"], route_class=ExactRoute)
     writer = Requires(*[r for r in roles if r != "read_only"] or ["admin"])
 
     @hub.post("/hub", status_code=201)

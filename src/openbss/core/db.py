@@ -8,6 +8,8 @@ Column types that behave identically on SQLite and PostgreSQL:
 - :class:`ExactDecimal` stores a ``Decimal`` without loss: ``NUMERIC`` (unconstrained)
   on PostgreSQL, canonical text on SQLite (which has no exact numeric type).
 - :class:`UTCDateTime` stores timezone-aware UTC instants and refuses naive ones.
+- JSON columns are written and read with :mod:`openbss.core.jsonx`, so a ``Decimal``
+  inside a document is stored as an exact number and read back as a ``Decimal``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from sqlalchemy import JSON, MetaData, Numeric, String, create_engine, event
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import DateTime, TypeDecorator, TypeEngine
+
+from openbss.core import jsonx
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -112,12 +116,24 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            json_serializer=jsonx.dumps,
+            json_deserializer=jsonx.loads,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        json_serializer=jsonx.dumps,
+        json_deserializer=jsonx.loads,
+    )
 
 
 _engines: dict[str, Engine] = {}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openbss.core import jsonx
 from openbss.core.context import Context
 from openbss.core.errors import NotFoundError, ValidationError
 from openbss.core.models import DeliveryAttempt, EventDelivery, HubSubscription, OutboxEvent
@@ -101,7 +101,7 @@ def publish(
         event_type=event_type,
         event_time=ctx.now,
         correlation_id=envelope["correlationId"],
-        payload=json.loads(json.dumps(envelope, default=str)),
+        payload=jsonx.loads(jsonx.dumps(envelope)),
     )
     ctx.session.add(row)
     ctx.session.flush()
@@ -206,7 +206,7 @@ def deliver_due(
             delivery.status = "dead"
             delivery.last_error = "listener or event no longer exists"
             continue
-        body = json.dumps(event.payload, separators=(",", ":")).encode()
+        body = jsonx.dumps(event.payload).encode()
         started = time.monotonic()
         attempted_at = now()
         status_code: int | None = None

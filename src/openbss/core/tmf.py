@@ -19,6 +19,7 @@ from sqlalchemy.types import TypeDecorator
 
 from openbss.core.config import get_settings
 from openbss.core.errors import BadRequestError, UnsupportedMediaTypeError
+from openbss.core.jsonx import ExactJSONResponse
 
 RESERVED_PARAMS = frozenset({"offset", "limit", "fields", "sort", "depth", "expand"})
 OPERATORS = ("gt", "gte", "lt", "lte", "ne", "eq")
@@ -172,7 +173,7 @@ def list_response(
     items: Sequence[dict[str, Any]], total: int, params: ListParams
 ) -> JSONResponse:
     body = [project(item, params.fields) for item in items]
-    return JSONResponse(
+    return ExactJSONResponse(
         body,
         status_code=200,
         headers={"X-Total-Count": str(total), "X-Result-Count": str(len(body))},
@@ -186,7 +187,8 @@ def resource_response(
     selected = frozenset(f.strip() for f in fields.split(",")) if fields else None
     headers = {"Location": str(resource["href"])} if status_code == 201 and "href" in resource \
         else None
-    return JSONResponse(project(resource, selected), status_code=status_code, headers=headers)
+    return ExactJSONResponse(project(resource, selected), status_code=status_code,
+                             headers=headers)
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

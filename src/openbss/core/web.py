@@ -13,9 +13,10 @@ from typing import Any
 
 import anyio
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from prometheus_client import Counter, Histogram
 from sqlalchemy import delete, select
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from openbss.core import jsonx
 from openbss.core.auth import ROLES, Principal, authenticate
 from openbss.core.config import get_settings
 from openbss.core.context import Context, tenant_now
@@ -445,3 +447,26 @@ class Requires:
 
 ANY_ROLE: tuple[str, ...] = ROLES
 Handler = Callable[..., Any]
+
+
+class ExactJSONRequest(Request):
+    """A request whose JSON body keeps non-integer numbers as exact ``Decimal``s."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = jsonx.loads(await self.body())
+        return self._json
+
+
+class ExactRoute(APIRoute):
+    """Route class of every openbss router: JSON numbers in request bodies never pass
+    through a float (``{"value": 0.1}`` arrives as ``Decimal("0.1")``)."""
+
+    def get_route_handler(self) -> Callable[[Request], Any]:
+        handler = super().get_route_handler()
+
+        async def exact_handler(request: Request) -> Response:
+            response: Response = await handler(ExactJSONRequest(request.scope, request.receive))
+            return response
+
+        return exact_handler

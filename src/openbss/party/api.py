@@ -11,16 +11,17 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from openbss.core.context import Context
+from openbss.core.jsonx import ExactJSONResponse
 from openbss.core.resources import validation_error
 from openbss.core.tmf import list_params, list_response, require_merge_patch, resource_response
-from openbss.core.web import Requires
+from openbss.core.web import ExactRoute, Requires
 from openbss.party import accounts, customers, privacy, schemas, service
 
 PARTY_PREFIX = "/tmf-api/partyManagement/v4"
 CUSTOMER_PREFIX = "/tmf-api/customerManagement/v4"
 ACCOUNT_PREFIX = "/tmf-api/accountManagement/v4"
 
-router = APIRouter()
+router = APIRouter(route_class=ExactRoute)
 # (api name, path prefix) of every TMF API this context serves: each gets POST/DELETE /hub.
 TMF_APIS: list[tuple[str, str]] = [
     ("partyManagement", PARTY_PREFIX),
@@ -166,10 +167,10 @@ _account_routes("partyAccount")
 def get_personal_data(id: str, ctx: Context = Depends(export_personal_data)) -> JSONResponse:
     """Data-subject access export: the party, its customers and accounts, and the
     contact history (audit trail) of all of them. The export itself is audited."""
-    return JSONResponse(privacy.personal_data(ctx, party_id=id))
+    return ExactJSONResponse(privacy.personal_data(ctx, party_id=id))
 
 
 @router.post("/api/v1/parties/{id}/anonymize", tags=["data protection"])
 def post_anonymize(id: str, ctx: Context = Depends(erase_personal_data)) -> JSONResponse:
     """Irreversibly anonymise an individual (409 while balances or products are open)."""
-    return JSONResponse(privacy.anonymize(ctx, party_id=id))
+    return ExactJSONResponse(privacy.anonymize(ctx, party_id=id))

@@ -18,10 +18,11 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PlainSerializer,
     StringConstraints,
     model_validator,
 )
+
+from openbss.core import jsonx
 
 Str = Annotated[str, StringConstraints(max_length=255)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300)]
@@ -30,14 +31,9 @@ Ref = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Url = Annotated[str, StringConstraints(max_length=2000)]
 
 
-def _number(value: Decimal) -> int | float:
-    """Money is exact in storage; in JSON it is a number, as the TMF schema says."""
-    return int(value) if value == value.to_integral_value() else float(value)
-
-
-JsonDecimal = Annotated[
-    Decimal, Field(allow_inf_nan=False), PlainSerializer(_number, when_used="json")
-]
+# Money is exact: a Decimal in the stored document and an exact JSON number in responses
+# (openbss.core.jsonx), as the TMF schema declares it a number.
+JsonDecimal = Annotated[Decimal, Field(allow_inf_nan=False)]
 
 
 class Tmf(BaseModel):
@@ -50,7 +46,7 @@ class Tmf(BaseModel):
     schema_location: Url | None = Field(default=None, alias="@schemaLocation")
 
     def doc(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return jsonx.plain(self.model_dump(by_alias=True, exclude_none=True))  # type: ignore[no-any-return]
 
 
 class TimePeriod(BaseModel):
