@@ -154,3 +154,41 @@ def test_anonymize_refused_for_organizations_and_open_balances(client, tenant,
         party_service.unregister_hook(owes)
     r = client.get("/api/v1/parties/nope/personal-data", headers=tenant.headers())
     assert r.status_code == 404
+
+
+def test_anonymize_shreds_the_audit_log_and_past_events(client, tenant, make_individual,
+                                                         make_customer):
+    from typer.testing import CliRunner
+
+    from openbss.cli import app as cli
+
+    person, customer, account = _person_with_holdings(client, tenant, make_individual,
+                                                      make_customer)
+    # readable while the person exists: auditors see what was written
+    rows = client.get(f"/api/v1/audit?resourceId={customer['id']}",
+                      headers=tenant.headers("auditor")).json()
+    assert "erika@example.de" in str(rows[0]["after"])
+    # ... but the database holds only ciphertext
+    with unit_of_work() as session:
+        stored = session.scalars(select(AuditEntry.after).where(
+            AuditEntry.tenant_id == tenant.id, AuditEntry.resource_id == customer["id"])).all()
+    assert stored and all("erika" not in str(s) and "@encrypted" in str(s) for s in stored)
+
+    r = client.post(f"/api/v1/parties/{person['id']}/anonymize",
+                    headers=tenant.headers("care_agent"))
+    assert r.status_code == 200, r.text
+    for resource_id in (person["id"], customer["id"], account["id"]):
+        history = client.get(f"/api/v1/audit?resourceId={resource_id}",
+                             headers=tenant.headers("auditor")).json()
+        assert "erika" not in str(history).lower() and "Mustermann" not in str(history)
+        before_erasure = [h for h in history if h["action"] != "anonymize"]
+        assert any(h["after"] == {"@erased": True} for h in before_erasure)
+    # the chain still verifies: shredding changes no stored row
+    result = CliRunner().invoke(cli, ["audit", "verify", "--tenant", tenant.name])
+    assert result.exit_code == 0, result.output
+    # past events no longer carry the person's data
+    with unit_of_work() as session:
+        payloads = session.scalars(select(OutboxEvent.payload).where(
+            OutboxEvent.tenant_id == tenant.id)).all()
+    assert payloads and "erika" not in str(payloads).lower()
+    assert "Mustermann" not in str(payloads)

@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from openbss.core import service
+from openbss.core import audit, service
 from openbss.core.auth import issue_token
 from openbss.core.context import Context
 from openbss.core.errors import AuthenticationError, BadRequestError
@@ -87,7 +87,11 @@ def oauth_token(
     )
 
 
-def audit_view(row: AuditEntry) -> dict[str, Any]:
+def audit_view(row: AuditEntry, session: Session | None = None) -> dict[str, Any]:
+    """An audit row for people; personal payloads are decrypted (or shown erased)."""
+    before, after = row.before, row.after
+    if session is not None:
+        before, after = audit.reveal(session, before), audit.reveal(session, after)
     return {
         "id": str(row.seq),
         "seq": row.seq,
@@ -96,8 +100,8 @@ def audit_view(row: AuditEntry) -> dict[str, Any]:
         "action": row.action,
         "resourceType": row.resource_type,
         "resourceId": row.resource_id,
-        "before": row.before,
-        "after": row.after,
+        "before": before,
+        "after": after,
         "requestId": row.request_id,
         "prevHash": row.prev_hash,
         "hash": row.hash,
@@ -121,7 +125,7 @@ def list_audit(
         "time": AuditEntry.occurred_at,
     })
     rows, total = paginate(ctx.session, stmt, params, [AuditEntry.seq])
-    return list_response([audit_view(r) for r in rows], total, params)
+    return list_response([audit_view(r, ctx.session) for r in rows], total, params)
 
 
 @router.get("/api/v1/testClock", tags=["test clock"])

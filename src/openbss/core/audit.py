@@ -4,6 +4,13 @@ Each tenant's rows form a chain: ``hash = sha256(prev_hash || canonical(row))`` 
 ``seq`` counts 1, 2, 3 … The tenant row keeps the head (last seq and hash), so a
 deleted row, an altered row or a truncated tail are all detected by :func:`verify`.
 Appending locks the tenant row, which serializes audit appends within one tenant.
+
+Personal data (crypto-shredding): for resource types registered with
+:func:`register_personal_resource_type`, ``before``/``after`` are stored encrypted
+with a data key of that resource (``{"@encrypted": token, "@key": key id}``). Erasing the
+person (:func:`shred`) destroys the keys: the rows keep their hashes, so the chain still
+verifies, but what they said about the person can no longer be read (:func:`reveal`
+shows ``{"@erased": true}``).
 """
 
 from __future__ import annotations
@@ -13,13 +20,75 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from openbss.core import crypto
 from openbss.core.context import Context
-from openbss.core.models import AuditEntry, Tenant
+from openbss.core.models import AuditDataKey, AuditEntry, Tenant
 
 GENESIS = "0" * 64
+PERSONAL_RESOURCE_TYPES: set[str] = set()
+
+
+def register_personal_resource_type(resource_type: str) -> None:
+    """Audit payloads of this resource type hold personal data: encrypt them per resource
+    so that erasing the person can shred them."""
+    PERSONAL_RESOURCE_TYPES.add(resource_type)
+
+
+def _data_key(session: Session, tenant_id: str, resource_type: str,
+              resource_id: str) -> AuditDataKey:
+    key = session.scalar(select(AuditDataKey).where(
+        AuditDataKey.tenant_id == tenant_id, AuditDataKey.resource_type == resource_type,
+        AuditDataKey.resource_id == resource_id, AuditDataKey.destroyed_at.is_(None)))
+    if key is None:
+        key = AuditDataKey(tenant_id=tenant_id, resource_type=resource_type,
+                           resource_id=resource_id,
+                           key=crypto.encrypt(Fernet.generate_key().decode()))
+        session.add(key)
+        session.flush()
+    return key
+
+
+def _seal(key: AuditDataKey, value: Any) -> Any:
+    if value is None:
+        return None
+    assert key.key is not None
+    token = Fernet(crypto.decrypt(key.key).encode()).encrypt(_canonical(value).encode())
+    return {"@encrypted": token.decode(), "@key": key.id}
+
+
+def reveal(session: Session, value: Any) -> Any:
+    """The readable form of a stored audit payload (``{"@erased": true}`` once shredded)."""
+    if not (isinstance(value, dict) and "@encrypted" in value):
+        return value
+    key = session.get(AuditDataKey, value.get("@key"))
+    if key is None or key.key is None:
+        return {"@erased": True}
+    try:
+        plain = Fernet(crypto.decrypt(key.key).encode()).decrypt(value["@encrypted"].encode())
+    except (InvalidToken, ValueError):
+        return {"@erased": True}
+    return json.loads(plain)
+
+
+def shred(ctx: Context, *, resources: list[tuple[str, str]]) -> int:
+    """Destroy the data keys of these ``(resource_type, resource_id)`` pairs; returns how
+    many keys were destroyed. Later audit rows of the resources get a new key."""
+    destroyed = 0
+    for resource_type, resource_id in resources:
+        result = ctx.session.execute(
+            update(AuditDataKey)
+            .where(AuditDataKey.tenant_id == ctx.tenant_id,
+                   AuditDataKey.resource_type == resource_type,
+                   AuditDataKey.resource_id == resource_id,
+                   AuditDataKey.destroyed_at.is_(None))
+            .values(key=None, destroyed_at=ctx.now)
+        )
+        destroyed += int(getattr(result, "rowcount", 0) or 0)
+    return destroyed
 
 
 def _canonical(value: Any) -> str:
@@ -69,6 +138,10 @@ def record(
     assert tenant is not None
     seq = tenant.audit_seq + 1
     prev = tenant.audit_head or GENESIS
+    before_j, after_j = jsonable(before), jsonable(after)
+    if resource_type in PERSONAL_RESOURCE_TYPES and (before_j or after_j):
+        key = _data_key(session, tenant.id, resource_type, resource_id)
+        before_j, after_j = _seal(key, before_j), _seal(key, after_j)
     entry = AuditEntry(
         tenant_id=tenant.id,
         seq=seq,
@@ -77,8 +150,8 @@ def record(
         action=action,
         resource_type=resource_type,
         resource_id=resource_id,
-        before=jsonable(before),
-        after=jsonable(after),
+        before=before_j,
+        after=after_j,
         request_id=ctx.request_id,
         prev_hash=prev,
     )

@@ -99,6 +99,7 @@ def publish(
         tenant_id=ctx.tenant_id,
         api=api,
         event_type=event_type,
+        resource_id=str(resource.get("id"))[:64] if resource.get("id") else None,
         event_time=ctx.now,
         correlation_id=envelope["correlationId"],
         payload=jsonx.loads(jsonx.dumps(envelope)),
@@ -123,6 +124,29 @@ def publish(
             )
     ctx.session.flush()
     return row
+
+
+def redact(ctx: Context, *, resource_ids: list[str], resource_view: dict[str, Any]) -> int:
+    """Replace the payloads of past events about these resources (data erasure): the
+    envelope stays, the resource shrinks to ``resource_view`` plus its ``id``. Returns how
+    many events were redacted. Deliveries still pending then carry the redacted form."""
+    if not resource_ids:
+        return 0
+    rows = ctx.session.scalars(select(OutboxEvent).where(
+        OutboxEvent.tenant_id == ctx.tenant_id, OutboxEvent.resource_id.in_(resource_ids)))
+    count = 0
+    for row in rows:
+        payload = dict(row.payload)
+        event = dict(payload.get("event") or {})
+        for name, resource in event.items():
+            if isinstance(resource, dict):
+                event[name] = {"id": resource.get("id"), "href": resource.get("href"),
+                               "@type": resource.get("@type"), **resource_view}
+        payload["event"] = event
+        row.payload = payload
+        count += 1
+    ctx.session.flush()
+    return count
 
 
 def register_listener(

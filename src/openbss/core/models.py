@@ -71,6 +71,26 @@ class AuditEntry(Base):
     hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditDataKey(Base):
+    """A data key that encrypts the audit payloads of one personal-data resource.
+
+    Erasing the person destroys the key (``key`` set to NULL): the audit rows keep their
+    hashes, so the chain still verifies, but their payloads can no longer be read
+    (crypto-shredding)."""
+
+    __tablename__ = "audit_data_key"
+    __table_args__ = (Index("ix_audit_data_key_resource", "tenant_id", "resource_type",
+                            "resource_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenant.id"))
+    resource_type: Mapped[str] = mapped_column(String(64))
+    resource_id: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow_column_default)
+    destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class IdempotencyRecord(Base):
     """The stored answer to a POST made with an ``Idempotency-Key``."""
 
@@ -99,6 +119,7 @@ class OutboxEvent(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenant.id"), index=True)
     api: Mapped[str] = mapped_column(String(64))
     event_type: Mapped[str] = mapped_column(String(100))
+    resource_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     event_time: Mapped[datetime] = mapped_column(UTCDateTime)
     correlation_id: Mapped[str] = mapped_column(String(64), default="")
     payload: Mapped[Any] = mapped_column(JSONType)

@@ -90,7 +90,8 @@ def personal_data(ctx: Context, *, party_id: str) -> dict[str, Any]:
         "party": render_party(ctx, party, reveal=reveal),
         "customer": [render_customer(ctx, c) for c in customers],
         "account": [render_account(ctx, a) for a in accounts],
-        "contactHistory": [_reveal_history(audit_view(e), reveal=reveal) for e in history],
+        "contactHistory": [_reveal_history(audit_view(e, ctx.session), reveal=reveal)
+                           for e in history],
     }
     audit.record(ctx, action="personalDataExport", resource_type=party.kind,
                  resource_id=party.id,
@@ -130,6 +131,15 @@ def anonymize(ctx: Context, *, party_id: str) -> dict[str, Any]:
     if reasons:
         raise ConflictError(f"individual {party.id} cannot be anonymised yet: "
                             + "; ".join(reasons))
+
+    # Crypto-shred what the audit log and past events said about the person: the audit
+    # rows keep their hashes (the chain still verifies) but their payloads become
+    # unreadable; past event payloads shrink to a stub.
+    holdings = [("individual", party.id), *(("customer", c.id) for c in customers),
+                *((a.kind, a.id) for a in accounts)]
+    audit.shred(ctx, resources=holdings)
+    events.redact(ctx, resource_ids=[rid for _, rid in holdings],
+                  resource_view={"anonymized": True})
 
     erased = [k for k in party.body if not k.startswith("@") and k != "status"]
     party.body = {"@type": "Individual", "givenName": ANONYMIZED, "familyName": ANONYMIZED,

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from openbss.core import audit
 from openbss.core.config import get_settings
 from openbss.core.context import Context
 from openbss.core.crypto import decrypt, encrypt, is_encrypted, mask
@@ -36,6 +37,11 @@ from openbss.core.resources import get_owned, patched, record_change, render
 from openbss.core.tmf import ListParams, apply_filters, is_foreign_ref, iso, paginate
 from openbss.party import schemas, validation
 from openbss.party.models import Account, Customer, Party, PartyLink, PartySearchKey
+
+# Audit payloads of these resources hold personal data: encrypted per resource and
+# crypto-shredded when the person is anonymised (openbss.core.audit).
+for _personal in ("individual", "customer", "billingAccount", "partyAccount"):
+    audit.register_personal_resource_type(_personal)
 
 PARTY_API = "partyManagement"
 PARTY_PREFIX = "/tmf-api/partyManagement/v4"
