@@ -7,18 +7,14 @@ so the database is migrated once per run and nothing is rolled back between test
 
 from __future__ import annotations
 
-import functools
 import itertools
-import json
 import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 from fastapi.testclient import TestClient
 
@@ -104,30 +100,10 @@ def other_tenant(make_tenant: Callable[..., TenantKeys]) -> TenantKeys:
     return make_tenant()
 
 
-SPECS = Path(__file__).resolve().parent.parent / "specs" / "tmf"
-
-
-@functools.cache
-def _swagger(name: str) -> dict:
-    return json.loads((SPECS / name).read_text())
-
-
-def tmf_validator(spec_file: str, definition: str) -> jsonschema.protocols.Validator:
-    """A JSON-Schema validator for one definition of an official TMF Swagger 2 file."""
-    spec = _swagger(spec_file)
-    schema = {"$ref": f"#/definitions/{definition}", "definitions": spec["definitions"]}
-    return jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
-
-
 @pytest.fixture
 def tmf_schema() -> Callable[[str, str, Any], None]:
     """``tmf_schema("TMF620-ProductCatalog-v4.0.0.swagger.json", "ProductOffering", body)``
     fails the test with every schema violation of ``body``."""
+    from tmf_schema import assert_valid
 
-    def check(spec_file: str, definition: str, instance: Any) -> None:
-        validator = tmf_validator(spec_file, definition)
-        errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.path))
-        assert not errors, "\n".join(
-            f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors[:10])
-
-    return check
+    return assert_valid

@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-import json
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft4Validator
+from tmf_schema import assert_valid
 
 P = "/tmf-api/productCatalogManagement/v4"
-SWAGGER = Path(__file__).resolve().parents[2] / "specs" / "tmf" / \
-    "TMF620-ProductCatalog-v4.0.0.swagger.json"
+SWAGGER = "TMF620-ProductCatalog-v4.0.0.swagger.json"
 TYPES = {"catalog": "Catalog", "category": "Category",
          "productSpecification": "ProductSpecification", "productOffering": "ProductOffering",
          "productOfferingPrice": "ProductOfferingPrice", "importJob": "ImportJob",
          "exportJob": "ExportJob"}
 
 
-@cache
-def _swagger() -> dict[str, Any]:
-    return json.loads(SWAGGER.read_text())
-
-
 def assert_tmf(kind: str, resource: Any) -> None:
     """Validate a response body (object or list) against the TMF620 swagger definition."""
-    swagger = _swagger()
-    schema = {"$ref": f"#/definitions/{TYPES[kind]}", "definitions": swagger["definitions"]}
-    validator = Draft4Validator(schema)
-    for item in resource if isinstance(resource, list) else [resource]:
-        errors = sorted(validator.iter_errors(item), key=str)
-        assert not errors, f"{kind} does not match the TMF620 schema: {errors[0]}"
+    assert_valid(SWAGGER, TYPES[kind], resource)
 
 
 def post(client, tenant, kind: str, body: dict[str, Any], status: int = 201,

@@ -3,16 +3,13 @@ and small factories that create resources through HTTP."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft4Validator
 
-SPECS = Path(__file__).resolve().parents[2] / "specs" / "tmf"
+from tmf_schema import assert_valid
+
 SPEC_FILES = {
     "TMF632": "TMF632-PartyManagement-v4.0.0.swagger.json",
     "TMF629": "TMF629-CustomerManagement-v4.0.0.swagger.json",
@@ -24,38 +21,9 @@ ACCOUNTS = "/tmf-api/accountManagement/v4"
 MERGE = {"Content-Type": "application/merge-patch+json"}
 
 
-def _rewrite(node: Any) -> Any:
-    if isinstance(node, dict):
-        out = {k: _rewrite(v) for k, v in node.items()}
-        ref = out.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/definitions/"):
-            out["$ref"] = "#/definitions/" + ref.split("/")[-1]
-        return out
-    if isinstance(node, list):
-        return [_rewrite(v) for v in node]
-    return node
-
-
-@cache
-def _definitions(spec: str) -> dict[str, Any]:
-    path = SPECS / SPEC_FILES[spec]
-    return _rewrite(json.loads(path.read_text())["definitions"])  # type: ignore[no-any-return]
-
-
-@cache
-def _validator(spec: str, definition: str) -> Draft4Validator:
-    definitions = _definitions(spec)
-    schema = {"definitions": definitions, **definitions[definition]}
-    return Draft4Validator(schema)
-
-
 def assert_tmf(spec: str, definition: str, doc: Any) -> None:
     """Fail with every schema error of ``doc`` against ``spec``'s ``definition``."""
-    docs = doc if isinstance(doc, list) else [doc]
-    for item in docs:
-        errors = sorted(_validator(spec, definition).iter_errors(item), key=str)
-        assert not errors, "\n".join(
-            f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
+    assert_valid(SPEC_FILES[spec], definition, doc)
 
 
 @pytest.fixture

@@ -1,8 +1,0 @@
-"""Make the catalog test helpers importable (tests run with --import-mode=importlib)."""
-
-from __future__ import annotations
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
