@@ -231,7 +231,10 @@ class UnitOfWorkMiddleware:
             await self._handle(scope, replay_receive, send, session, body, method,
                                request_id, status_holder)
         finally:
-            await anyio.to_thread.run_sync(session.close)
+            if session.in_transaction():  # rolls back over the network: not on the loop
+                await anyio.to_thread.run_sync(session.close)
+            else:
+                session.close()
             route = scope.get("route")
             route_path = getattr(route, "path", "unmatched")
             status = status_holder.get("status", 500)
@@ -254,19 +257,6 @@ class UnitOfWorkMiddleware:
         key = _header(scope, IDEMPOTENCY_HEADER.encode()) if method == "POST" else None
         principal: Principal | None = None
         request_hash = ""
-        if str(scope["path"]).startswith(AUTHENTICATED_PREFIXES):
-            # Authenticate before anything reads the body, so that a request without a
-            # valid token answers 401 whatever it sends (never 400/422 about the body).
-            try:
-                principal = await anyio.to_thread.run_sync(
-                    authenticate, session, _header(scope, b"authorization")
-                )
-            except AuthenticationError as exc:
-                response = error_response(exc)
-                status_holder["status"] = exc.status
-                await response(scope, receive, send)
-                return
-            scope["state"]["principal"] = principal
         if key is not None:
             if not key.strip() or len(key) > MAX_IDEMPOTENCY_KEY:
                 await self._send_json(send, status_holder, 400, error_body(
@@ -277,13 +267,23 @@ class UnitOfWorkMiddleware:
             request_hash = _request_hash(
                 method, scope["path"], scope.get("query_string", b"").decode(), body
             )
-            if principal is not None:
-                stored = await anyio.to_thread.run_sync(
-                    self._lookup, session, principal.tenant_id, key
+        if str(scope["path"]).startswith(AUTHENTICATED_PREFIXES):
+            # Authenticate before anything reads the body, so that a request without a
+            # valid token answers 401 whatever it sends (never 400/422 about the body);
+            # the stored idempotent answer is looked up in the same trip to the database.
+            try:
+                principal, stored = await anyio.to_thread.run_sync(
+                    self._prepare, session, _header(scope, b"authorization"), key
                 )
-                if stored is not None:
-                    await self._replay(send, status_holder, stored, request_hash, request_id)
-                    return
+            except AuthenticationError as exc:
+                response = error_response(exc)
+                status_holder["status"] = exc.status
+                await response(scope, receive, send)
+                return
+            scope["state"]["principal"] = principal
+            if stored is not None:
+                await self._replay(send, status_holder, stored, request_hash, request_id)
+                return
 
         messages: list[Message] = []
 
@@ -327,6 +327,14 @@ class UnitOfWorkMiddleware:
                 message["headers"] = [*message["headers"],
                                       (b"x-request-id", request_id.encode())]
             await send(message)
+
+    @classmethod
+    def _prepare(
+        cls, session: Session, authorization: str | None, key: str | None
+    ) -> tuple[Principal, IdempotencyRecord | None]:
+        principal = authenticate(session, authorization)
+        stored = cls._lookup(session, principal.tenant_id, key) if key is not None else None
+        return principal, stored
 
     @staticmethod
     def _lookup(session: Session, tenant_id: str, key: str) -> IdempotencyRecord | None:
