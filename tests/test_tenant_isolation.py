@@ -28,9 +28,30 @@ def _hub(api_prefix: str) -> Callable:
     return make
 
 
+def _delivery(client, tenant) -> dict[str, str]:
+    """An event delivery owed to a listener of the tenant (its catalog hub, one event)."""
+    from sqlalchemy import select
+
+    from openbss.core.db import unit_of_work
+    from openbss.core.models import EventDelivery
+
+    api = "/tmf-api/productCatalogManagement/v4"
+    client.post(f"{api}/hub", json={"callback": "http://127.0.0.1:1/x"},
+                headers=tenant.headers()).raise_for_status()
+    client.post(f"{api}/category", json={"name": "c"},
+                headers=tenant.headers()).raise_for_status()
+    with unit_of_work() as session:
+        delivery_id = session.scalars(select(EventDelivery.id).where(
+            EventDelivery.tenant_id == tenant.id)).first()
+    assert delivery_id is not None
+    return {"id": delivery_id}
+
+
 # route path template -> factory(client, tenant) returning the path parameters
 FACTORIES: dict[str, Callable] = {
     "/tmf-api/event/v4/hub/{id}": _hub("/tmf-api/event/v4"),
+    "/api/v1/eventDeliveries/{id}": lambda c, t: _delivery(c, t),
+    "/api/v1/eventDeliveries/{id}/retry": lambda c, t: _delivery(c, t),
     # --- party (TMF632, TMF629, TMF666, data protection) ---
     "/tmf-api/partyManagement/v4/hub/{id}": _hub("/tmf-api/partyManagement/v4"),
     "/tmf-api/customerManagement/v4/hub/{id}": _hub("/tmf-api/customerManagement/v4"),

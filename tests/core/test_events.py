@@ -185,3 +185,32 @@ def test_hub_is_tenant_scoped(client, tenant, other_tenant):
                       headers=tenant.headers()).json()
     assert client.delete(f"{HUB}/{hub['id']}", headers=other_tenant.headers()).status_code == 404
     assert client.delete(f"{HUB}/{hub['id']}", headers=tenant.headers()).status_code == 204
+
+
+def test_dead_deliveries_are_listed_inspected_and_retried(client, make_tenant, listener):
+    sandbox = make_tenant(sandbox=True)
+    h = sandbox.headers()
+    peer = listener(statuses=[500, 500, 500])
+    client.post(HUB, json={"callback": peer.url}, headers=h).raise_for_status()
+    client.post("/api/v1/testClock/advance", json={"days": 1}, headers=h).raise_for_status()
+    t = datetime.now(UTC)
+    for step in range(3):
+        _deliver(t + timedelta(hours=step))
+    dead = client.get("/api/v1/eventDeliveries?status=dead",
+                      headers=sandbox.headers("auditor"))
+    assert dead.status_code == 200 and dead.headers["X-Total-Count"] == "1"
+    [row] = dead.json()
+    assert row["eventType"] == "TestClockAdvanceEvent" and row["attempts"] == 3
+    detail = client.get(f"/api/v1/eventDeliveries/{row['id']}",
+                        headers=sandbox.headers("auditor")).json()
+    assert [a["httpStatus"] for a in detail["attempt"]] == [500, 500, 500]
+    assert client.post(f"/api/v1/eventDeliveries/{row['id']}/retry",
+                       headers=sandbox.headers("auditor")).status_code == 403
+    retried = client.post(f"/api/v1/eventDeliveries/{row['id']}/retry",
+                          headers=sandbox.headers("billing_ops"))
+    assert retried.status_code == 200 and retried.json()["status"] == "pending"
+    _deliver(t + timedelta(hours=5))  # the listener answers 201 now
+    done = client.get(f"/api/v1/eventDeliveries/{row['id']}", headers=h).json()
+    assert done["status"] == "delivered" and len(done["attempt"]) == 4
+    again = client.post(f"/api/v1/eventDeliveries/{row['id']}/retry", headers=h)
+    assert again.status_code == 409

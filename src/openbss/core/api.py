@@ -7,14 +7,20 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from openbss.core import audit, service
 from openbss.core.auth import issue_token
 from openbss.core.context import Context
 from openbss.core.errors import AuthenticationError, BadRequestError
-from openbss.core.models import AuditEntry
+from openbss.core.models import (
+    AuditEntry,
+    DeliveryAttempt,
+    EventDelivery,
+    HubSubscription,
+    OutboxEvent,
+)
 from openbss.core.schemas import ClockAdvance, HubCreate, TokenResponse
 from openbss.core.tmf import apply_filters, iso, list_params, list_response, paginate
 from openbss.core.web import ANY_ROLE, ExactRoute, Requires
@@ -145,6 +151,65 @@ def advance_clock(
     service.advance_clock(ctx, to=body.to, months=body.months, days=body.days,
                           hours=body.hours, seconds=body.seconds)
     return service.clock_view(ctx)
+
+
+def _deliveries_page(ctx: Context, request: Request) -> JSONResponse:
+    params = list_params(request)
+    stmt: Any = (
+        select(EventDelivery, OutboxEvent, HubSubscription)
+        .join(OutboxEvent, OutboxEvent.id == EventDelivery.event_id)
+        .join(HubSubscription, HubSubscription.id == EventDelivery.subscription_id,
+              isouter=True)
+        .where(EventDelivery.tenant_id == ctx.tenant_id)
+    )
+    stmt = apply_filters(stmt, params, {
+        "status": EventDelivery.status,
+        "eventType": OutboxEvent.event_type,
+        "eventId": EventDelivery.event_id,
+        "subscriptionId": EventDelivery.subscription_id,
+        "attempts": EventDelivery.attempts,
+    })
+    total = ctx.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    page: Any = ctx.session.execute(
+        stmt.order_by(OutboxEvent.event_time.desc(), EventDelivery.id)
+        .offset(params.offset).limit(params.limit)
+    ).all()
+    return list_response([service.delivery_view(*row) for row in page],
+                         int(total or 0), params)
+
+
+@router.get("/api/v1/eventDeliveries", tags=["events"])
+def list_deliveries(
+    request: Request, ctx: Annotated[Context, Depends(Requires("auditor", "billing_ops"))]
+) -> JSONResponse:
+    """Deliveries of events to hub listeners (``?status=dead`` finds what failed)."""
+    return _deliveries_page(ctx, request)
+
+
+@router.get("/api/v1/eventDeliveries/{id}", tags=["events"])
+def get_delivery(
+    id: str, ctx: Annotated[Context, Depends(Requires("auditor", "billing_ops"))]
+) -> JSONResponse:
+    """One delivery with every attempt made."""
+    delivery = service.get_delivery(ctx, delivery_id=id)
+    view = service.delivery_view(delivery, ctx.session.get(OutboxEvent, delivery.event_id),
+                                 ctx.session.get(HubSubscription, delivery.subscription_id))
+    attempts = ctx.session.scalars(select(DeliveryAttempt).where(
+        DeliveryAttempt.delivery_id == delivery.id).order_by(DeliveryAttempt.id))
+    view["attempt"] = [{"time": iso(a.attempted_at), "httpStatus": a.status_code,
+                        "error": a.error, "durationMs": a.duration_ms} for a in attempts]
+    return JSONResponse(view)
+
+
+@router.post("/api/v1/eventDeliveries/{id}/retry", tags=["events"])
+def retry_delivery(
+    id: str, ctx: Annotated[Context, Depends(Requires("billing_ops"))]
+) -> JSONResponse:
+    """Queue a dead delivery for a new attempt now (409 if it was delivered)."""
+    delivery = service.retry_delivery(ctx, delivery_id=id)
+    return JSONResponse(service.delivery_view(
+        delivery, ctx.session.get(OutboxEvent, delivery.event_id),
+        ctx.session.get(HubSubscription, delivery.subscription_id)))
 
 
 def hub_router(api: str, prefix: str, *, roles: tuple[str, ...] = ANY_ROLE) -> APIRouter:

@@ -13,7 +13,7 @@ from openbss.core import audit, events
 from openbss.core.auth import create_api_key
 from openbss.core.context import Context, system_context
 from openbss.core.errors import ConflictError, NotFoundError, ValidationError
-from openbss.core.models import ApiKey, HubSubscription, Tenant
+from openbss.core.models import ApiKey, EventDelivery, HubSubscription, OutboxEvent, Tenant
 
 _TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -156,3 +156,43 @@ def unregister_listener(ctx: Context, *, api: str, subscription_id: str) -> None
     sub = events.unregister_listener(ctx, api=api, subscription_id=subscription_id)
     audit.record(ctx, action="delete", resource_type="hub", resource_id=sub.id,
                  before=hub_view(sub))
+
+
+def delivery_view(delivery: EventDelivery, event: OutboxEvent | None,
+                  sub: HubSubscription | None) -> dict[str, object]:
+    return {
+        "id": delivery.id,
+        "eventId": delivery.event_id,
+        "eventType": event.event_type if event else None,
+        "subscriptionId": delivery.subscription_id,
+        "callback": sub.callback if sub else None,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "nextAttemptAt": delivery.next_attempt_at.isoformat().replace("+00:00", "Z")
+        if delivery.status == "pending" else None,
+        "lastError": delivery.last_error,
+        "deliveredAt": delivery.delivered_at.isoformat().replace("+00:00", "Z")
+        if delivery.delivered_at else None,
+    }
+
+
+def get_delivery(ctx: Context, *, delivery_id: str) -> EventDelivery:
+    delivery = ctx.session.scalar(select(EventDelivery).where(
+        EventDelivery.id == delivery_id, EventDelivery.tenant_id == ctx.tenant_id))
+    if delivery is None:
+        raise NotFoundError(f"no event delivery {delivery_id!r}", field="id")
+    return delivery
+
+
+def retry_delivery(ctx: Context, *, delivery_id: str) -> EventDelivery:
+    """Queue a dead (or pending) delivery for an immediate new attempt."""
+    delivery = get_delivery(ctx, delivery_id=delivery_id)
+    if delivery.status == "delivered":
+        raise ConflictError(f"event delivery {delivery_id} was already delivered")
+    before = {"status": delivery.status, "attempts": delivery.attempts}
+    delivery.status = "pending"
+    delivery.next_attempt_at = datetime.now(UTC)
+    ctx.session.flush()
+    audit.record(ctx, action="retry", resource_type="eventDelivery", resource_id=delivery.id,
+                 before=before, after={"status": "pending"})
+    return delivery
