@@ -235,30 +235,27 @@ class StandardChargeModel(_Params):
     unit_price: NonNegativeDecimal
 
 
-class GraduatedChargeModel(_Params):
+class _TieredUnits(_Params):
+    type: str  # narrowed by each subclass; declared first to keep "type" first in JSON
+    tiers: list[PriceTier]
+
+    @field_validator("tiers")
+    @classmethod
+    def _valid_tiers(cls, tiers: list[PriceTier]) -> list[PriceTier]:
+        _check_tiers(tiers)
+        return tiers
+
+
+class GraduatedChargeModel(_TieredUnits):
     """Each tier prices the units falling into it; flat fee once the tier is entered."""
 
     type: Literal["graduated"] = "graduated"
-    tiers: list[PriceTier]
-
-    @field_validator("tiers")
-    @classmethod
-    def _valid_tiers(cls, tiers: list[PriceTier]) -> list[PriceTier]:
-        _check_tiers(tiers)
-        return tiers
 
 
-class VolumeChargeModel(_Params):
+class VolumeChargeModel(_TieredUnits):
     """The tier containing the whole quantity prices all units, plus its flat fee."""
 
     type: Literal["volume"] = "volume"
-    tiers: list[PriceTier]
-
-    @field_validator("tiers")
-    @classmethod
-    def _valid_tiers(cls, tiers: list[PriceTier]) -> list[PriceTier]:
-        _check_tiers(tiers)
-        return tiers
 
 
 class PackageChargeModel(_Params):
