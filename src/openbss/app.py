@@ -12,6 +12,7 @@ from openbss import __version__
 from openbss.catalog import api as catalog_api
 from openbss.catalog import preview as pricing_preview
 from openbss.core import api as core_api
+from openbss.core import openapi
 from openbss.core.config import get_settings
 from openbss.core.logging import configure_logging
 from openbss.core.web import UnitOfWorkMiddleware, install_error_handlers
@@ -57,4 +58,5 @@ def create_app() -> FastAPI:
         app.include_router(router)
     for api, prefix in TMF_APIS:
         app.include_router(core_api.hub_router(api, prefix))
+    openapi.install(app)
     return app

@@ -17,10 +17,12 @@ from openbss.catalog import jobs, service
 from openbss.catalog.documents import ExactJSONResponse, exact_list_response, loads
 from openbss.catalog.lifecycle import canonical_status
 from openbss.catalog.models import RESOURCE_MODELS, CatalogJob
+from openbss.catalog.schemas import SCHEMAS, ExportJobIn, ImportJobIn
 from openbss.catalog.service import PREFIX
 from openbss.core.context import Context
 from openbss.core.errors import BadRequestError, ValidationError
 from openbss.core.money import validate_currency
+from openbss.core.openapi import request_body
 from openbss.core.tmf import (
     ListParams,
     apply_filters,
@@ -105,7 +107,8 @@ def _add_resource_routes(kind: str) -> None:
     columns = _filters(model, kind)
     path = f"{PREFIX}/{kind}"
 
-    @router.post(path, status_code=201, tags=[TAG], name=f"create {kind}")
+    @router.post(path, status_code=201, tags=[TAG], name=f"create {kind}",
+                 openapi_extra=request_body(SCHEMAS[kind]))
     def create(request: Request, body: Body,
                ctx: Annotated[Context, Depends(WRITE)]) -> ExactJSONResponse:
         row = service.create(ctx, kind, body)
@@ -126,7 +129,8 @@ def _add_resource_routes(kind: str) -> None:
             ctx: Annotated[Context, Depends(READ)]) -> ExactJSONResponse:
         return _one(request, service.view(ctx, kind, service.get(ctx, kind, id)))
 
-    @router.patch(path + "/{id}", tags=[TAG], name=f"patch {kind}")
+    @router.patch(path + "/{id}", tags=[TAG], name=f"patch {kind}",
+                  openapi_extra=request_body(SCHEMAS[kind], patch=True))
     def patch(id: str, request: Request, body: Body,
               ctx: Annotated[Context, Depends(WRITE)]) -> ExactJSONResponse:
         require_merge_patch(request)
@@ -146,7 +150,8 @@ for _kind in RESOURCE_MODELS:
 def _add_job_routes(kind: str) -> None:
     path = f"{PREFIX}/{kind}"
 
-    @router.post(path, status_code=201, tags=[TAG], name=f"create {kind}")
+    @router.post(path, status_code=201, tags=[TAG], name=f"create {kind}",
+                 openapi_extra=request_body(ImportJobIn if kind == "importJob" else ExportJobIn))
     def create(request: Request, body: Body,
                ctx: Annotated[Context, Depends(WRITE)]) -> ExactJSONResponse:
         job = jobs.run_import(ctx, body) if kind == "importJob" else jobs.run_export(ctx, body)

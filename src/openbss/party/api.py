@@ -12,6 +12,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from openbss.core.context import Context
 from openbss.core.jsonx import ExactJSONResponse
+from openbss.core.openapi import request_body
 from openbss.core.resources import validation_error
 from openbss.core.tmf import list_params, list_response, require_merge_patch, resource_response
 from openbss.core.web import ExactRoute, Requires
@@ -54,7 +55,8 @@ def _party_routes(kind: str, model: type[BaseModel]) -> None:
     base = f"{PARTY_PREFIX}/{kind}"
     tag = "partyManagement"
 
-    @router.post(base, status_code=201, tags=[tag], name=f"create_{kind}")
+    @router.post(base, status_code=201, tags=[tag], name=f"create_{kind}",
+                 openapi_extra=request_body(model))
     def create(request: Request, payload: Any = Body(...),
                ctx: Context = Depends(write_party)) -> JSONResponse:
         row = service.create_party(ctx, kind=kind, data=_validate(model, payload))
@@ -90,7 +92,8 @@ _party_routes("organization", schemas.Organization)
 CUSTOMER = f"{CUSTOMER_PREFIX}/customer"
 
 
-@router.post(CUSTOMER, status_code=201, tags=["customerManagement"])
+@router.post(CUSTOMER, status_code=201, tags=["customerManagement"],
+             openapi_extra=request_body(schemas.Customer))
 def create_customer(request: Request, payload: Any = Body(...),
                     ctx: Context = Depends(write_party)) -> JSONResponse:
     row = customers.create_customer(ctx, data=_validate(schemas.Customer, payload))
@@ -128,7 +131,8 @@ def _account_routes(kind: str) -> None:
     base = f"{ACCOUNT_PREFIX}/{kind}"
     tag = "accountManagement"
 
-    @router.post(base, status_code=201, tags=[tag], name=f"create_{kind}")
+    @router.post(base, status_code=201, tags=[tag], name=f"create_{kind}",
+                 openapi_extra=request_body(schemas.Account))
     def create(request: Request, payload: Any = Body(...),
                ctx: Context = Depends(write_account)) -> JSONResponse:
         row = accounts.create_account(ctx, kind=kind,
