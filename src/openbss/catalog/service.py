@@ -72,8 +72,9 @@ def view(ctx: Context, kind: str, row: Row) -> dict[str, Any]:
     return with_numbers(kind, render(ctx.base_url, path_of(kind), row.id, row.body))
 
 
-def get(ctx: Context, kind: str, resource_id: str) -> Row:
-    return get_owned(ctx.session, RESOURCE_MODELS[kind], ctx.tenant_id, resource_id, kind)
+def get(ctx: Context, kind: str, resource_id: str, *, lock: bool = False) -> Row:
+    return get_owned(ctx.session, RESOURCE_MODELS[kind], ctx.tenant_id, resource_id, kind,
+                     lock=lock)
 
 
 def _validate(kind: str, data: Any) -> BaseModel:
@@ -126,7 +127,7 @@ def _frozen_changes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
 
 def update(ctx: Context, kind: str, resource_id: str, patch: Any) -> Row:
     """Apply a JSON merge-patch (RFC 7396) to a resource."""
-    row = get(ctx, kind, resource_id)
+    row = get(ctx, kind, resource_id, lock=True)
     if not isinstance(patch, dict):
         raise ValidationError("a merge-patch body must be a JSON object", field="body")
     for name in ("id", "href"):
@@ -169,7 +170,7 @@ def set_status(ctx: Context, kind: str, resource_id: str, status: str) -> Row:
 
 
 def delete(ctx: Context, kind: str, resource_id: str) -> None:
-    row = get(ctx, kind, resource_id)
+    row = get(ctx, kind, resource_id, lock=True)
     label = f"{kind} {row.id!r}"
     if kind in VERSIONED and not lifecycle.is_editable(row.lifecycle_status):
         raise ConflictError(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -101,7 +102,19 @@ class UTCDateTime(TypeDecorator[datetime]):
 JSONType = JSON().with_variant(JSON(none_as_null=True), "postgresql")
 
 
+# Set for a unit of work that will write. On SQLite its transaction starts with
+# BEGIN IMMEDIATE (the write lock up front): a deferred transaction that read first
+# would fail with SQLITE_BUSY when another writer committed in between.
+WRITE_INTENT: ContextVar[bool] = ContextVar("openbss_write_intent", default=False)
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if WRITE_INTENT.get() else "BEGIN")
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # openbss emits BEGIN itself (see _sqlite_begin); the driver must not.
+    dbapi_conn.isolation_level = None
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -123,6 +136,7 @@ def make_engine(url: str) -> Engine:
             json_deserializer=jsonx.loads,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.drivername == "postgresql":
         url = str(parsed.set(drivername="postgresql+psycopg"))
@@ -168,6 +182,7 @@ def dispose_engines() -> None:
 @contextmanager
 def unit_of_work(url: str | None = None) -> Iterator[Session]:
     """Open a session that commits on success and rolls back on any exception."""
+    token = WRITE_INTENT.set(True)
     session = session_factory(url)()
     try:
         yield session
@@ -177,6 +192,7 @@ def unit_of_work(url: str | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+        WRITE_INTENT.reset(token)
 
 
 def utcnow_column_default() -> datetime:

@@ -41,12 +41,19 @@ EVENT_SUFFIX: dict[str, str] = {
 
 
 def get_owned(session: Session, model: type[T], tenant_id: str, resource_id: str,
-              label: str) -> T:
-    """The row ``resource_id`` of ``tenant_id``, or 404 naming the resource."""
+              label: str, *, lock: bool = False) -> T:
+    """The row ``resource_id`` of ``tenant_id``, or 404 naming the resource.
+
+    ``lock=True`` (for a read-modify-write) takes the row lock ``FOR NO KEY UPDATE`` on
+    PostgreSQL, so two concurrent PATCHes cannot lose one another's change; SQLite
+    serializes writers anyway.
+    """
     stmt: Any = select(model).where(
         model.id == resource_id,  # type: ignore[attr-defined]
         model.tenant_id == tenant_id,  # type: ignore[attr-defined]
     )
+    if lock:
+        stmt = stmt.with_for_update(key_share=True).execution_options(populate_existing=True)
     row: T | None = session.scalar(stmt)
     if row is None:
         raise NotFoundError(f"{label} {resource_id!r} not found", field="id")

@@ -28,7 +28,7 @@ from openbss.core import jsonx
 from openbss.core.auth import ROLES, Principal, authenticate
 from openbss.core.config import get_settings
 from openbss.core.context import Context, tenant_now
-from openbss.core.db import session_factory
+from openbss.core.db import WRITE_INTENT, session_factory
 from openbss.core.errors import (
     AuthenticationError,
     IdempotencyKeyReusedError,
@@ -222,6 +222,7 @@ class UnitOfWorkMiddleware:
         async def replay_receive() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
 
+        WRITE_INTENT.set(method in ("POST", "PUT", "PATCH", "DELETE"))
         session: Session = session_factory()()
         state = scope.setdefault("state", {})
         state["session"] = session

@@ -229,8 +229,8 @@ def create_account(ctx: Context, *, kind: str, data: schemas.Account) -> Account
     return row
 
 
-def get_account(ctx: Context, *, kind: str, account_id: str) -> Account:
-    row = get_owned(ctx.session, Account, ctx.tenant_id, account_id, kind)
+def get_account(ctx: Context, *, kind: str, account_id: str, lock: bool = False) -> Account:
+    row = get_owned(ctx.session, Account, ctx.tenant_id, account_id, kind, lock=lock)
     if row.kind != kind:
         raise NotFoundError(f"{kind} {account_id!r} not found", field="id")
     return row
@@ -246,7 +246,7 @@ def _close_blockers(ctx: Context, row: Account) -> list[str]:
 
 
 def update_account(ctx: Context, *, kind: str, account_id: str, patch: Any) -> Account:
-    row = get_account(ctx, kind=kind, account_id=account_id)
+    row = get_account(ctx, kind=kind, account_id=account_id, lock=True)
     current = dict(row.body)
     model = patched(current, patch, schemas.Account, readonly=READONLY)
     body = model.doc()
@@ -284,7 +284,7 @@ def update_account(ctx: Context, *, kind: str, account_id: str, patch: Any) -> A
 
 
 def delete_account(ctx: Context, *, kind: str, account_id: str) -> None:
-    row = get_account(ctx, kind=kind, account_id=account_id)
+    row = get_account(ctx, kind=kind, account_id=account_id, lock=True)
     if _children(ctx, [row.id]).get(row.id):
         raise ConflictError(f"{kind} {row.id} has child accounts; delete or re-parent them "
                             "first")

@@ -85,8 +85,8 @@ def create_customer(ctx: Context, *, data: schemas.Customer) -> Customer:
     return row
 
 
-def get_customer(ctx: Context, *, customer_id: str) -> Customer:
-    return get_owned(ctx.session, Customer, ctx.tenant_id, customer_id, "customer")
+def get_customer(ctx: Context, *, customer_id: str, lock: bool = False) -> Customer:
+    return get_owned(ctx.session, Customer, ctx.tenant_id, customer_id, "customer", lock=lock)
 
 
 def customer_accounts(ctx: Context, row: Customer) -> list[Account]:
@@ -102,7 +102,7 @@ def customer_accounts(ctx: Context, row: Customer) -> list[Account]:
 
 
 def update_customer(ctx: Context, *, customer_id: str, patch: Any) -> Customer:
-    row = get_customer(ctx, customer_id=customer_id)
+    row = get_customer(ctx, customer_id=customer_id, lock=True)
     model = patched(dict(row.body), patch, schemas.Customer)
     body = model.doc()
     if body["engagedParty"]["id"] != row.party_id:
@@ -136,7 +136,7 @@ def update_customer(ctx: Context, *, customer_id: str, patch: Any) -> Customer:
 
 
 def delete_customer(ctx: Context, *, customer_id: str) -> None:
-    row = get_customer(ctx, customer_id=customer_id)
+    row = get_customer(ctx, customer_id=customer_id, lock=True)
     if row.status not in ("initialized", "closed"):
         raise ConflictError(f"customer {row.id} is {row.status!r}; only an initialized or "
                             "closed customer can be deleted (close it first)", field="status")

@@ -118,7 +118,7 @@ def _record(ctx: Context, *, api: str, resource_name: str, resource_id: str,
 def anonymize(ctx: Context, *, party_id: str) -> dict[str, Any]:
     """Irreversibly anonymise an individual and the personal data of their customers and
     accounts; returns a summary."""
-    party = get_party(ctx, kind=None, party_id=party_id)
+    party = get_party(ctx, kind=None, party_id=party_id, lock=True)
     if party.kind != "individual":
         raise ValidationError("only individuals are data subjects; organizations are not "
                               "anonymised", field="id")

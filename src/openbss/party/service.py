@@ -414,8 +414,8 @@ def create_party(ctx: Context, *, kind: str,
     return row
 
 
-def get_party(ctx: Context, *, kind: str | None, party_id: str) -> Party:
-    row = get_owned(ctx.session, Party, ctx.tenant_id, party_id, kind or "party")
+def get_party(ctx: Context, *, kind: str | None, party_id: str, lock: bool = False) -> Party:
+    row = get_owned(ctx.session, Party, ctx.tenant_id, party_id, kind or "party", lock=lock)
     if kind is not None and row.kind != kind:
         raise_not_found(kind, party_id)
     return row
@@ -437,7 +437,7 @@ def decrypted_body(row: Party) -> dict[str, Any]:
 
 
 def update_party(ctx: Context, *, kind: str, party_id: str, patch: Any) -> Party:
-    row = get_party(ctx, kind=kind, party_id=party_id)
+    row = get_party(ctx, kind=kind, party_id=party_id, lock=True)
     if row.anonymized_at is not None:
         raise ConflictError(f"{kind} {party_id} was anonymised and cannot be changed")
     current = decrypted_body(row)
@@ -467,7 +467,7 @@ def update_party(ctx: Context, *, kind: str, party_id: str, patch: Any) -> Party
 
 
 def delete_party(ctx: Context, *, kind: str, party_id: str) -> None:
-    row = get_party(ctx, kind=kind, party_id=party_id)
+    row = get_party(ctx, kind=kind, party_id=party_id, lock=True)
     links = ctx.session.scalars(select(PartyLink).where(
         PartyLink.tenant_id == ctx.tenant_id, PartyLink.target_type == "party",
         PartyLink.target_id == row.id)).all()
