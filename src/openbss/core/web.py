@@ -51,6 +51,8 @@ MAX_BODY_BYTES = 20 * 1024 * 1024
 # Every route under these prefixes needs a bearer token (health, metrics, docs and
 # /oauth/token are outside them).
 AUTHENTICATED_PREFIXES = ("/tmf-api/", "/api/")
+# GET routes that write (an audit row of the read itself).
+AUDITED_READ_SUFFIXES = ("/personal-data",)
 MAX_IDEMPOTENCY_KEY = 255
 
 
@@ -222,7 +224,8 @@ class UnitOfWorkMiddleware:
         async def replay_receive() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
 
-        WRITE_INTENT.set(method in ("POST", "PUT", "PATCH", "DELETE"))
+        WRITE_INTENT.set(method in ("POST", "PUT", "PATCH", "DELETE")
+                         or str(scope["path"]).endswith(AUDITED_READ_SUFFIXES))
         session: Session = session_factory()()
         state = scope.setdefault("state", {})
         state["session"] = session
