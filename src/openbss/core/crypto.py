@@ -2,7 +2,7 @@
 
 Values are encrypted with Fernet (AES-128-CBC + HMAC-SHA256, from ``cryptography``)
 under a key derived from ``OPENBSS_SECRET_KEY`` with HKDF, so rotating the secret
-requires re-encrypting (documented in docs/operations).
+requires re-encrypting (see docs/operations.md, "Secrets").
 """
 
 from __future__ import annotations
