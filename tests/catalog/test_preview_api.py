@@ -341,8 +341,28 @@ def _has_route(path: str) -> bool:
                for router in CONTEXT_ROUTERS for route in router.routes)
 
 
-@pytest.mark.skipif(not _has_route(POP_URL),
-                    reason="the TMF620 productOfferingPrice API is not there yet")
+def test_preview_of_a_price_with_an_included_allowance(client, tenant):
+    """10 GB included each month, then 2.00 per started GB: 13.5 GB cost 4 GB = 8.00."""
+    created = client.post(POP_URL, headers=tenant.headers(), json={
+        "name": "Data beyond 10 GB", "priceType": "usage",
+        "unitOfMeasure": {"units": "GB", "amount": 1},
+        "price": {"unit": "EUR", "value": 2},
+        "includedQuantity": {"amount": "10", "units": "GB"},
+        "chargeModel": {"type": "package", "packageSize": "1", "packagePrice": "2.00"},
+    })
+    assert created.status_code == 201, created.text
+    ref = {"id": created.json()["id"]}
+    over = ok(client, tenant, {"productOfferingPrice": ref, "quantity": "13.5"})
+    assert D(over["amount"]) == D("8") and over["roundedAmount"] == "8.00"
+    assert over["lines"][0]["kind"] == "included"
+    within = ok(client, tenant, {"productOfferingPrice": ref, "quantity": "7"})
+    assert D(within["amount"]) == 0
+    # an inline charge model knows nothing of allowances: all units are priced
+    inline = ok(client, tenant, {"currency": "EUR", "quantity": "13.5", "chargeModel": {
+        "type": "package", "packageSize": "1", "packagePrice": "2.00"}})
+    assert D(inline["amount"]) == D("28")
+
+
 def test_preview_of_a_product_offering_price(client, tenant):
     created = client.post(POP_URL, headers=tenant.headers(), json={
         "name": "API calls",

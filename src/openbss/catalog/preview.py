@@ -179,7 +179,22 @@ def preview_pricing(ctx: Context, request: PricingPreviewRequest) -> PricingPrev
                 field="currency",
             )
         currency = validate_currency(price_currency)
-    result: PricingResult = price(model, quantity=request.quantity, events=request.events)
+    quantity, included_line = request.quantity, None
+    if request.product_offering_price is not None and quantity is not None:
+        # A usage price's included allowance (e.g. 10 GB a month) is free: only what
+        # exceeds it is priced under the charge model.
+        from openbss.catalog.service import included_quantity_of_price
+
+        included = included_quantity_of_price(ctx, price_id=request.product_offering_price.id)
+        if included > 0:
+            used = min(quantity, included)
+            included_line = PricingLine(
+                kind="included", description=f"{used} of {included} included units",
+                amount=Decimal(0), units=used, free_units=included)
+            quantity = max(quantity - included, Decimal(0))
+    result: PricingResult = price(model, quantity=quantity, events=request.events)
+    if included_line is not None:
+        result = PricingResult(amount=result.amount, lines=[included_line, *result.lines])
     rounded = round_amount(result.amount, currency, DEFAULT_ROUNDING)
     return PricingPreviewResponse(
         amount=_plain(result.amount),

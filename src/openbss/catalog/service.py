@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -337,6 +338,13 @@ def charge_model_of_price(ctx: Context, *, price_id: str) -> tuple[ChargeModel, 
     return model, pop.currency
 
 
+def included_quantity_of_price(ctx: Context, *, price_id: str) -> Decimal:
+    """Units included in every period before a usage price applies (0 without any)."""
+    included = (get(ctx, "productOfferingPrice", price_id).body.get("includedQuantity")
+                or {}).get("amount")
+    return Decimal(str(included)) if included is not None else Decimal(0)
+
+
 def _within(row: Row, at: datetime) -> bool:
     return (row.valid_from is None or row.valid_from <= at) and \
         (row.valid_to is None or at < row.valid_to)
@@ -426,6 +434,7 @@ __all__ = [
     "delete",
     "get",
     "get_orderable_offering",
+    "included_quantity_of_price",
     "is_orderable",
     "new_offering_version",
     "select_prices",
