@@ -192,3 +192,55 @@ def test_anonymize_shreds_the_audit_log_and_past_events(client, tenant, make_ind
             OutboxEvent.tenant_id == tenant.id)).all()
     assert payloads and "erika" not in str(payloads).lower()
     assert "Mustermann" not in str(payloads)
+
+
+def test_masked_numbers_cannot_be_moved_or_merged(client, tenant, make_individual):
+    person = make_individual(tenant, individualIdentification=[
+        {"identificationId": "AB123456", "identificationType": "passport",
+         "issuingAuthority": "DE"},
+        {"identificationId": "CD123456", "identificationType": "passport",
+         "issuingAuthority": "DE"}])
+    url = f"{PARTY}/individual/{person['id']}"
+    seen = client.get(url, headers=tenant.headers("sales_agent")).json()
+    masked = seen["individualIdentification"]
+    assert all("*" in i["identificationId"] for i in masked)
+    # moving a masked number under another type would reveal it: refused
+    moved = [{**masked[0], "identificationType": "VAT", "issuingAuthority": "US"}]
+    r = client.patch(url, json={"individualIdentification": moved},
+                     headers=tenant.headers("sales_agent", **MERGE))
+    assert r.status_code == 422
+    # sending both identical masks back keeps both numbers
+    r = client.patch(url, json={"individualIdentification": masked},
+                     headers=tenant.headers("sales_agent", **MERGE))
+    assert r.status_code == 200, r.text
+    full = client.get(url, headers=tenant.headers("care_agent")).json()
+    assert sorted(i["identificationId"] for i in full["individualIdentification"]) == \
+        ["AB123456", "CD123456"]
+
+
+def test_anonymising_a_mentioned_person_leaves_others_records_alone(
+        client, tenant, make_individual, make_customer):
+    owner = make_individual(tenant, givenName="Otto")
+    spouse = make_individual(tenant, givenName="Sina")
+    customer = make_customer(tenant, owner, relatedParty=[
+        {"id": spouse["id"], "@referredType": "Individual", "role": "spouse"}],
+        contactMedium=[{"mediumType": "email",
+                        "characteristic": {"emailAddress": "otto@example.de"}}])
+    r = client.post(f"/api/v1/parties/{spouse['id']}/anonymize",
+                    headers=tenant.headers("care_agent"))
+    assert r.status_code == 200, r.text
+    after = client.get(f"{CUSTOMER}/{customer['id']}", headers=tenant.headers()).json()
+    assert after["contactMedium"][0]["characteristic"]["emailAddress"] == "otto@example.de"
+    assert "Sina" not in str(after)
+    history = client.get(f"/api/v1/audit?resourceId={customer['id']}",
+                         headers=tenant.headers("auditor")).json()
+    assert not any(h["after"] == {"@erased": True} for h in history)
+
+
+def test_name_search_is_literal(client, tenant, make_individual):
+    make_individual(tenant)
+    for query in ("_", "%25"):
+        r = client.get(f"{BA}?name={query}", headers=tenant.headers())
+        assert r.status_code == 200 and r.json() == []
+        r = client.get(f"{CUSTOMER}?name={query}", headers=tenant.headers())
+        assert r.status_code == 200 and r.json() == []

@@ -22,6 +22,7 @@ from openbss.party.service import (
     account_blockers,
     bump,
     check_related_parties,
+    contains_pattern,
     invalid,
     normalize_contact_media,
     replace_links,
@@ -305,7 +306,7 @@ def list_accounts(ctx: Context, *, kind: str, params: ListParams) -> tuple[list[
     rest = []
     for name, op, values in params.filters:
         if name == "name" and op == "eq" and len(values) == 1:
-            stmt = stmt.where(Account.name.ilike(f"%{values[0]}%"))
+            stmt = stmt.where(Account.name.ilike(contains_pattern(values[0]), escape="\\"))
         else:
             rest.append((name, op, values))
     params = dataclasses.replace(params, filters=tuple(rest))

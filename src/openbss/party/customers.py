@@ -20,6 +20,7 @@ from openbss.party.service import (
     account_blockers,
     bump,
     check_related_parties,
+    contains_pattern,
     normalize_contact_media,
     replace_links,
 )
@@ -163,7 +164,7 @@ def list_customers(ctx: Context, *, params: ListParams) -> tuple[list[Customer],
         if name == "name" and op == "eq":
             if len(values) != 1:
                 raise BadRequestError("name takes one value", field="name")
-            stmt = stmt.where(Customer.name.ilike(f"%{values[0]}%"))
+            stmt = stmt.where(Customer.name.ilike(contains_pattern(values[0]), escape="\\"))
         else:
             rest.append((name, op, values))
     params = dataclasses.replace(params, filters=tuple(rest))

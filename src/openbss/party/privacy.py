@@ -115,6 +115,13 @@ def _record(ctx: Context, *, api: str, resource_name: str, resource_id: str,
                    resource_name=resource_name, resource=resource)
 
 
+def _owned_by(account: Account, subject_ids: set[str]) -> bool:
+    owners = {ref.get("id") for ref in account.body.get("relatedParty") or []
+              if (ref.get("@referredType") or "").lower()
+              in ("individual", "organization", "party", "customer")}
+    return bool(owners) and owners <= subject_ids
+
+
 def anonymize(ctx: Context, *, party_id: str) -> dict[str, Any]:
     """Irreversibly anonymise an individual and the personal data of their customers and
     accounts; returns a summary."""
@@ -125,9 +132,16 @@ def anonymize(ctx: Context, *, party_id: str) -> dict[str, Any]:
     if party.anonymized_at is not None:
         raise ConflictError(f"individual {party.id} was already anonymised")
     customers, accounts = _holdings(ctx, party)
+    # The person's own records: customers they are the engaged party of, and accounts
+    # owned only by them or those customers. Records of other people that merely mention
+    # the person (a spouse on someone's customer, a contact on a company account) keep
+    # their data; only the mention of the person is removed from them.
+    subject_ids = {party.id} | {c.id for c in customers if c.party_id == party.id}
+    owned_accounts = {a.id for a in accounts if _owned_by(a, subject_ids)}
     reasons = erasure_blockers(ctx, party)
     for account in accounts:
-        reasons += account_blockers(ctx, account)
+        if account.id in owned_accounts:
+            reasons += account_blockers(ctx, account)
     if reasons:
         raise ConflictError(f"individual {party.id} cannot be anonymised yet: "
                             + "; ".join(reasons))
@@ -135,8 +149,9 @@ def anonymize(ctx: Context, *, party_id: str) -> dict[str, Any]:
     # Crypto-shred what the audit log and past events said about the person: the audit
     # rows keep their hashes (the chain still verifies) but their payloads become
     # unreadable; past event payloads shrink to a stub.
-    holdings = [("individual", party.id), *(("customer", c.id) for c in customers),
-                *((a.kind, a.id) for a in accounts)]
+    holdings = [("individual", party.id),
+                *(("customer", c.id) for c in customers if c.id in subject_ids),
+                *((a.kind, a.id) for a in accounts if a.id in owned_accounts)]
     audit.shred(ctx, resources=holdings)
     events.redact(ctx, resource_ids=[rid for _, rid in holdings],
                   resource_view={"anonymized": True})
@@ -153,13 +168,15 @@ def anonymize(ctx: Context, *, party_id: str) -> dict[str, Any]:
     _record(ctx, api=PARTY_API, resource_name="individual", resource_id=party.id,
             erased=erased, after=party.body, resource=render_party(ctx, party, reveal=False))
 
-    subject_ids = {party.id} | {c.id for c in customers if c.party_id == party.id}
     personal = ("contactMedium", "characteristic", "creditProfile", "statusReason")
     for customer in customers:
         body = copy.deepcopy(customer.body)
-        removed = [k for k in personal if k in body]
-        for key in personal:
+        removed = [k for k in personal if k in body] if customer.id in subject_ids else []
+        for key in removed:
             body.pop(key, None)
+        for ref in body.get("account") or []:
+            if ref.get("id") in owned_accounts and "name" in ref:
+                ref["name"] = f"Account {ref['id'][:8]}"
         if customer.party_id == party.id:
             body["name"] = customer.name = f"{ANONYMIZED} customer"
             body["engagedParty"]["name"] = ANONYMIZED
@@ -172,10 +189,7 @@ def anonymize(ctx: Context, *, party_id: str) -> dict[str, Any]:
 
     for account in accounts:
         body = copy.deepcopy(account.body)
-        owners = {ref.get("id") for ref in body.get("relatedParty") or []
-                  if (ref.get("@referredType") or "").lower()
-                  in ("individual", "organization", "party", "customer")}
-        owned = bool(owners) and owners <= subject_ids
+        owned = account.id in owned_accounts
         removed = []
         if owned:
             body["name"] = account.name = f"Account {account.id[:8]}"

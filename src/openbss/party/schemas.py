@@ -112,7 +112,7 @@ class ContactMedium(Tmf):
 class RelatedParty(Tmf):
     id: Ref
     href: Url | None = None
-    name: Str | None = None
+    name: Name | None = None  # as long as the names it copies
     role: Str | None = None
     referred_type: Str = Field(alias="@referredType")
 

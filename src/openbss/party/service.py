@@ -31,6 +31,7 @@ from sqlalchemy import delete, select
 from openbss.core import audit
 from openbss.core.config import get_settings
 from openbss.core.context import Context
+from openbss.core.crypto import PREFIX as ENCRYPTED_PREFIX
 from openbss.core.crypto import decrypt, encrypt, is_encrypted, mask
 from openbss.core.errors import BadRequestError, ConflictError, ValidationError
 from openbss.core.resources import get_owned, patched, record_change, render
@@ -203,13 +204,25 @@ def normalize_contact_media(ctx: Context, media: list[dict[str, Any]] | None,
     return found
 
 
-def _unmask(value: str, previous: dict[str, str], field: str) -> str:
+MaskKey = tuple[str, str, str]
+
+
+def _mask_key(ident: dict[str, Any], number: str) -> MaskKey:
+    return (mask(number), str(ident.get("identificationType") or ""),
+            str(ident.get("issuingAuthority") or ""))
+
+
+def _unmask(ident: dict[str, Any], previous: dict[MaskKey, list[str]], field: str) -> str:
+    """A masked number sent back unchanged keeps the stored number — only under the same
+    type and issuing authority, each stored number at most once."""
+    value = ident["identificationId"]
     if "*" not in value:
-        return value
-    if value in previous:
-        return previous[value]
-    raise ValidationError(f"{field}: a masked number cannot be stored; send the full number",
-                          field=field)
+        return str(value)
+    stored = previous.get(_mask_key(ident, value))
+    if stored:
+        return stored.pop(0)
+    raise ValidationError(f"{field}: a masked number cannot be stored (or moved to another "
+                          "type or authority); send the full number", field=field)
 
 
 def normalize_identifications(
@@ -223,12 +236,18 @@ def normalize_identifications(
     unchanged by a role that only saw the mask keeps the stored number.
     """
     secret = get_settings().secret_key
-    masked = {mask(p["identificationId"]): p["identificationId"] for p in previous
-              if p.get("identificationId")}
+    masked: dict[MaskKey, list[str]] = {}
+    for p in previous:
+        if p.get("identificationId"):
+            masked.setdefault(_mask_key(p, p["identificationId"]), []).append(
+                p["identificationId"])
     keys: list[str] = []
     for i, ident in enumerate(items or []):
         base = f"{prefix}[{i}]"
-        number = _unmask(ident["identificationId"], masked, f"{base}.identificationId")
+        if str(ident["identificationId"]).startswith(ENCRYPTED_PREFIX):
+            raise ValidationError(f"{base}.identificationId: not a valid number",
+                                  field=f"{base}.identificationId")
+        number = _unmask(ident, masked, f"{base}.identificationId")
         id_type = ident["identificationType"]
         authority = ident.get("issuingAuthority")
         try:
@@ -269,9 +288,11 @@ def ref_exists(ctx: Context, ref_id: str, referred_type: str | None) -> tuple[st
         row_c = ctx.session.get(Customer, ref_id)
         return ("customer", ref_id) if row_c and row_c.tenant_id == ctx.tenant_id else None
     row = ctx.session.get(Party, ref_id)
-    if row is not None and row.tenant_id == ctx.tenant_id:
-        return ("party", ref_id)
-    return None
+    if row is None or row.tenant_id != ctx.tenant_id:
+        return None
+    if kind in ("individual", "organization") and row.kind != kind:
+        return None  # an Organization reference must point at an organization
+    return ("party", ref_id)
 
 
 LOCAL_PARTY_TYPES = frozenset({"individual", "organization", "party", "customer"})
@@ -364,7 +385,8 @@ def _event_view(ctx: Context, row: Party) -> dict[str, Any]:
 
 
 def _prepare(ctx: Context, kind: str, body: dict[str, Any],
-             previous: Iterable[dict[str, Any]] = ()) -> tuple[Contacts, list[str]]:
+             previous: Iterable[dict[str, Any]] = (), *,
+             party_id: str | None = None) -> tuple[Contacts, list[str]]:
     body.setdefault("@type", TYPE_NAMES[kind])
     if kind == "organization" and not (body.get("tradingName") or body.get("name")):
         raise ValidationError("tradingName: an organization needs a tradingName or a name",
@@ -374,7 +396,7 @@ def _prepare(ctx: Context, kind: str, body: dict[str, Any],
     ident_keys = normalize_identifications(
         ctx, body.get(field), field, encrypt_ids=kind == "individual", previous=previous)
     for i, rel in enumerate(body.get("relatedParty") or []):
-        if rel.get("id") and rel["id"] == body.get("id"):
+        if party_id is not None and rel.get("id") == party_id:
             raise ValidationError("a party cannot relate to itself",
                                   field=f"relatedParty[{i}].id")
     check_related_parties(ctx, body.get("relatedParty"), "relatedParty")
@@ -454,7 +476,8 @@ def update_party(ctx: Context, *, kind: str, party_id: str, patch: Any) -> Party
             f"{kind} {party_id} is {old_status!r}, a final state; it cannot become "
             f"{new_status!r}", field="status")
     contacts, ident_keys = _prepare(ctx, kind, body,
-                                    previous=current.get(ident_field(kind)) or [])
+                                    previous=current.get(ident_field(kind)) or [],
+                                    party_id=row.id)
     before = dict(row.body)
     _apply(ctx, row, body, contacts, ident_keys)
     if before == row.body:
@@ -488,6 +511,13 @@ def delete_party(ctx: Context, *, kind: str, party_id: str) -> None:
                   change="delete", before=before, after=None, event_resource=event)
 
 
+def contains_pattern(text: str) -> str:
+    """A LIKE pattern matching ``text`` literally anywhere (``%`` and ``_`` escaped with
+    a backslash; use ``escape="\\"``)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 SEARCH_PARAMS = frozenset({"name", "email", "phone", "identification", "identificationId"})
 
 
@@ -517,9 +547,8 @@ def list_parties(ctx: Context, *, kind: str, params: ListParams) -> tuple[list[P
         if op != "eq" or len(values) != 1:
             raise BadRequestError(f"{name} takes one value", field=name)
         if name == "name":
-            pattern = "%" + values[0].casefold().replace("\\", "\\\\").replace(
-                "%", "\\%").replace("_", "\\_") + "%"
-            stmt = stmt.where(Party.name_key.like(pattern, escape="\\"))
+            stmt = stmt.where(Party.name_key.like(contains_pattern(values[0].casefold()),
+                                                  escape="\\"))
             continue
         key_type, value = _search_value(ctx, name, values[0])
         stmt = stmt.where(Party.id.in_(select(PartySearchKey.party_id).where(
