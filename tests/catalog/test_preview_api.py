@@ -398,3 +398,10 @@ def test_preview_of_a_product_offering_price(client, tenant):
 def test_product_offering_price_reference_needs_an_id(client, tenant):
     response = preview(client, tenant, {"productOfferingPrice": {}, "quantity": "1"})
     assert_error(response, 422, "productOfferingPrice.id")
+
+
+@pytest.mark.parametrize("quantity", ["1e70", "1e999999"])
+def test_absurd_quantities_are_refused_not_crashed(client, tenant, quantity):
+    r = preview(client, tenant, {"currency": "EUR", "quantity": quantity,
+                                 "chargeModel": {"type": "standard", "unitPrice": "1"}})
+    assert r.status_code == 422 and r.json()["field"] == "quantity"

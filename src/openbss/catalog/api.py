@@ -242,6 +242,8 @@ def offering_eligibility(
 ) -> dict[str, Any]:
     """Whether a customer of that type and country may order the offering now (or ``at``)."""
     row = service.get(ctx, "productOffering", id)
+    if at is not None and at.tzinfo is None:
+        raise BadRequestError("at must include a time zone offset", field="at")
     eligible = service.check_eligibility(row, customer_type=customerType, country=country)
     return {"id": row.id, "eligible": eligible,
             "orderable": service.is_orderable(ctx, offering_id=id, at=at)}

@@ -195,7 +195,13 @@ def preview_pricing(ctx: Context, request: PricingPreviewRequest) -> PricingPrev
     result: PricingResult = price(model, quantity=quantity, events=request.events)
     if included_line is not None:
         result = PricingResult(amount=result.amount, lines=[included_line, *result.lines])
-    rounded = round_amount(result.amount, currency, DEFAULT_ROUNDING)
+    try:
+        rounded = round_amount(result.amount, currency, DEFAULT_ROUNDING)
+    except ArithmeticError:
+        raise ValidationError(
+            f"the amount {result.amount} is too large to round to {currency}",
+            field="events" if request.events is not None else "quantity",
+        ) from None
     return PricingPreviewResponse(
         amount=_plain(result.amount),
         roundedAmount=_plain(rounded),

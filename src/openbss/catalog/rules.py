@@ -122,8 +122,15 @@ def _category(ctx: Context, doc: CategoryIn, body: dict[str, Any], columns: dict
     if doc.parent_id is not None:
         if current is not None and doc.parent_id == current.id:
             raise ValidationError("a category cannot be its own parent", field="parentId")
-        _resolve(ctx, Category, "category", Ref(id=doc.parent_id), "parentId",
-                 external_ok=False)
+        parent = _resolve(ctx, Category, "category", Ref(id=doc.parent_id), "parentId",
+                          external_ok=False)
+        seen: set[str] = set()
+        while current is not None and parent is not None and parent.id not in seen:
+            if parent.id == current.id:
+                raise ValidationError("parentId would make the category its own ancestor",
+                                      field="parentId")
+            seen.add(parent.id)
+            parent = ctx.session.get(Category, parent.parent_id) if parent.parent_id else None
     is_root = doc.is_root if doc.is_root is not None else doc.parent_id is None
     if is_root and doc.parent_id is not None:
         raise ValidationError("a root category has no parentId", field="isRoot")
@@ -132,6 +139,23 @@ def _category(ctx: Context, doc: CategoryIn, body: dict[str, Any], columns: dict
           doc.product_offering)
     _refs(ctx, body, "subCategory", Category, "category", doc.sub_category)
     columns.update(parent_id=doc.parent_id, is_root=is_root)
+
+
+def _bundles(ctx: Context, offering: Any, target_id: str) -> bool:
+    """Whether ``offering`` contains ``target_id``, directly or through nested bundles."""
+    pending, seen = [offering], set()
+    while pending:
+        node = pending.pop()
+        for ref in node.body.get("bundledProductOffering") or []:
+            ref_id = ref.get("id")
+            if ref_id == target_id:
+                return True
+            if ref_id and ref_id not in seen:
+                seen.add(ref_id)
+                child = ctx.session.get(ProductOffering, ref_id)
+                if child is not None and child.tenant_id == ctx.tenant_id:
+                    pending.append(child)
+    return False
 
 
 def _offering(ctx: Context, doc: ProductOfferingIn, body: dict[str, Any],
@@ -167,6 +191,10 @@ def _offering(ctx: Context, doc: ProductOfferingIn, body: dict[str, Any],
         seen.add(item.id)
         row = _resolve(ctx, ProductOffering, "productOffering", Ref(id=item.id), field,
                        external_ok=False)
+        if current is not None and _bundles(ctx, row, current.id):
+            raise ValidationError(f"productOffering {row.id!r} already contains this "
+                                  "offering: bundles cannot contain each other",
+                                  field=f"{field}.id")
         body["bundledProductOffering"][index] = _local_ref(
             ctx, "productOffering", row, body["bundledProductOffering"][index])
         option = item.bundled_product_offering_option

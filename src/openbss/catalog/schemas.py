@@ -66,8 +66,12 @@ def _price_type(value: Any) -> Any:
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 Status = Annotated[str | None, BeforeValidator(_status)]
-Amount = Annotated[Decimal, Field(allow_inf_nan=False)]
-NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False)]
+# Catalog amounts: up to 18 integer digits and 28 decimal places — beyond any price, and
+# small enough that every amount and its events serialize safely.
+Amount = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=48, decimal_places=28,
+                                  lt=Decimal("1e18"), gt=Decimal("-1e18"))]
+NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, max_digits=48,
+                                       decimal_places=28, lt=Decimal("1e18"))]
 Text = Annotated[str, Field(max_length=4000)]
 
 

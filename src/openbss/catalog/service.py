@@ -31,6 +31,7 @@ from openbss.catalog import lifecycle
 from openbss.catalog.documents import with_numbers
 from openbss.catalog.models import (
     RESOURCE_MODELS,
+    Category,
     ProductOffering,
     ProductOfferingPrice,
 )
@@ -207,6 +208,16 @@ def _referrers(ctx: Context, kind: str, resource_id: str) -> list[str]:
                     (kind == "productSpecification"
                      and offering.product_specification_id == resource_id):
                 found.append(f"productOffering {offering.id!r}")
+    if kind == "productOfferingPrice":
+        for pop in ctx.session.scalars(select(ProductOfferingPrice).where(
+                ProductOfferingPrice.tenant_id == ctx.tenant_id,
+                ProductOfferingPrice.id != resource_id)):
+            if resource_id in _ids(pop.body.get("popRelationship")) | _ids(
+                    pop.body.get("bundledPopRelationship")):
+                found.append(f"productOfferingPrice {pop.id!r}")
+    if kind == "category":
+        found += [f"category {c!r}" for c in ctx.session.scalars(select(Category.id).where(
+            Category.tenant_id == ctx.tenant_id, Category.parent_id == resource_id))]
     return found
 
 
@@ -276,8 +287,9 @@ def new_offering_version(
     (``1.0`` → ``2.0``) above every version of the same name; it must be higher than all.
     """
     source = get(ctx, "productOffering", offering_id)
-    if version is not None and not re.fullmatch(r"\d+(\.\d+){0,3}", str(version)):
-        raise ValidationError("version must look like 2.0", field="version")
+    if version is not None and (not isinstance(version, str)
+                                or not re.fullmatch(r"\d+(\.\d+){0,3}", version)):
+        raise ValidationError('version must be a string like "2.0"', field="version")
     existing = [
         _version_tuple(v) for v in ctx.session.scalars(select(ProductOffering.version).where(
             ProductOffering.tenant_id == ctx.tenant_id, ProductOffering.name == source.name))

@@ -12,12 +12,13 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Select, func, select
+from sqlalchemy import Numeric, Select, func, select, type_coerce
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 from openbss.core.config import get_settings
+from openbss.core.db import ExactDecimal
 from openbss.core.errors import BadRequestError, UnsupportedMediaTypeError
 from openbss.core.jsonx import ExactJSONResponse
 
@@ -81,7 +82,32 @@ def list_params(request: Request) -> ListParams:
     return ListParams(offset, limit, fields, sort, tuple(filters))
 
 
-def _coerce(column: Any, raw: str, attr: str) -> Any:
+def _numeric(column: Any) -> Any:
+    """An exact-decimal column as a number in SQL.
+
+    ``ExactDecimal`` is text on SQLite, where comparing and sorting would be
+    alphabetical ("10.00" < "9"); ``CAST(… AS NUMERIC) + 0`` compares numbers there (to
+    double precision) and exactly on PostgreSQL.
+    """
+    return type_coerce(column, Numeric(asdecimal=True)) + 0
+
+
+def _is_exact_decimal(column: Any) -> bool:
+    return isinstance(getattr(column, "type", None), ExactDecimal)
+
+
+def _coerce(column: Any, raw: Any, attr: str) -> Any:
+    if not isinstance(raw, str):
+        return raw  # already parsed by the caller (e.g. a normalized status)
+    if _is_exact_decimal(column):
+        try:
+            value = Decimal(raw)
+        except InvalidOperation:
+            raise BadRequestError(f"filter {attr} needs a number, got {raw!r}",
+                                  field=attr) from None
+        if not value.is_finite():
+            raise BadRequestError(f"filter {attr} needs a finite number", field=attr)
+        return value
     column_type = getattr(column, "type", None)
     if isinstance(column_type, TypeDecorator):
         column_type = column_type.impl_instance
@@ -128,6 +154,8 @@ def apply_filters(
                 f"cannot filter on {name!r}; filterable attributes: {allowed}", field=name
             )
         coerced = [_coerce(column, v, name) for v in values]
+        if _is_exact_decimal(column):
+            column = _numeric(column)
         clause: ColumnElement[bool]
         if op == "eq":
             clause = column == coerced[0] if len(coerced) == 1 else column.in_(coerced)
@@ -148,6 +176,8 @@ def apply_filters(
         column = columns.get(name)
         if column is None:
             raise BadRequestError(f"cannot sort on {name!r}", field="sort")
+        if _is_exact_decimal(column):
+            column = _numeric(column)
         stmt = stmt.order_by(column.desc() if desc else column.asc())
     return stmt
 
