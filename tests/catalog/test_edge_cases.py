@@ -66,3 +66,21 @@ def test_no_cycles_and_no_dangling_references(client, tenant):
         "popRelationship": [{"id": base["id"], "relationshipType": "discounts"}]})
     assert client.delete(f"{P}/productOfferingPrice/{base['id']}",
                          headers=tenant.headers()).status_code == 409
+
+
+def test_new_version_discount_points_at_the_new_base_price(client, tenant):
+    base = post(client, tenant, "productOfferingPrice", {
+        "name": "monthly", "priceType": "recurring", "price": {"unit": "EUR", "value": "10"}})
+    discount = post(client, tenant, "productOfferingPrice", {
+        "name": "promo", "priceType": "discount", "percentage": 50,
+        "popRelationship": [{"id": base["id"], "relationshipType": "discounts"}]})
+    o = offering(client, tenant, prices=[discount["id"], base["id"]])
+    r = client.post(f"/api/v1/catalog/productOffering/{o['id']}/version", json={},
+                    headers=tenant.headers())
+    assert r.status_code == 201, r.text
+    new_ids = [p["id"] for p in r.json()["productOfferingPrice"]]
+    assert base["id"] not in new_ids and discount["id"] not in new_ids
+    prices = {p["name"]: p for p in (client.get(f"{P}/productOfferingPrice/{i}",
+                                                headers=tenant.headers()).json()
+                                     for i in new_ids)}
+    assert prices["promo"]["popRelationship"][0]["id"] == prices["monthly"]["id"]

@@ -276,6 +276,10 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version.split("."))
 
 
+def _related_price_ids(pop: ProductOfferingPrice) -> set[str]:
+    return _ids(pop.body.get("popRelationship")) | _ids(pop.body.get("bundledPopRelationship"))
+
+
 def new_offering_version(
     ctx: Context, *, offering_id: str, version: str | None = None,
     valid_for: dict[str, Any] | None = None,
@@ -303,14 +307,29 @@ def new_offering_version(
             f"{source.name!r} (highest {'.'.join(map(str, highest))})", field="version",
         )
     body = {k: v for k, v in source.body.items() if k not in ("lastUpdate", "statusReason")}
-    prices = []
-    for ref in body.get("productOfferingPrice") or []:
-        pop = get(ctx, "productOfferingPrice", ref["id"])
-        copy = {k: v for k, v in pop.body.items() if k != "lastUpdate"}
-        copy.update(lifecycleStatus=lifecycle.IN_DESIGN, version=version)
-        new_pop = create(ctx, "productOfferingPrice", copy)
-        kept = {k: v for k, v in ref.items() if k not in ("id", "href")}
-        prices.append({**kept, "id": new_pop.id})
+    refs = list(body.get("productOfferingPrice") or [])
+    old_ids = {ref["id"] for ref in refs}
+    copied: dict[str, str] = {}  # old price id -> id of its copy
+    pending = refs
+    while pending:
+        # Copy a price once the prices it relates to (a discount's base price) are copied,
+        # so the copies point at each other, not at the old version.
+        ready = [ref for ref in pending if all(
+            rel_id in copied or rel_id not in old_ids
+            for rel_id in _related_price_ids(get(ctx, "productOfferingPrice", ref["id"])))]
+        for ref in ready or pending:  # a cycle: copy the rest as they are
+            pop = get(ctx, "productOfferingPrice", ref["id"])
+            copy = {k: v for k, v in pop.body.items() if k != "lastUpdate"}
+            copy.update(lifecycleStatus=lifecycle.IN_DESIGN, version=version)
+            for attr in ("popRelationship", "bundledPopRelationship"):
+                if copy.get(attr):
+                    copy[attr] = [{k: v for k, v in {**rel, "id": copied.get(rel.get("id"),
+                                                                           rel.get("id"))}
+                                   .items() if k != "href"} for rel in copy[attr]]
+            copied[ref["id"]] = create(ctx, "productOfferingPrice", copy).id
+        pending = [ref for ref in pending if ref["id"] not in copied]
+    prices = [{**{k: v for k, v in ref.items() if k not in ("id", "href")},
+               "id": copied[ref["id"]]} for ref in refs]
     body.update(lifecycleStatus=lifecycle.IN_DESIGN, version=version)
     if prices:
         body["productOfferingPrice"] = prices
