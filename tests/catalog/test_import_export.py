@@ -159,3 +159,34 @@ def test_cli_import_and_export(tenant, tmp_path):
     bad.write_text(BAD)
     result = runner.invoke(app, ["catalog", "import", str(bad), "--tenant", tenant.name])
     assert result.exit_code != 0
+
+
+def test_export_reimports_cross_references(client, make_tenant):
+    """A spec bundling a spec, and a discount in one offering relating to the price of
+    another offering that sorts after it, still re-import."""
+    source = make_tenant()
+    h = source.headers()
+
+    def post(kind, body):
+        r = client.post(f"{P}/{kind}", json=body, headers=h)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    inner = post("productSpecification", {"name": "Z inner"})
+    post("productSpecification", {"name": "A outer", "isBundle": True,
+                                  "bundledProductSpecification": [{"id": inner["id"]}]})
+    fee = post("productOfferingPrice", {"name": "b-fee", "priceType": "recurring",
+                                        "price": {"unit": "EUR", "value": "10"}})
+    promo = post("productOfferingPrice", {
+        "name": "a-promo", "priceType": "discount", "percentage": 20,
+        "popRelationship": [{"id": fee["id"], "relationshipType": "discounts"}]})
+    post("productOffering", {"name": "Beta", "productOfferingPrice": [{"id": fee["id"]}]})
+    post("productOffering", {"name": "Alpha", "productOfferingPrice": [{"id": promo["id"]}]})
+    with unit_of_work() as s:
+        exported = importer.export_catalog(_ctx(s, source.id))
+    target = make_tenant()
+    with unit_of_work() as s:
+        importer.import_catalog(_ctx(s, target.id), importer.parse(importer.dump(exported,
+                                                                                   "yaml")))
+    with unit_of_work() as s:
+        assert importer.export_catalog(_ctx(s, target.id)) == exported

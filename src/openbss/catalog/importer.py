@@ -142,7 +142,11 @@ class _Importer:
                 raise ValidationError(f"{section} must be a list", field=section)
         self._categories(data.get("category") or [])
         for i, spec in enumerate(data.get("productSpecification") or []):
-            self.create("productSpecification", spec, f"productSpecification[{i}]")
+            path = f"productSpecification[{i}]"
+            if isinstance(spec, dict):
+                spec = dict(spec)
+                self.refs(spec, "bundledProductSpecification", "productSpecification", path)
+            self.create("productSpecification", spec, path)
         for i, pop in enumerate(data.get("productOfferingPrice") or []):
             self._price(pop, f"productOfferingPrice[{i}]")
         self._offerings(data.get("productOffering") or [])
@@ -249,6 +253,30 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "item"
 
 
+def _dependencies_first(rows: list[Any], attrs: tuple[str, ...]) -> list[Any]:
+    """``rows`` reordered so that a row comes after the rows its ``attrs`` refer to
+    (stable otherwise; a cycle is broken where it is found)."""
+    by_id = {row.id: row for row in rows}
+    ordered: list[Any] = []
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+
+    def visit(row: Any) -> None:
+        if state.get(row.id):
+            return
+        state[row.id] = 1
+        for attr in attrs:
+            for ref in row.body.get(attr) or []:
+                target = by_id.get(ref.get("id")) if isinstance(ref, dict) else None
+                if target is not None:
+                    visit(target)
+        state[row.id] = 2
+        ordered.append(row)
+
+    for row in rows:
+        visit(row)
+    return ordered
+
+
 def export_catalog(ctx: Context) -> dict[str, Any]:
     """The tenant's whole catalog in the file format (re-imports cleanly)."""
     rows: dict[str, list[Any]] = {}
@@ -290,44 +318,37 @@ def export_catalog(ctx: Context) -> dict[str, Any]:
         d.pop("subCategory", None)
         cats.append(d)
     out["category"] = cats
-    out["productSpecification"] = [doc("productSpecification", r)
-                                   for r in rows["productSpecification"]]
-    pop_rows = {r.id: r for r in rows["productOfferingPrice"]}
-    written: set[str] = set()
+    specs = []
+    for row in _dependencies_first(rows["productSpecification"],
+                                   ("bundledProductSpecification",)):
+        d = doc("productSpecification", row)
+        if "bundledProductSpecification" in d:
+            d["bundledProductSpecification"] = [local("productSpecification", r)
+                                                for r in d["bundledProductSpecification"]]
+        specs.append(d)
+    out["productSpecification"] = specs
+    # Every price goes in the top-level section, a price after the prices it relates to
+    # (a discount after its base price, wherever that is offered); offerings name them by
+    # key. So any export re-imports, whatever the order of the offerings.
+    out["productOfferingPrice"] = []
+    for row in _dependencies_first(rows["productOfferingPrice"],
+                                   ("popRelationship", "bundledPopRelationship")):
+        p = doc("productOfferingPrice", row)
+        for attr in ("popRelationship", "bundledPopRelationship"):
+            if attr in p:
+                p[attr] = [local("productOfferingPrice", r) for r in p[attr]]
+        out["productOfferingPrice"].append(p)
     offerings = []
-    for row in rows["productOffering"]:
+    for row in _dependencies_first(rows["productOffering"], ("bundledProductOffering",)):
         d = doc("productOffering", row)
         if "productSpecification" in d:
             d["productSpecification"] = local("productSpecification", d["productSpecification"])
         for attr, kind in (("category", "category"), ("bundledProductOffering",
-                                                      "productOffering")):
+                                                      "productOffering"),
+                           ("productOfferingPrice", "productOfferingPrice")):
             if attr in d:
                 d[attr] = [local(kind, r) for r in d[attr]]
-        prices = []
-        for ref in d.get("productOfferingPrice") or []:
-            pop = pop_rows.get(ref.get("id"))
-            if pop is None:
-                continue
-            if pop.id in written:
-                prices.append({"key": keys["productOfferingPrice"][pop.id]})
-                continue
-            written.add(pop.id)
-            p = doc("productOfferingPrice", pop)
-            for attr in ("popRelationship", "bundledPopRelationship"):
-                if attr in p:
-                    p[attr] = [local("productOfferingPrice", r) for r in p[attr]]
-            prices.append(p)
-        if prices:
-            d["productOfferingPrice"] = prices
         offerings.append(d)
-    out["productOfferingPrice"] = []
-    for row in rows["productOfferingPrice"]:
-        if row.id not in written:
-            p = doc("productOfferingPrice", row)
-            for attr in ("popRelationship", "bundledPopRelationship"):
-                if attr in p:
-                    p[attr] = [local("productOfferingPrice", r) for r in p[attr]]
-            out["productOfferingPrice"].append(p)
     out["productOffering"] = offerings
     catalogs = []
     for row in rows["catalog"]:
