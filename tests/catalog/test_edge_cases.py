@@ -84,3 +84,16 @@ def test_new_version_discount_points_at_the_new_base_price(client, tenant):
                                                 headers=tenant.headers()).json()
                                      for i in new_ids)}
     assert prices["promo"]["popRelationship"][0]["id"] == prices["monthly"]["id"]
+
+
+def test_active_price_accepts_the_same_value_written_differently(client, tenant):
+    pop = post(client, tenant, "productOfferingPrice", {
+        "name": "fee", "priceType": "oneTime", "price": {"unit": "EUR", "value": "10.00"},
+        "lifecycleStatus": "Active"})
+    merge = tenant.headers(**{"Content-Type": "application/merge-patch+json"})
+    same = client.patch(f"{P}/productOfferingPrice/{pop['id']}", headers=merge,
+                        json={"price": {"unit": "EUR", "value": 10.0}})
+    assert same.status_code == 200, same.text
+    other = client.patch(f"{P}/productOfferingPrice/{pop['id']}", headers=merge,
+                         json={"price": {"unit": "EUR", "value": 11}})
+    assert other.status_code == 409

@@ -319,3 +319,12 @@ def test_hub_listener_gets_party_events(client, tenant):
         event = s.get(OutboxEvent, deliveries[0].event_id)
         assert event.event_type == "IndividualCreateEvent"
         assert event.payload["event"]["individual"]["givenName"] == "Hub"
+
+
+def test_a_closed_customer_cannot_be_changed(client, tenant, make_customer):
+    customer = make_customer(tenant)
+    url = f"/tmf-api/customerManagement/v4/customer/{customer['id']}"
+    merge = tenant.headers(**{"Content-Type": "application/merge-patch+json"})
+    assert client.patch(url, json={"status": "closed"}, headers=merge).status_code == 200
+    r = client.patch(url, json={"name": "Reopened"}, headers=merge)
+    assert r.status_code == 409 and r.json()["field"] == "status"

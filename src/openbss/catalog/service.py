@@ -145,7 +145,8 @@ def update(ctx: Context, kind: str, resource_id: str, patch: Any) -> Row:
     old_status, new_status = row.lifecycle_status, body["lifecycleStatus"]
     lifecycle.check_transition(label, old_status, new_status)
     if kind in VERSIONED and not lifecycle.is_editable(old_status):
-        changed = _frozen_changes(current, body)
+        # compare numbers as numbers: "10.0" and "10.00" are the same price
+        changed = _frozen_changes(with_numbers(kind, current), with_numbers(kind, body))
         if changed:
             raise ConflictError(
                 f"{label} is {old_status} and cannot change ({', '.join(changed)}): "

@@ -104,6 +104,9 @@ def customer_accounts(ctx: Context, row: Customer) -> list[Account]:
 
 def update_customer(ctx: Context, *, customer_id: str, patch: Any) -> Customer:
     row = get_customer(ctx, customer_id=customer_id, lock=True)
+    if row.status == "closed":
+        raise ConflictError(f"customer {row.id} is closed and cannot be changed; create a "
+                            "new customer (closed is a final state)", field="status")
     model = patched(dict(row.body), patch, schemas.Customer)
     body = model.doc()
     if body["engagedParty"]["id"] != row.party_id:
