@@ -109,3 +109,13 @@ def test_revoked_keys_and_their_tokens_stop_working(client, tenant):
     assert other.exit_code != 0
     rows = client.get("/api/v1/audit?action=revoke", headers=tenant.headers("admin")).json()
     assert [r["resourceId"] for r in rows] == [key_id]
+
+
+def test_partners_and_read_only_roles_cannot_register_listeners(client, tenant):
+    for role in ("partner", "read_only", "auditor"):
+        r = client.post("/tmf-api/event/v4/hub", json={"callback": "http://127.0.0.1:1/x"},
+                        headers=tenant.headers(role))
+        assert r.status_code == 403, role
+    r = client.post("/tmf-api/event/v4/hub", json={"callback": "http://127.0.0.1:1/x"},
+                    headers=tenant.headers("billing_ops"))
+    assert r.status_code == 201

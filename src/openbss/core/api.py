@@ -215,7 +215,9 @@ def retry_delivery(
 def hub_router(api: str, prefix: str, *, roles: tuple[str, ...] = ANY_ROLE) -> APIRouter:
     """``POST /hub`` and ``DELETE /hub/{id}`` (TMF630 listener registration) for one API."""
     hub = APIRouter(prefix=prefix, tags=[f"{api} events"], route_class=ExactRoute)
-    writer = Requires(*[r for r in roles if r != "read_only"] or ["admin"])
+    # Read-only roles and external partners may not make openbss call URLs of their choice.
+    writer = Requires(*[r for r in roles if r not in ("read_only", "auditor", "partner")]
+                      or ["admin"])
 
     @hub.post("/hub", status_code=201)
     def register(body: HubCreate, ctx: Context = Depends(writer)) -> JSONResponse:
