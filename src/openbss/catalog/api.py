@@ -10,26 +10,27 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import select
 
 from openbss.catalog import jobs, service
-from openbss.catalog.documents import ExactJSONResponse, exact_list_response, loads
 from openbss.catalog.lifecycle import canonical_status
 from openbss.catalog.models import RESOURCE_MODELS, CatalogJob
 from openbss.catalog.schemas import SCHEMAS, ExportJobIn, ImportJobIn
 from openbss.catalog.service import PREFIX
 from openbss.core.context import Context
 from openbss.core.errors import BadRequestError, ValidationError
+from openbss.core.jsonx import loads
 from openbss.core.money import validate_currency
 from openbss.core.openapi import request_body
 from openbss.core.tmf import (
     ListParams,
     apply_filters,
     list_params,
+    list_response,
     paginate,
-    project,
     require_merge_patch,
+    resource_response,
 )
 from openbss.core.web import ANY_ROLE, ExactRoute, Requires
 
@@ -53,17 +54,6 @@ async def json_body(request: Request) -> Any:
 
 
 Body = Annotated[Any, Depends(json_body)]
-
-
-def _fields(request: Request) -> frozenset[str] | None:
-    raw = request.query_params.get("fields")
-    return frozenset(f.strip() for f in raw.split(",") if f.strip()) if raw else None
-
-
-def _one(request: Request, resource: dict[str, Any], status: int = 200) -> ExactJSONResponse:
-    headers = {"Location": str(resource["href"])} if status == 201 else None
-    return ExactJSONResponse(project(resource, _fields(request)), status_code=status,
-                             headers=headers)
 
 
 def _filters(model: Any, kind: str) -> dict[str, Any]:
@@ -110,32 +100,31 @@ def _add_resource_routes(kind: str) -> None:
     @router.post(path, status_code=201, tags=[TAG], name=f"create {kind}",
                  openapi_extra=request_body(SCHEMAS[kind]))
     def create(request: Request, body: Body,
-               ctx: Annotated[Context, Depends(WRITE)]) -> ExactJSONResponse:
+               ctx: Annotated[Context, Depends(WRITE)]) -> JSONResponse:
         row = service.create(ctx, kind, body)
-        return _one(request, service.view(ctx, kind, row), 201)
+        return resource_response(service.view(ctx, kind, row), request, 201)
 
     @router.get(path, tags=[TAG], name=f"list {kind}")
-    def list_(request: Request, ctx: Annotated[Context, Depends(READ)]) -> ExactJSONResponse:
+    def list_(request: Request, ctx: Annotated[Context, Depends(READ)]) -> JSONResponse:
         params = _normalized(list_params(request))
         stmt = apply_filters(select(model).where(model.tenant_id == ctx.tenant_id), params,
                              columns)
         rows, total = paginate(ctx.session, stmt, params, [model.name, model.version,
                                                             model.id])
-        return exact_list_response(
-            (project(service.view(ctx, kind, r), params.fields) for r in rows), total)
+        return list_response([service.view(ctx, kind, r) for r in rows], total, params)
 
     @router.get(path + "/{id}", tags=[TAG], name=f"get {kind}")
     def get(id: str, request: Request,
-            ctx: Annotated[Context, Depends(READ)]) -> ExactJSONResponse:
-        return _one(request, service.view(ctx, kind, service.get(ctx, kind, id)))
+            ctx: Annotated[Context, Depends(READ)]) -> JSONResponse:
+        return resource_response(service.view(ctx, kind, service.get(ctx, kind, id)), request)
 
     @router.patch(path + "/{id}", tags=[TAG], name=f"patch {kind}",
                   openapi_extra=request_body(SCHEMAS[kind], patch=True))
     def patch(id: str, request: Request, body: Body,
-              ctx: Annotated[Context, Depends(WRITE)]) -> ExactJSONResponse:
+              ctx: Annotated[Context, Depends(WRITE)]) -> JSONResponse:
         require_merge_patch(request)
         row = service.update(ctx, kind, id, body)
-        return _one(request, service.view(ctx, kind, row))
+        return resource_response(service.view(ctx, kind, row), request)
 
     @router.delete(path + "/{id}", status_code=204, tags=[TAG], name=f"delete {kind}")
     def delete(id: str, ctx: Annotated[Context, Depends(WRITE)]) -> Response:
@@ -153,12 +142,12 @@ def _add_job_routes(kind: str) -> None:
     @router.post(path, status_code=201, tags=[TAG], name=f"create {kind}",
                  openapi_extra=request_body(ImportJobIn if kind == "importJob" else ExportJobIn))
     def create(request: Request, body: Body,
-               ctx: Annotated[Context, Depends(WRITE)]) -> ExactJSONResponse:
+               ctx: Annotated[Context, Depends(WRITE)]) -> JSONResponse:
         job = jobs.run_import(ctx, body) if kind == "importJob" else jobs.run_export(ctx, body)
-        return _one(request, jobs.view(ctx, job), 201)
+        return resource_response(jobs.view(ctx, job), request, 201)
 
     @router.get(path, tags=[TAG], name=f"list {kind}")
-    def list_(request: Request, ctx: Annotated[Context, Depends(READ)]) -> ExactJSONResponse:
+    def list_(request: Request, ctx: Annotated[Context, Depends(READ)]) -> JSONResponse:
         params = _normalized(list_params(request))
         stmt = select(CatalogJob).where(CatalogJob.tenant_id == ctx.tenant_id,
                                         CatalogJob.kind == kind)
@@ -166,13 +155,12 @@ def _add_job_routes(kind: str) -> None:
                                             "creationDate": CatalogJob.creation_date})
         rows, total = paginate(ctx.session, stmt, params, [CatalogJob.creation_date,
                                                             CatalogJob.id])
-        return exact_list_response(
-            (project(jobs.view(ctx, r), params.fields) for r in rows), total)
+        return list_response([jobs.view(ctx, r) for r in rows], total, params)
 
     @router.get(path + "/{id}", tags=[TAG], name=f"get {kind}")
     def get(id: str, request: Request,
-            ctx: Annotated[Context, Depends(READ)]) -> ExactJSONResponse:
-        return _one(request, jobs.view(ctx, jobs.get(ctx, kind, id)))
+            ctx: Annotated[Context, Depends(READ)]) -> JSONResponse:
+        return resource_response(jobs.view(ctx, jobs.get(ctx, kind, id)), request)
 
     @router.delete(path + "/{id}", status_code=204, tags=[TAG], name=f"delete {kind}")
     def delete(id: str, ctx: Annotated[Context, Depends(WRITE)]) -> Response:
@@ -203,7 +191,7 @@ async def optional_json_body(request: Request) -> Any:
 
 @router.post(V1 + "/version", status_code=201, tags=["catalog"])
 def new_version(id: str, request: Request, body: Annotated[Any, Depends(optional_json_body)],
-                ctx: Annotated[Context, Depends(WRITE)]) -> ExactJSONResponse:
+                ctx: Annotated[Context, Depends(WRITE)]) -> JSONResponse:
     """Copy an offering and its prices into a new ``In design`` version.
 
     Body (optional): ``{"version": "2.0", "validFor": {"startDateTime": "..."}}``.
@@ -212,15 +200,15 @@ def new_version(id: str, request: Request, body: Annotated[Any, Depends(optional
         raise ValidationError("the body may only carry version and validFor", field="body")
     row = service.new_offering_version(ctx, offering_id=id, version=body.get("version"),
                                        valid_for=body.get("validFor"))
-    return _one(request, service.view(ctx, "productOffering", row), 201)
+    return resource_response(service.view(ctx, "productOffering", row), request, 201)
 
 
 @router.get(V1 + "/prices", tags=["catalog"])
 def offering_prices(
-    id: str, ctx: Annotated[Context, Depends(READ)],
+    id: str, request: Request, ctx: Annotated[Context, Depends(READ)],
     currency: Annotated[str | None, Query(description="ISO 4217 currency of the buyer")] = None,
     at: Annotated[datetime | None, Query(description="Instant (default now)")] = None,
-) -> ExactJSONResponse:
+) -> JSONResponse:
     """The prices of an offering for a buyer paying in ``currency`` at ``at`` (without
     ``currency``: every price valid at ``at``)."""
     service.get(ctx, "productOffering", id)
@@ -229,8 +217,8 @@ def offering_prices(
     if currency is not None:
         validate_currency(currency)
     pops = service.select_prices(ctx, offering_id=id, currency=currency, at=at)
-    return exact_list_response((service.view(ctx, "productOfferingPrice", p) for p in pops),
-                               len(pops))
+    return list_response([service.view(ctx, "productOfferingPrice", p) for p in pops],
+                         len(pops), list_params(request))
 
 
 @router.get(V1 + "/eligibility", tags=["catalog"])

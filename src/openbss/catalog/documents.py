@@ -9,13 +9,8 @@ JSON number with exactly its digits, so ``"0.123456789012"`` goes out as
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
-
-from openbss.core.jsonx import ExactJSONResponse, dumps, loads
-
-__all__ = ["ExactJSONResponse", "dumps", "exact_list_response", "loads", "with_numbers"]
 
 #: Paths (dotted, ``[]`` for every list item) of JSON numbers in each resource.
 NUMBER_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -51,10 +46,3 @@ def with_numbers(kind: str, resource: dict[str, Any]) -> dict[str, Any]:
     for path in NUMBER_PATHS.get(kind, ()):
         resource = _convert(resource, path)
     return resource
-
-
-def exact_list_response(items: Iterable[dict[str, Any]], total: int) -> ExactJSONResponse:
-    body = list(items)
-    return ExactJSONResponse(
-        body, headers={"X-Total-Count": str(total), "X-Result-Count": str(len(body))}
-    )
