@@ -13,7 +13,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.routing import APIRoute
 
-from openbss.core.web import Requires
+from openbss.core.permissions import Requires
 
 PUBLIC = {"/health", "/ready", "/metrics", "/oauth/token", "/openapi.json", "/docs",
           "/docs/oauth2-redirect", "/redoc"}

@@ -14,8 +14,9 @@ from openbss.catalog import preview as pricing_preview
 from openbss.core import api as core_api
 from openbss.core import openapi
 from openbss.core.config import get_settings
+from openbss.core.error_handlers import install_error_handlers
 from openbss.core.logging import configure_logging
-from openbss.core.web import UnitOfWorkMiddleware, install_error_handlers
+from openbss.core.middleware import UnitOfWorkMiddleware
 from openbss.party import api as party_api
 
 # Every TMF API mounted here gets its hub (listener registration) automatically.

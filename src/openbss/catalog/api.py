@@ -23,6 +23,8 @@ from openbss.core.errors import BadRequestError, ValidationError
 from openbss.core.jsonx import loads
 from openbss.core.money import validate_currency
 from openbss.core.openapi import request_body
+from openbss.core.permissions import ANY_ROLE, Requires
+from openbss.core.routing import ExactRoute
 from openbss.core.tmf import (
     ListParams,
     apply_filters,
@@ -32,7 +34,6 @@ from openbss.core.tmf import (
     require_merge_patch,
     resource_response,
 )
-from openbss.core.web import ANY_ROLE, ExactRoute, Requires
 
 router = APIRouter(route_class=ExactRoute)
 TMF_APIS: list[tuple[str, str]] = [("productCatalogManagement", PREFIX)]

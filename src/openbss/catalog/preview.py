@@ -37,8 +37,9 @@ from openbss.catalog.pricing import (
 from openbss.core.context import Context
 from openbss.core.errors import CurrencyMismatchError, ValidationError
 from openbss.core.money import DEFAULT_ROUNDING, round_amount, validate_currency
+from openbss.core.permissions import ANY_ROLE, Requires
+from openbss.core.routing import ExactRoute
 from openbss.core.schemas import StrictModel
-from openbss.core.web import ANY_ROLE, ExactRoute, Requires
 
 __all__ = ["PricingPreviewRequest", "PricingPreviewResponse", "preview_pricing", "router"]
 

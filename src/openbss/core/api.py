@@ -21,9 +21,10 @@ from openbss.core.models import (
     HubSubscription,
     OutboxEvent,
 )
+from openbss.core.permissions import ANY_ROLE, Requires
+from openbss.core.routing import ExactRoute
 from openbss.core.schemas import ClockAdvance, HubCreate, TokenResponse
 from openbss.core.tmf import apply_filters, iso, list_params, list_response, paginate
-from openbss.core.web import ANY_ROLE, ExactRoute, Requires
 
 router = APIRouter(route_class=ExactRoute)
 

@@ -27,7 +27,7 @@ def run_once(client: httpx.Client, limit: int = 100) -> int:
 
 def purge_expired(now: datetime | None = None, tenant_id: str | None = None) -> int:
     """Housekeeping: forget idempotent answers older than ``OPENBSS_IDEMPOTENCY_TTL_HOURS``."""
-    from openbss.core.web import purge_idempotency_records
+    from openbss.core.idempotency import purge_idempotency_records
 
     cutoff = (now or datetime.now(UTC)) - timedelta(hours=get_settings().idempotency_ttl_hours)
     with unit_of_work() as session:

@@ -13,9 +13,10 @@ from pydantic import ValidationError as PydanticValidationError
 from openbss.core.context import Context
 from openbss.core.jsonx import ExactJSONResponse
 from openbss.core.openapi import request_body
+from openbss.core.permissions import Requires
 from openbss.core.resources import validation_error
+from openbss.core.routing import ExactRoute
 from openbss.core.tmf import list_params, list_response, require_merge_patch, resource_response
-from openbss.core.web import ExactRoute, Requires
 from openbss.party import accounts, customers, privacy, schemas, service
 
 PARTY_PREFIX = "/tmf-api/partyManagement/v4"
