@@ -39,6 +39,7 @@ class Principal:
     tenant_id: str
     role: str
     actor: str
+    key_id: str = ""  # the ApiKey row behind the credentials
 
 
 def signing_key() -> bytes:
@@ -79,7 +80,8 @@ def _api_key_principal(session: Session, token: str) -> Principal:
         raise AuthenticationError("unknown or revoked API key")
     if not hmac.compare_digest(row.key_hash, hash_key(token)):
         raise AuthenticationError("unknown or revoked API key")
-    return Principal(tenant_id=row.tenant_id, role=row.role, actor=f"apikey:{row.prefix}")
+    return Principal(tenant_id=row.tenant_id, role=row.role, actor=f"apikey:{row.prefix}",
+                     key_id=row.id)
 
 
 def authenticate(session: Session, authorization: str | None) -> Principal:
@@ -106,7 +108,8 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
     key = session.scalar(select(ApiKey).where(ApiKey.prefix == claims["sub"]))
     if key is None or key.revoked_at is not None or key.tenant_id != claims["tid"]:
         raise AuthenticationError("the client behind this token is unknown or revoked")
-    return Principal(tenant_id=key.tenant_id, role=key.role, actor=f"client:{key.prefix}")
+    return Principal(tenant_id=key.tenant_id, role=key.role, actor=f"client:{key.prefix}",
+                     key_id=key.id)
 
 
 def issue_token(session: Session, *, client_id: str, client_secret: str) -> tuple[str, int]:

@@ -26,6 +26,7 @@ class Context:
     request_id: str = ""
     base_url: str = "http://127.0.0.1:8000"
     correlation_id: str = field(default="")
+    key_id: str = ""  # the API key behind the request ("" for CLI and jobs)
 
     @property
     def tenant_id(self) -> str:

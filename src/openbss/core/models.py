@@ -30,6 +30,8 @@ class Tenant(Base):
     # Sandbox tenants run on a test clock: the frozen "now" an admin sets and advances.
     clock_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     default_region: Mapped[str] = mapped_column(String(2), default="US")
+    # The currency of billing accounts created without one (TMF666 v4 has no currency).
+    default_currency: Mapped[str] = mapped_column(String(3), default="EUR", server_default="EUR")
     audit_seq: Mapped[int] = mapped_column(Integer, default=0)
     audit_head: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow_column_default)
@@ -137,6 +139,10 @@ class HubSubscription(Base):
     callback: Mapped[str] = mapped_column(String(2000))
     query: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     secret: Mapped[str] = mapped_column(String(128))
+    # The API key that registered the listener: events are filtered by its current role.
+    owner_key_id: Mapped[str | None] = mapped_column(
+        ForeignKey("api_key.id"), nullable=True, index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow_column_default)
 
 

@@ -54,6 +54,7 @@ class Requires:
             base_url=get_settings().base_url,
             correlation_id=request.headers.get("x-correlation-id", "") or
             request.state.request_id,
+            key_id=principal.key_id,
         )
 
 
