@@ -60,3 +60,12 @@ class Requires:
 
 ANY_ROLE: tuple[str, ...] = ROLES
 Handler = Callable[..., Any]
+
+
+# Roles that see personal data (contact media, identification numbers, postal addresses,
+# birth dates) in clear; every other role gets it masked, in responses and in events.
+PERSONAL_DATA_ROLES: frozenset[str] = frozenset({"admin", "sales_agent", "care_agent"})
+
+
+def may_see_personal_data(role: str) -> bool:
+    return role in PERSONAL_DATA_ROLES
