@@ -64,7 +64,9 @@ Handler = Callable[..., Any]
 
 # Roles that see personal data (contact media, identification numbers, postal addresses,
 # birth dates) in clear; every other role gets it masked, in responses and in events.
-PERSONAL_DATA_ROLES: frozenset[str] = frozenset({"admin", "sales_agent", "care_agent"})
+PERSONAL_DATA_ROLES: frozenset[str] = frozenset(
+    {"admin", "sales_agent", "care_agent", "billing_ops", "auditor"}
+)
 
 
 def may_see_personal_data(role: str) -> bool:
