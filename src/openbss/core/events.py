@@ -34,6 +34,17 @@ SIGNATURE_HEADER = "X-OpenBSS-Signature"
 BACKOFF_BASE_SECONDS = 5
 BACKOFF_CAP_SECONDS = 3600
 
+# How each resource looks to a role, as a GET would show it: contexts register a filter
+# per resource name (the key under ``event`` in the envelope, e.g. "individual") that
+# masks what the role may not see. Deliveries apply it with the listener owner's role.
+ViewFilter = Callable[[dict[str, Any], str], dict[str, Any]]
+VIEW_FILTERS: dict[str, ViewFilter] = {}
+
+
+def register_view_filter(resource_name: str, view_filter: ViewFilter) -> None:
+    """Register how ``resource_name`` resources in events are masked for a role."""
+    VIEW_FILTERS[resource_name] = view_filter
+
 
 def _lookup(envelope: dict[str, Any], path: str) -> Any:
     node: Any = envelope

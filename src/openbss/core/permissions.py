@@ -71,3 +71,25 @@ PERSONAL_DATA_ROLES: frozenset[str] = frozenset(
 
 def may_see_personal_data(role: str) -> bool:
     return role in PERSONAL_DATA_ROLES
+
+
+# Which roles may read each TMF API's resources (and so register a listener on its hub
+# and receive its events). The role matrix in docs/security.md is the full table.
+API_READERS: dict[str, frozenset[str]] = {
+    "event": frozenset(ROLES),
+    "partyManagement": frozenset(
+        {"admin", "sales_agent", "care_agent", "billing_ops", "finance", "auditor", "read_only"}
+    ),
+    "customerManagement": frozenset(
+        {"admin", "sales_agent", "care_agent", "billing_ops", "finance", "auditor", "read_only"}
+    ),
+    "accountManagement": frozenset(
+        {"admin", "sales_agent", "care_agent", "billing_ops", "finance", "auditor", "read_only"}
+    ),
+    "productCatalogManagement": frozenset(ROLES),
+}
+
+
+def may_read_api(role: str, api: str) -> bool:
+    """Whether ``role`` may read the resources of the TMF API named ``api``."""
+    return role in API_READERS.get(api, frozenset({"admin"}))
