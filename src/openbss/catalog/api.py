@@ -23,7 +23,7 @@ from openbss.core.errors import BadRequestError, ValidationError
 from openbss.core.jsonx import loads
 from openbss.core.money import validate_currency
 from openbss.core.openapi import request_body
-from openbss.core.permissions import ANY_ROLE, Requires
+from openbss.core.permissions import Requires
 from openbss.core.routing import ExactRoute
 from openbss.core.tmf import (
     ListParams,
@@ -38,8 +38,9 @@ from openbss.core.tmf import (
 router = APIRouter(route_class=ExactRoute)
 TMF_APIS: list[tuple[str, str]] = [("productCatalogManagement", PREFIX)]
 
-READ = Requires(*ANY_ROLE)
-WRITE = Requires("catalog_manager")
+READ = Requires.to("catalog", "read")
+WRITE = Requires.to("catalog", "write")
+DELETE = Requires.to("catalog", "delete")
 TAG = "productCatalogManagement (TMF620)"
 
 
@@ -128,7 +129,7 @@ def _add_resource_routes(kind: str) -> None:
         return resource_response(service.view(ctx, kind, row), request)
 
     @router.delete(path + "/{id}", status_code=204, tags=[TAG], name=f"delete {kind}")
-    def delete(id: str, ctx: Annotated[Context, Depends(WRITE)]) -> Response:
+    def delete(id: str, ctx: Annotated[Context, Depends(DELETE)]) -> Response:
         service.delete(ctx, kind, id)
         return Response(status_code=204)
 
@@ -164,7 +165,7 @@ def _add_job_routes(kind: str) -> None:
         return resource_response(jobs.view(ctx, jobs.get(ctx, kind, id)), request)
 
     @router.delete(path + "/{id}", status_code=204, tags=[TAG], name=f"delete {kind}")
-    def delete(id: str, ctx: Annotated[Context, Depends(WRITE)]) -> Response:
+    def delete(id: str, ctx: Annotated[Context, Depends(DELETE)]) -> Response:
         jobs.delete(ctx, kind, id)
         return Response(status_code=204)
 

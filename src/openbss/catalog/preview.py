@@ -37,7 +37,7 @@ from openbss.catalog.pricing import (
 from openbss.core.context import Context
 from openbss.core.errors import CurrencyMismatchError, ValidationError
 from openbss.core.money import DEFAULT_ROUNDING, round_amount, validate_currency
-from openbss.core.permissions import ANY_ROLE, Requires
+from openbss.core.permissions import Requires
 from openbss.core.routing import ExactRoute
 from openbss.core.schemas import StrictModel
 
@@ -45,8 +45,8 @@ __all__ = ["PricingPreviewRequest", "PricingPreviewResponse", "preview_pricing",
 
 router = APIRouter(route_class=ExactRoute)
 
-#: Any authenticated role may preview a price (nothing is written).
-ANY_AUTHENTICATED = Requires(*ANY_ROLE)
+#: Who may preview a price (nothing is written): the role matrix's pricing family.
+ANY_AUTHENTICATED = Requires.to("pricing", "read")
 
 #: Upper bound on the transactions of one percentage preview.
 MAX_EVENTS = 100_000

@@ -117,7 +117,7 @@ def audit_view(row: AuditEntry, session: Session | None = None) -> dict[str, Any
 
 @router.get("/api/v1/audit", tags=["audit"])
 def list_audit(
-    request: Request, ctx: Annotated[Context, Depends(Requires("auditor"))]
+    request: Request, ctx: Annotated[Context, Depends(Requires.to("audit", "read"))]
 ) -> JSONResponse:
     """Page through the tenant's audit log (oldest first; ``sort=-seq`` for newest)."""
     params = list_params(request)
@@ -136,14 +136,16 @@ def list_audit(
 
 
 @router.get("/api/v1/testClock", tags=["test clock"])
-def get_clock(ctx: Annotated[Context, Depends(Requires(*ANY_ROLE))]) -> dict[str, object]:
+def get_clock(
+    ctx: Annotated[Context, Depends(Requires.to("testClock", "read"))],
+) -> dict[str, object]:
     """The tenant's business time; sandbox tenants run on a test clock."""
     return service.clock_view(ctx)
 
 
 @router.post("/api/v1/testClock/advance", tags=["test clock"])
 def advance_clock(
-    body: ClockAdvance, ctx: Annotated[Context, Depends(Requires("admin"))]
+    body: ClockAdvance, ctx: Annotated[Context, Depends(Requires.to("testClock", "write"))]
 ) -> dict[str, object]:
     """Move a sandbox tenant's clock forward: ``{"to": "2027-01-01T00:00:00Z"}`` or
     ``{"months": 1, "days": 0, "hours": 0, "seconds": 0}``."""
@@ -181,7 +183,7 @@ def _deliveries_page(ctx: Context, request: Request) -> JSONResponse:
 
 @router.get("/api/v1/eventDeliveries", tags=["events"])
 def list_deliveries(
-    request: Request, ctx: Annotated[Context, Depends(Requires("auditor", "billing_ops"))]
+    request: Request, ctx: Annotated[Context, Depends(Requires.to("eventDeliveries", "read"))]
 ) -> JSONResponse:
     """Deliveries of events to hub listeners (``?status=dead`` finds what failed)."""
     return _deliveries_page(ctx, request)
@@ -189,7 +191,7 @@ def list_deliveries(
 
 @router.get("/api/v1/eventDeliveries/{id}", tags=["events"])
 def get_delivery(
-    id: str, ctx: Annotated[Context, Depends(Requires("auditor", "billing_ops"))]
+    id: str, ctx: Annotated[Context, Depends(Requires.to("eventDeliveries", "read"))]
 ) -> JSONResponse:
     """One delivery with every attempt made."""
     delivery = service.get_delivery(ctx, delivery_id=id)
@@ -204,7 +206,7 @@ def get_delivery(
 
 @router.post("/api/v1/eventDeliveries/{id}/retry", tags=["events"])
 def retry_delivery(
-    id: str, ctx: Annotated[Context, Depends(Requires("billing_ops"))]
+    id: str, ctx: Annotated[Context, Depends(Requires.to("eventDeliveries", "write"))]
 ) -> JSONResponse:
     """Queue a dead delivery for a new attempt now (409 if it was delivered)."""
     delivery = service.retry_delivery(ctx, delivery_id=id)

@@ -1,8 +1,17 @@
-"""Who may call what: the role check every route declares, which builds the Context."""
+"""Who may call what: ONE role matrix, and the role check every route declares.
+
+:data:`MATRIX_TABLE` is the whole policy: a row per role, a column per route family, and
+in each cell the accesses that role has (``r`` read, ``w`` write, ``d`` delete, ``p``
+personal data in clear, ``-`` none). Routes declare ``Depends(Requires.to(family,
+access))``; :func:`may_see_personal_data` and :func:`may_read_api` (masking, hub
+listeners and event filtering) are derived from the same table, and docs/security.md
+shows it (a test fails when the doc and the table disagree).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -15,19 +24,176 @@ from openbss.core.context import Context, tenant_now
 from openbss.core.errors import NotFoundError, PermissionDeniedError
 from openbss.core.models import Tenant
 
+READ, WRITE, DELETE, PERSONAL = "read", "write", "delete", "personal"
+ACCESSES: tuple[str, ...] = (READ, WRITE, DELETE, PERSONAL)
+_LETTERS: dict[str, str] = {"r": READ, "w": WRITE, "d": DELETE, "p": PERSONAL}
+
+
+@dataclass(frozen=True)
+class Family:
+    """A group of routes that share one access rule per role."""
+
+    name: str
+    routes: str  # what the family covers, for people
+    accesses: dict[str, str]  # access -> what it allows on these routes
+
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Family("party", "TMF632 `individual`, `organization`", {
+        READ: "GET", WRITE: "POST, PATCH", DELETE: "DELETE",
+        PERSONAL: "contact media, identifications, addresses, birth dates in clear"}),
+    Family("customer", "TMF629 `customer`", {
+        READ: "GET", WRITE: "POST, PATCH", DELETE: "DELETE",
+        PERSONAL: "personal data in clear"}),
+    Family("account", "TMF666 `billingAccount`, `partyAccount`", {
+        READ: "GET", WRITE: "POST, PATCH", DELETE: "DELETE",
+        PERSONAL: "personal data in clear"}),
+    Family("personalData", "`/api/v1/parties/{id}/personal-data`, `.../anonymize`", {
+        READ: "export everything held about a person", DELETE: "erase (anonymise) a person"}),
+    Family("catalog", "TMF620 resources, `importJob`, `exportJob`, `/api/v1/catalog/...`", {
+        READ: "GET (offerings, prices, eligibility, export content)",
+        WRITE: "POST, PATCH, import and export jobs, new offering versions",
+        DELETE: "DELETE"}),
+    Family("pricing", "`POST /api/v1/pricing/preview` (nothing is stored)", {
+        READ: "price a quantity"}),
+    Family("audit", "`GET /api/v1/audit`", {READ: "page through the audit log"}),
+    Family("testClock", "`/api/v1/testClock`", {
+        READ: "GET the business time", WRITE: "advance a sandbox clock"}),
+    Family("eventDeliveries", "`/api/v1/eventDeliveries`", {
+        READ: "GET deliveries and their attempts", WRITE: "retry a delivery"}),
+    Family("hubs", "`POST <api>/hub`, `DELETE <api>/hub/{id}` of every TMF API", {
+        WRITE: "register a listener (also needs read on the API's family)",
+        DELETE: "unregister a listener (also needs read on the API's family)"}),
+)}
+
+# The role matrix. Destructive operations (DELETE of parties, customers and accounts,
+# erasure of a person) belong to `admin` and the owning role, `care_agent` (customer care
+# owns the customer relationship, its people and its accounts): never `sales_agent` or
+# `billing_ops`. Listeners make openbss call URLs of the caller's choice: not for
+# read-only roles or external partners.
+MATRIX_TABLE = """
+role             party  customer  account  personalData  catalog  pricing  audit  testClock  eventDeliveries  hubs
+admin            rwdp   rwdp      rwdp     rd            rwd      r        r      rw         rw               wd
+catalog_manager  -      -         -        -             rwd      r        -      r          -                wd
+sales_agent      rwp    rwp       rwp      -             r        r        -      r          -                wd
+care_agent       rwdp   rwdp      rwdp     rd            r        r        -      r          -                wd
+billing_ops      rp     rp        rwp      -             r        r        -      r          rw               wd
+finance          r      r         r        -             r        r        -      r          -                wd
+partner          -      -         -        -             r        r        -      r          -                -
+auditor          rp     rp        rp       r             r        r        r      r          r                -
+read_only        r      r         r        -             r        r        -      r          -                -
+"""  # noqa: E501
+
+
+def _parse(table: str) -> dict[str, dict[str, frozenset[str]]]:
+    """``{family: {access: roles}}`` from :data:`MATRIX_TABLE`, checked strictly."""
+    lines = [line.split() for line in table.strip().splitlines()]
+    header, rows = lines[0], lines[1:]
+    families = header[1:]
+    if header[0] != "role" or families != list(FAMILIES):
+        raise ValueError(f"matrix columns must be {list(FAMILIES)}, got {families}")
+    if [row[0] for row in rows] != list(ROLES):
+        raise ValueError(f"matrix rows must be the roles {list(ROLES)}")
+    matrix: dict[str, dict[str, set[str]]] = {
+        name: {access: set() for access in family.accesses}
+        for name, family in FAMILIES.items()}
+    for row in rows:
+        role, cells = row[0], row[1:]
+        if len(cells) != len(families):
+            raise ValueError(f"matrix row {role!r} has {len(cells)} cells")
+        for family, cell in zip(families, cells, strict=True):
+            for letter in "" if cell == "-" else cell:
+                access = _LETTERS.get(letter)
+                if access not in matrix[family]:
+                    raise ValueError(f"{role} × {family}: access {letter!r} is not defined")
+                matrix[family][access].add(role)
+            if PERSONAL in matrix[family] and role in matrix[family][PERSONAL] \
+                    and role not in matrix[family][READ]:
+                raise ValueError(f"{role} × {family}: personal data without read")
+    if any("admin" not in roles for family in matrix.values() for roles in family.values()):
+        raise ValueError("admin must have every access")
+    return {f: {a: frozenset(r) for a, r in acc.items()} for f, acc in matrix.items()}
+
+
+MATRIX: dict[str, dict[str, frozenset[str]]] = _parse(MATRIX_TABLE)
+
+
+def roles_for(family: str, access: str) -> frozenset[str]:
+    """The roles that have ``access`` on the routes of ``family``."""
+    try:
+        return MATRIX[family][access]
+    except KeyError:
+        raise ValueError(f"no access {access!r} on route family {family!r}") from None
+
+
+def allowed(role: str, family: str, access: str) -> bool:
+    return role in roles_for(family, access)
+
+
+# Roles that see personal data (contact media, identification numbers, postal addresses,
+# birth dates) in clear; every other role gets it masked, in responses and in events.
+PERSONAL_DATA_ROLES: frozenset[str] = roles_for("party", PERSONAL)
+if any(roles_for(f, PERSONAL) != PERSONAL_DATA_ROLES for f in ("customer", "account")):
+    raise ValueError("personal data must be seen by the same roles on every family")
+
+
+def may_see_personal_data(role: str) -> bool:
+    return role in PERSONAL_DATA_ROLES
+
+
+# The route family whose read access decides who may read each TMF API's resources (and
+# so register a listener on its hub and receive its events). The "event" API (TMF688)
+# carries the kernel's own events: test clock advances.
+API_FAMILIES: dict[str, str] = {
+    "event": "testClock",
+    "partyManagement": "party",
+    "customerManagement": "customer",
+    "accountManagement": "account",
+    "productCatalogManagement": "catalog",
+}
+API_READERS: dict[str, frozenset[str]] = {
+    api: roles_for(family, READ) for api, family in API_FAMILIES.items()
+}
+
+
+def may_read_api(role: str, api: str) -> bool:
+    """Whether ``role`` may read the resources of the TMF API named ``api``."""
+    return role in API_READERS.get(api, frozenset({"admin"}))
+
+
+def hub_roles(api: str, access: str = WRITE) -> frozenset[str]:
+    """Who may register (``write``) or unregister (``delete``) a listener on ``api``'s hub:
+    the ``hubs`` access of the matrix, narrowed to the roles that may read the API."""
+    return roles_for("hubs", access) & API_READERS.get(api, frozenset({"admin"}))
+
 
 class Requires:
     """Dependency that authenticates the caller, checks its role and builds the Context.
 
-    ``Depends(Requires("catalog_manager"))`` lets that role and ``admin`` call the route;
-    the allowed roles are kept on the object so tests and docs can enumerate them.
+    ``Depends(Requires.to("customer", "delete"))`` lets the roles the matrix gives that
+    access call the route; ``Requires.hub(api)`` guards a listener hub. The allowed roles,
+    family and access are kept on the object so tests and docs can enumerate them.
+    (``Requires("role", ...)`` names roles directly, plus ``admin``: prefer the matrix.)
     """
 
-    def __init__(self, *roles: str) -> None:
+    def __init__(self, *roles: str, family: str = "", access: str = "") -> None:
         unknown = set(roles) - set(ROLES)
         if unknown:
             raise ValueError(f"unknown roles {unknown}")
         self.roles = frozenset(roles) | {"admin"}
+        self.family = family
+        self.access = access
+        self.operation = f"{access} {family}" if family else "call this operation"
+
+    @classmethod
+    def to(cls, family: str, access: str) -> Requires:
+        """The check of a route of ``family`` needing ``access`` (read, write, delete)."""
+        return cls(*roles_for(family, access), family=family, access=access)
+
+    @classmethod
+    def hub(cls, api: str, access: str = WRITE) -> Requires:
+        """The check of ``POST``/``DELETE`` on the hub of the TMF API ``api``."""
+        return cls(*hub_roles(api, access), family="hubs", access=access)
 
     def __call__(self, request: Request) -> Context:
         session: Session = request.state.session
@@ -36,7 +202,7 @@ class Requires:
             principal = authenticate(session, request.headers.get("authorization"))
         if principal.role not in self.roles:
             raise PermissionDeniedError(
-                f"role {principal.role!r} may not call this operation; allowed: "
+                f"role {principal.role!r} may not {self.operation}; allowed: "
                 + ", ".join(sorted(self.roles)),
             )
         tenant = session.get(Tenant, principal.tenant_id)
@@ -62,34 +228,22 @@ ANY_ROLE: tuple[str, ...] = ROLES
 Handler = Callable[..., Any]
 
 
-# Roles that see personal data (contact media, identification numbers, postal addresses,
-# birth dates) in clear; every other role gets it masked, in responses and in events.
-PERSONAL_DATA_ROLES: frozenset[str] = frozenset(
-    {"admin", "sales_agent", "care_agent", "billing_ops", "auditor"}
-)
+def matrix_markdown() -> str:
+    """The role matrix as the Markdown tables of docs/security.md."""
+    names = list(FAMILIES)
+    out = ["| role | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for role in ROLES:
+        cells = []
+        for name in names:
+            have = [a for a in FAMILIES[name].accesses if role in MATRIX[name][a]]
+            cells.append(" ".join(have) if have else "—")
+        out.append(f"| `{role}` | " + " | ".join(cells) + " |")
+    out += ["", "| family | routes | access: what it allows |", "|---|---|---|"]
+    for family in FAMILIES.values():
+        accesses = "; ".join(f"**{a}**: {what}" for a, what in family.accesses.items())
+        out.append(f"| {family.name} | {family.routes} | {accesses} |")
+    return "\n".join(out) + "\n"
 
 
-def may_see_personal_data(role: str) -> bool:
-    return role in PERSONAL_DATA_ROLES
-
-
-# Which roles may read each TMF API's resources (and so register a listener on its hub
-# and receive its events). The role matrix in docs/security.md is the full table.
-API_READERS: dict[str, frozenset[str]] = {
-    "event": frozenset(ROLES),
-    "partyManagement": frozenset(
-        {"admin", "sales_agent", "care_agent", "billing_ops", "finance", "auditor", "read_only"}
-    ),
-    "customerManagement": frozenset(
-        {"admin", "sales_agent", "care_agent", "billing_ops", "finance", "auditor", "read_only"}
-    ),
-    "accountManagement": frozenset(
-        {"admin", "sales_agent", "care_agent", "billing_ops", "finance", "auditor", "read_only"}
-    ),
-    "productCatalogManagement": frozenset(ROLES),
-}
-
-
-def may_read_api(role: str, api: str) -> bool:
-    """Whether ``role`` may read the resources of the TMF API named ``api``."""
-    return role in API_READERS.get(api, frozenset({"admin"}))
+if __name__ == "__main__":  # python -m openbss.core.permissions > the block in the doc
+    print(matrix_markdown(), end="")

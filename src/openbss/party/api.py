@@ -31,14 +31,18 @@ TMF_APIS: list[tuple[str, str]] = [
     ("accountManagement", ACCOUNT_PREFIX),
 ]
 
-# Personal data is not for partners or catalog managers.
-READERS = ("sales_agent", "care_agent", "billing_ops", "finance", "auditor", "read_only")
-read_party = Requires(*READERS)
-write_party = Requires("sales_agent", "care_agent")
-delete_party = Requires("care_agent")
-write_account = Requires("sales_agent", "care_agent", "billing_ops")
-export_personal_data = Requires("care_agent", "auditor")
-erase_personal_data = Requires("care_agent")
+# Who may do what: the role matrix in openbss.core.permissions (docs/security.md).
+read_party = Requires.to("party", "read")
+write_party = Requires.to("party", "write")
+delete_party = Requires.to("party", "delete")
+read_customer = Requires.to("customer", "read")
+write_customer = Requires.to("customer", "write")
+remove_customer = Requires.to("customer", "delete")
+read_account = Requires.to("account", "read")
+write_account = Requires.to("account", "write")
+delete_account = Requires.to("account", "delete")
+export_personal_data = Requires.to("personalData", "read")
+erase_personal_data = Requires.to("personalData", "delete")
 
 
 def _validate(model: type[BaseModel], payload: Any) -> Any:
@@ -96,34 +100,34 @@ CUSTOMER = f"{CUSTOMER_PREFIX}/customer"
 @router.post(CUSTOMER, status_code=201, tags=["customerManagement"],
              openapi_extra=request_body(schemas.Customer))
 def create_customer(request: Request, payload: Any = Body(...),
-                    ctx: Context = Depends(write_party)) -> JSONResponse:
+                    ctx: Context = Depends(write_customer)) -> JSONResponse:
     row = customers.create_customer(ctx, data=_validate(schemas.Customer, payload))
     return resource_response(customers.render_customer(ctx, row), request, 201)
 
 
 @router.get(CUSTOMER, tags=["customerManagement"])
-def list_customers(request: Request, ctx: Context = Depends(read_party)) -> JSONResponse:
+def list_customers(request: Request, ctx: Context = Depends(read_customer)) -> JSONResponse:
     params = list_params(request)
     rows, total = customers.list_customers(ctx, params=params)
     return list_response([customers.render_customer(ctx, r) for r in rows], total, params)
 
 
 @router.get(CUSTOMER + "/{id}", tags=["customerManagement"])
-def get_customer(id: str, request: Request, ctx: Context = Depends(read_party)) -> JSONResponse:
+def get_customer(id: str, request: Request, ctx: Context = Depends(read_customer)) -> JSONResponse:
     row = customers.get_customer(ctx, customer_id=id)
     return resource_response(customers.render_customer(ctx, row), request)
 
 
 @router.patch(CUSTOMER + "/{id}", tags=["customerManagement"])
 def patch_customer(id: str, request: Request, payload: Any = Body(...),
-                   ctx: Context = Depends(write_party)) -> JSONResponse:
+                   ctx: Context = Depends(write_customer)) -> JSONResponse:
     require_merge_patch(request)
     row = customers.update_customer(ctx, customer_id=id, patch=payload)
     return resource_response(customers.render_customer(ctx, row), request)
 
 
 @router.delete(CUSTOMER + "/{id}", status_code=204, tags=["customerManagement"])
-def delete_customer(id: str, ctx: Context = Depends(delete_party)) -> Response:
+def delete_customer(id: str, ctx: Context = Depends(remove_customer)) -> Response:
     customers.delete_customer(ctx, customer_id=id)
     return Response(status_code=204)
 
@@ -141,13 +145,13 @@ def _account_routes(kind: str) -> None:
         return resource_response(accounts.render_account(ctx, row), request, 201)
 
     @router.get(base, tags=[tag], name=f"list_{kind}")
-    def list_(request: Request, ctx: Context = Depends(read_party)) -> JSONResponse:
+    def list_(request: Request, ctx: Context = Depends(read_account)) -> JSONResponse:
         params = list_params(request)
         rows, total = accounts.list_accounts(ctx, kind=kind, params=params)
         return list_response(accounts.render_accounts(ctx, rows), total, params)
 
     @router.get(base + "/{id}", tags=[tag], name=f"get_{kind}")
-    def get(id: str, request: Request, ctx: Context = Depends(read_party)) -> JSONResponse:
+    def get(id: str, request: Request, ctx: Context = Depends(read_account)) -> JSONResponse:
         row = accounts.get_account(ctx, kind=kind, account_id=id)
         return resource_response(accounts.render_account(ctx, row), request)
 
@@ -159,7 +163,7 @@ def _account_routes(kind: str) -> None:
         return resource_response(accounts.render_account(ctx, row), request)
 
     @router.delete(base + "/{id}", status_code=204, tags=[tag], name=f"delete_{kind}")
-    def delete(id: str, ctx: Context = Depends(write_account)) -> Response:
+    def delete(id: str, ctx: Context = Depends(delete_account)) -> Response:
         accounts.delete_account(ctx, kind=kind, account_id=id)
         return Response(status_code=204)
 
