@@ -12,12 +12,14 @@ import structlog
 from openbss.core.config import get_settings
 from openbss.core.db import unit_of_work
 from openbss.core.events import deliver_due
+from openbss.core.netguard import guarded_client
 
 log = structlog.get_logger("openbss.worker")
 
 
-def run_once(client: httpx.Client, limit: int = 100) -> int:
-    """Attempt every due delivery once, in its own transaction; return the count."""
+def run_once(client: httpx.Client | None = None, limit: int = 100) -> int:
+    """Attempt every due delivery once, in its own transaction; return the count.
+    ``client`` must come from :func:`openbss.core.netguard.guarded_client`."""
     settings = get_settings()
     with unit_of_work() as session:
         return deliver_due(
@@ -46,7 +48,10 @@ def run_forever(stop: threading.Event) -> None:
     settings = get_settings()
     log.info("worker_started", poll_seconds=settings.worker_poll_seconds)
     next_housekeeping = 0.0
-    with httpx.Client(timeout=settings.webhook_timeout_seconds) as client:
+    # Every connection goes through the SSRF guard: resolved once, validated, connected
+    # to the validated address; no redirects, no proxies from the environment.
+    with guarded_client(allow_private=settings.webhook_allow_private,
+                        timeout=settings.webhook_timeout_seconds) as client:
         while not stop.is_set():
             try:
                 if time.monotonic() >= next_housekeeping:
