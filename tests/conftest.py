@@ -33,6 +33,8 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("OPENBSS_SECRET_KEY", "test-secret-key-for-the-suite")
     os.environ.setdefault("OPENBSS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("OPENBSS_BASE_URL", "http://testserver")
+    # Test listeners run on 127.0.0.1; the SSRF guard's own tests switch this off.
+    os.environ.setdefault("OPENBSS_WEBHOOK_ALLOW_PRIVATE", "true")
 
 
 @pytest.fixture(scope="session")

@@ -318,7 +318,9 @@ def test_hub_listener_gets_party_events(client, tenant):
         assert len(deliveries) == 1
         event = s.get(OutboxEvent, deliveries[0].event_id)
         assert event.event_type == "IndividualCreateEvent"
-        assert event.payload["event"]["individual"]["givenName"] == "Hub"
+        from openbss.core.events import event_payload  # stored sealed: personal data
+
+        assert event_payload(s, event)["event"]["individual"]["givenName"] == "Hub"
 
 
 def test_a_closed_customer_cannot_be_changed(client, tenant, make_customer):

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     )
     catalog_import_dir: str = Field(
         default="./var/import", description="Where TMF620 importJob may read file:// URLs"
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Let hub listener callbacks reach loopback and private networks "
+        "(RFC 1918, CGNAT, fc00::/7); link-local, multicast and unspecified stay refused",
+    )
     )
 
 

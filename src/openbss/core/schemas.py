@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    UrlConstraints,
+)
 
 
 class StrictModel(BaseModel):
@@ -24,9 +31,10 @@ AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
 class HubCreate(StrictModel):
-    """TMF EventSubscriptionInput, plus an optional signing secret."""
+    """TMF EventSubscriptionInput, plus an optional signing secret. The callback must
+    also pass the SSRF guard (openbss.core.netguard), checked by the service."""
 
-    callback: AnyHttpUrl
+    callback: Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)]
     query: str | None = Field(default=None, max_length=2000)
     secret: str | None = Field(default=None, min_length=16, max_length=128)
 

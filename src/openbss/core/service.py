@@ -135,6 +135,8 @@ def advance_clock(
 
 
 def hub_view(sub: HubSubscription, *, with_secret: bool = False) -> dict[str, object]:
+    """A listener as shown (and audited). The signing secret only with ``with_secret``:
+    in the answer to its registration, never in audit rows or delivery views."""
     view: dict[str, object] = {"id": sub.id, "callback": sub.callback}
     if sub.query:
         view["query"] = sub.query
