@@ -14,6 +14,7 @@ import pytest
 from fastapi.routing import APIRoute
 
 from openbss.core.permissions import Requires
+from route_walk import api_routes
 
 PUBLIC = {"/health", "/ready", "/metrics", "/oauth/token", "/openapi.json", "/docs",
           "/docs/oauth2-redirect", "/redoc"}
@@ -97,7 +98,8 @@ FACTORIES: dict[str, Callable] = {
 
 
 def _api_routes(app) -> list[APIRoute]:
-    return [r for r in app.routes if isinstance(r, APIRoute)]
+    # not app.routes: FastAPI 0.16x keeps included routers there, not their routes
+    return api_routes(app)
 
 
 def _requires(route: APIRoute) -> Requires | None:
