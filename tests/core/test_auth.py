@@ -119,3 +119,144 @@ def test_partners_and_read_only_roles_cannot_register_listeners(client, tenant):
     r = client.post("/tmf-api/event/v4/hub", json={"callback": "http://127.0.0.1:1/x"},
                     headers=tenant.headers("billing_ops"))
     assert r.status_code == 201
+
+
+# --- tokens follow their key's current state -------------------------------------------
+
+def _token(client, key: str) -> str:
+    r = client.post("/oauth/token", data={"grant_type": "client_credentials",
+                                          "client_id": key.split("_")[1], "client_secret": key})
+    assert r.status_code == 200, r.text
+    return r.json()["access_token"]
+
+
+def _set_role(key: str, role: str) -> None:
+    """Change a key's role in the database (as an operator would), through the ORM."""
+    from sqlalchemy import select
+
+    from openbss.core.db import unit_of_work
+    from openbss.core.models import ApiKey
+
+    with unit_of_work() as session:
+        row = session.scalars(select(ApiKey).where(ApiKey.prefix == key.split("_")[1])).one()
+        row.role = role
+
+
+def test_a_token_carries_the_key_id_and_nothing_secret(client, tenant):
+    key = tenant.keys["auditor"]
+    token = _token(client, key)
+    claims = jwt.decode(token, signing_key(), algorithms=["HS256"], audience="openbss")
+    assert claims["sub"] == key.split("_")[1]
+    assert claims["tid"] == tenant.id
+    assert set(claims) == {"sub", "tid", "role", "aud", "iat", "exp"}
+    assert key.split("_", 2)[2] not in token and key not in jwt.get_unverified_header(token)
+
+
+def test_a_revoked_key_s_token_is_401_at_once(client, tenant):
+    from typer.testing import CliRunner
+
+    from openbss.cli import app as cli
+
+    key = tenant.keys["finance"]
+    token = _token(client, key)
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/tmf-api/accountManagement/v4/billingAccount",
+                      headers=bearer).status_code == 200
+    revoked = CliRunner().invoke(cli, ["apikey", "revoke", key.split("_")[1],
+                                       "--tenant", tenant.name])
+    assert revoked.exit_code == 0, revoked.output
+    for headers in (bearer, tenant.headers("finance")):
+        r = client.get("/tmf-api/accountManagement/v4/billingAccount", headers=headers)
+        assert r.status_code == 401, r.text
+        assert r.json()["code"] == "unauthenticated"
+    # and no new token is issued for it
+    r = client.post("/oauth/token", data={"grant_type": "client_credentials",
+                                          "client_id": key.split("_")[1], "client_secret": key})
+    assert r.status_code == 401
+
+
+def test_a_token_acts_with_its_key_s_current_role(client, tenant):
+    key = tenant.keys["read_only"]
+    token = _token(client, key)
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert client.get("/api/v1/audit", headers=bearer).status_code == 403
+    _set_role(key, "auditor")
+    assert client.get("/api/v1/audit", headers=bearer).status_code == 200
+    assert client.get("/api/v1/audit", headers=tenant.headers("read_only")).status_code == 200
+    # the role claim still says read_only; the key's row is what counts
+    assert jwt.decode(token, options={"verify_signature": False})["role"] == "read_only"
+    _set_role(key, "partner")
+    assert client.get("/api/v1/audit", headers=bearer).status_code == 403
+    r = client.get("/tmf-api/partyManagement/v4/individual", headers=bearer)
+    assert r.status_code == 403 and "'partner'" in r.json()["message"]
+
+
+def test_the_role_claim_of_a_token_grants_nothing(client, tenant):
+    """Even correctly signed, a token naming ``admin`` for an auditor key acts as auditor."""
+    client_id, _ = _client_credentials(tenant, "auditor")
+    claims = {"sub": client_id, "tid": tenant.id, "role": "admin", "aud": "openbss",
+              "exp": datetime.now(UTC) + timedelta(minutes=5)}
+    token = jwt.encode(claims, signing_key(), algorithm="HS256")
+    r = client.post("/api/v1/testClock/advance", json={"days": 1},
+                    headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 403 and "'auditor'" in r.json()["message"]
+    # a token naming another tenant than its key's is refused outright
+    claims["tid"] = "another-tenant"
+    token = jwt.encode(claims, signing_key(), algorithm="HS256")
+    assert client.get("/api/v1/audit",
+                      headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+# --- audit rows hold nothing to forge a token with ---------------------------------------
+
+def test_audit_rows_of_keys_and_listeners_hold_no_secrets(client, tenant):
+    from sqlalchemy import select
+    from typer.testing import CliRunner
+
+    from openbss.cli import app as cli
+    from openbss.core.config import get_settings
+    from openbss.core.db import unit_of_work
+    from openbss.core.models import ApiKey, AuditEntry
+
+    runner = CliRunner()
+    created = runner.invoke(cli, ["apikey", "create", "--tenant", tenant.name,
+                                  "--role", "admin"])
+    assert created.exit_code == 0, created.output
+    new_key = created.output.strip().splitlines()[-1]
+    key_id = new_key.split("_")[1]
+    assert runner.invoke(cli, ["apikey", "revoke", key_id, "--tenant",
+                               tenant.name]).exit_code == 0
+    listener_secret = "listener-secret-" + "q" * 24
+    hub = client.post("/tmf-api/event/v4/hub", headers=tenant.headers("admin"),
+                      json={"callback": "http://127.0.0.1:1/x", "secret": listener_secret})
+    assert hub.status_code == 201, hub.text
+    generated = client.post("/tmf-api/event/v4/hub", headers=tenant.headers("admin"),
+                            json={"callback": "http://127.0.0.1:1/y"}).json()
+    assert generated["secret"]
+    assert client.delete(f"/tmf-api/event/v4/hub/{hub.json()['id']}",
+                         headers=tenant.headers("admin")).status_code == 204
+
+    with unit_of_work() as session:
+        hashes = list(session.scalars(select(ApiKey.key_hash).where(
+            ApiKey.tenant_id == tenant.id)))
+        raw_rows = [(r.actor, r.resource_id, r.before, r.after) for r in session.scalars(
+            select(AuditEntry).where(AuditEntry.tenant_id == tenant.id))]
+    listed = client.get("/api/v1/audit?limit=1000", headers=tenant.headers("auditor"))
+    assert listed.status_code == 200
+    texts = {"API": listed.text, "database": repr(raw_rows)}
+    forbidden = {
+        "a key": [new_key, *tenant.keys.values()],
+        "a key's secret part": [k.split("_", 2)[2] for k in [new_key, *tenant.keys.values()]],
+        "a key hash": hashes,
+        "a listener secret": [listener_secret, generated["secret"]],
+        "the signing key": [signing_key().hex(), get_settings().secret_key],
+    }
+    for where, text in texts.items():
+        for what, values in forbidden.items():
+            for value in values:
+                assert value not in text, f"audit rows ({where}) hold {what}"
+    # what they do hold: which key was created and revoked, with its role
+    actions = {(r["action"], r["resourceType"], r["resourceId"]) for r in listed.json()}
+    assert {("create", "apiKey", key_id), ("revoke", "apiKey", key_id),
+            ("create", "hub", hub.json()["id"]), ("delete", "hub", hub.json()["id"])} <= actions
+    assert "key_hash" not in texts["database"] and "keyHash" not in listed.text
