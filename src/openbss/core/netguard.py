@@ -27,6 +27,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import ssl
 from collections.abc import Iterable
 from typing import Any
 
@@ -239,7 +240,7 @@ class GuardedTransport(httpx.HTTPTransport):
     """An httpx transport whose every new connection goes through :class:`GuardedBackend`
     (no proxies from the environment, no Unix sockets)."""
 
-    def __init__(self, *, allow_private: bool, verify: bool = True,
+    def __init__(self, *, allow_private: bool, verify: ssl.SSLContext | bool = True,
                  limits: httpx.Limits | None = None) -> None:
         super().__init__(verify=verify, trust_env=False)
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
@@ -252,8 +253,9 @@ class GuardedTransport(httpx.HTTPTransport):
         )
 
 
-def guarded_client(*, allow_private: bool, timeout: float) -> httpx.Client:
+def guarded_client(*, allow_private: bool, timeout: float,
+                   verify: ssl.SSLContext | bool = True) -> httpx.Client:
     """The HTTP client webhooks are delivered with: guarded connections, no redirects
     followed, no proxy or netrc settings taken from the environment."""
-    return httpx.Client(transport=GuardedTransport(allow_private=allow_private),
+    return httpx.Client(transport=GuardedTransport(allow_private=allow_private, verify=verify),
                         timeout=timeout, follow_redirects=False, trust_env=False)
