@@ -148,7 +148,7 @@ def test_a_token_carries_the_key_id_and_nothing_secret(client, tenant):
     claims = jwt.decode(token, signing_key(), algorithms=["HS256"], audience="openbss")
     assert claims["sub"] == key.split("_")[1]
     assert claims["tid"] == tenant.id
-    assert set(claims) == {"sub", "tid", "role", "aud", "iat", "exp"}
+    assert set(claims) == {"sub", "tid", "role", "kb", "aud", "iat", "exp"}
     assert key.split("_", 2)[2] not in token and key not in jwt.get_unverified_header(token)
 
 
@@ -193,9 +193,9 @@ def test_a_token_acts_with_its_key_s_current_role(client, tenant):
 
 def test_the_role_claim_of_a_token_grants_nothing(client, tenant):
     """Even correctly signed, a token naming ``admin`` for an auditor key acts as auditor."""
-    client_id, _ = _client_credentials(tenant, "auditor")
-    claims = {"sub": client_id, "tid": tenant.id, "role": "admin", "aud": "openbss",
-              "exp": datetime.now(UTC) + timedelta(minutes=5)}
+    claims = jwt.decode(_token(client, tenant.keys["auditor"]), signing_key(),
+                        algorithms=["HS256"], audience="openbss")
+    claims["role"] = "admin"
     token = jwt.encode(claims, signing_key(), algorithm="HS256")
     r = client.post("/api/v1/testClock/advance", json={"days": 1},
                     headers={"Authorization": f"Bearer {token}"})
@@ -205,6 +205,34 @@ def test_the_role_claim_of_a_token_grants_nothing(client, tenant):
     token = jwt.encode(claims, signing_key(), algorithm="HS256")
     assert client.get("/api/v1/audit",
                       headers={"Authorization": f"Bearer {token}"}).status_code == 401
+
+
+def test_the_signing_key_and_a_key_id_from_the_audit_log_forge_nothing(client, tenant):
+    """What an auditor can read (key ids, tenant ids) plus even the signing key is not a
+    token: the ``kb`` claim binds a token to its key's stored hash."""
+    admin_id = tenant.keys["admin"].split("_")[1]
+    real = jwt.decode(_token(client, tenant.keys["admin"]), signing_key(),
+                      algorithms=["HS256"], audience="openbss")
+    assert client.post("/tmf-api/event/v4/hub", json={"callback": "http://127.0.0.1:1/x"},
+                       headers=tenant.headers("admin")).status_code == 201
+    audit = client.get("/api/v1/audit?limit=1000", headers=tenant.headers("auditor")).json()
+    assert f"apikey:{admin_id}" in {row["actor"] for row in audit}  # the id is public
+    base = {"sub": admin_id, "tid": tenant.id, "role": "admin", "aud": "openbss",
+            "exp": datetime.now(UTC) + timedelta(minutes=5)}
+    for forged_claims in (base, {**base, "kb": "0" * 32}, {**base, "kb": real["kb"][:-1]}):
+        forged = jwt.encode(forged_claims, signing_key(), algorithm="HS256")
+        r = client.get("/api/v1/audit", headers={"Authorization": f"Bearer {forged}"})
+        assert r.status_code == 401, forged_claims
+    # the genuine binding still works (the refusals above were the binding, not the rest)
+    genuine = jwt.encode({**base, "kb": real["kb"]}, signing_key(), algorithm="HS256")
+    assert client.get("/api/v1/audit",
+                      headers={"Authorization": f"Bearer {genuine}"}).status_code == 200
+    # a key's binding is its own: another key's kb does not fit
+    other = jwt.decode(_token(client, tenant.keys["auditor"]), signing_key(),
+                       algorithms=["HS256"], audience="openbss")
+    mixed = jwt.encode({**base, "kb": other["kb"]}, signing_key(), algorithm="HS256")
+    assert client.get("/api/v1/audit",
+                      headers={"Authorization": f"Bearer {mixed}"}).status_code == 401
 
 
 # --- audit rows hold nothing to forge a token with ---------------------------------------

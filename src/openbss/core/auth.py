@@ -51,6 +51,14 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def key_binding(key_hash: str) -> str:
+    """The ``kb`` claim of a token: binds it to its key's secret. Forging a token takes the
+    signing key AND the key's stored hash; the key id in ``sub`` (visible in audit rows
+    and key listings) is not enough."""
+    return hmac.new(signing_key(), b"openbss-key:" + key_hash.encode(),
+                    hashlib.sha256).hexdigest()[:32]
+
+
 def check_role(role: str) -> str:
     if role not in ROLES:
         raise ValidationError(
@@ -100,13 +108,14 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
             signing_key(),
             algorithms=[JWT_ALGORITHM],
             audience=JWT_AUDIENCE,
-            options={"require": ["exp", "sub", "tid", "role"]},
+            options={"require": ["exp", "sub", "tid", "role", "kb"]},
         )
     except jwt.PyJWTError as exc:
         raise AuthenticationError(f"invalid token: {exc}") from exc
     # A token outlives nothing it was issued for: the key behind it must still be valid.
     key = session.scalar(select(ApiKey).where(ApiKey.prefix == claims["sub"]))
-    if key is None or key.revoked_at is not None or key.tenant_id != claims["tid"]:
+    if key is None or key.revoked_at is not None or key.tenant_id != claims["tid"] \
+            or not hmac.compare_digest(str(claims["kb"]), key_binding(key.key_hash)):
         raise AuthenticationError("the client behind this token is unknown or revoked")
     return Principal(tenant_id=key.tenant_id, role=key.role, actor=f"client:{key.prefix}",
                      key_id=key.id)
@@ -117,12 +126,15 @@ def issue_token(session: Session, *, client_id: str, client_secret: str) -> tupl
     principal = _api_key_principal(session, client_secret)
     if principal.actor != f"apikey:{client_id}":
         raise AuthenticationError("client_id does not match client_secret")
+    key = session.get(ApiKey, principal.key_id)
+    assert key is not None
     ttl = get_settings().jwt_ttl_seconds
     now = datetime.now(UTC)
     claims = {
         "sub": client_id,
         "tid": principal.tenant_id,
         "role": principal.role,
+        "kb": key_binding(key.key_hash),
         "aud": JWT_AUDIENCE,
         "iat": now,
         "exp": now + timedelta(seconds=ttl),
