@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from openbss.core.config import get_settings
@@ -92,8 +95,114 @@ def _api_key_principal(session: Session, token: str) -> Principal:
                      key_id=row.id)
 
 
+# --- the principal cache ------------------------------------------------------------
+# Checking credentials costs a query (and a JWT signature) per request. A process keeps
+# what it checked for ``OPENBSS_AUTH_CACHE_SECONDS`` (5 s by default), keyed by the
+# SHA-256 of the whole ``Authorization`` header, never by anything guessable. The bound:
+# - a change to a key (revocation, role) made through the ORM in this process drops the
+#   key's entries at once, when it is flushed and again when it commits (mapper events
+#   below), so the next request reads the key's committed state;
+# - a change made by another process (``openbss apikey revoke``, another server worker)
+#   is honoured within ``OPENBSS_AUTH_CACHE_SECONDS``;
+# - a JWT is never trusted past its own ``exp``;
+# - failures are never cached.
+_CACHE_MAX = 10_000
+_cache: dict[str, tuple[Principal, str, float]] = {}  # header hash -> principal, key, until
+_cache_lock = threading.Lock()
+_generation = 0  # bumped by every invalidation: a lookup begun before it is not cached
+
+
+def _header_hash(authorization: str) -> str:
+    return hashlib.sha256(authorization.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def cached_principal(authorization: str | None) -> Principal | None:
+    """The principal of these credentials if this process checked them less than
+    ``OPENBSS_AUTH_CACHE_SECONDS`` ago and nothing invalidated them; no database."""
+    if not authorization or not _cache:
+        return None
+    entry = _cache.get(_header_hash(authorization))
+    if entry is None:
+        return None
+    if entry[2] <= time.monotonic():
+        with _cache_lock:
+            _cache.pop(_header_hash(authorization), None)
+        return None
+    return entry[0]
+
+
+def _remember(authorization: str, principal: Principal, prefix: str, generation: int,
+              not_after: float | None = None) -> None:
+    ttl = get_settings().auth_cache_seconds
+    if ttl <= 0:
+        return
+    until = time.monotonic() + ttl
+    if not_after is not None:
+        until = min(until, time.monotonic() + (not_after - time.time()))
+    with _cache_lock:
+        if generation != _generation:
+            return  # a key changed while we were reading it: do not keep what we read
+        if len(_cache) >= _CACHE_MAX:
+            _cache.clear()
+        _cache[_header_hash(authorization)] = (principal, prefix, until)
+
+
+def forget_api_key(prefix: str | None = None) -> None:
+    """Drop what this process remembers of the key ``prefix`` (of every key if None)."""
+    global _generation
+    with _cache_lock:
+        _generation += 1
+        if prefix is None:
+            _cache.clear()
+            return
+        for header, entry in list(_cache.items()):
+            if entry[1] == prefix:
+                del _cache[header]
+
+
+_CHANGED_KEYS = "openbss_changed_api_keys"
+
+
+def _key_changed(_mapper: Any, connection: Any, target: ApiKey) -> None:
+    session = Session.object_session(target)
+    if session is not None:
+        session.info.setdefault(_CHANGED_KEYS, set()).add(target.prefix)
+    forget_api_key(target.prefix)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bulk_key_change(state: Any) -> None:
+    if (state.is_update or state.is_delete) and state.bind_mapper is not None \
+            and state.bind_mapper.class_ is ApiKey:
+        state.session.info.setdefault(_CHANGED_KEYS, set()).add(None)
+        forget_api_key()
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_committed_keys(session: Session) -> None:
+    changed = session.info.pop(_CHANGED_KEYS, None)
+    for prefix in changed or ():
+        forget_api_key(prefix)
+
+
+event.listen(ApiKey, "after_update", _key_changed)
+event.listen(ApiKey, "after_delete", _key_changed)
+
+
 def authenticate(session: Session, authorization: str | None) -> Principal:
-    """Resolve an ``Authorization: Bearer`` header to a principal or raise 401."""
+    """Resolve an ``Authorization: Bearer`` header to a principal or raise 401 (from the
+    principal cache when this process checked the same credentials a moment ago)."""
+    hit = cached_principal(authorization)
+    if hit is not None:
+        return hit
+    generation = _generation
+    principal, prefix, not_after = _check(session, authorization)
+    assert authorization is not None
+    _remember(authorization, principal, prefix, generation, not_after)
+    return principal
+
+
+def _check(session: Session, authorization: str | None) -> tuple[Principal, str, float | None]:
     if not authorization:
         raise AuthenticationError("missing Authorization header; send 'Bearer <token>'")
     scheme, _, token = authorization.partition(" ")
@@ -101,7 +210,8 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
     if scheme.lower() != "bearer" or not token:
         raise AuthenticationError("Authorization must be 'Bearer <token>'")
     if token.startswith(f"{KEY_PREFIX}_"):
-        return _api_key_principal(session, token)
+        principal = _api_key_principal(session, token)
+        return principal, principal.actor.partition(":")[2], None
     try:
         claims = jwt.decode(
             token,
@@ -117,8 +227,8 @@ def authenticate(session: Session, authorization: str | None) -> Principal:
     if key is None or key.revoked_at is not None or key.tenant_id != claims["tid"] \
             or not hmac.compare_digest(str(claims["kb"]), key_binding(key.key_hash)):
         raise AuthenticationError("the client behind this token is unknown or revoked")
-    return Principal(tenant_id=key.tenant_id, role=key.role, actor=f"client:{key.prefix}",
-                     key_id=key.id)
+    return (Principal(tenant_id=key.tenant_id, role=key.role, actor=f"client:{key.prefix}",
+                      key_id=key.id), key.prefix, float(claims["exp"]))
 
 
 def issue_token(session: Session, *, client_id: str, client_secret: str) -> tuple[str, int]:

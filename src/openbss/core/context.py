@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from openbss.core.models import Tenant
 
@@ -52,3 +56,88 @@ def system_context(session: Session, tenant: Tenant, *, actor: str = "system") -
         now=tenant_now(tenant),
         base_url=get_settings().base_url,
     )
+
+
+# --- the tenant cache -----------------------------------------------------------------
+# Every request needs its tenant (name, region, currency, clock). A process keeps the
+# columns of production tenants for ``OPENBSS_AUTH_CACHE_SECONDS`` and attaches a copy to
+# the request's session without a query. Sandbox tenants are always read (their test
+# clock must be the same in every process at once). A change to a tenant made through the
+# ORM in this process drops it from the cache; other processes see it within the bound.
+# The audit chain head (``audit_seq``/``audit_head``) is never taken from the cache:
+# ``audit.record`` re-reads it under the tenant row lock.
+_TENANT_COLUMNS = tuple(c.key for c in inspect(Tenant).column_attrs)
+_VOLATILE = frozenset({"audit_seq", "audit_head"})
+_tenants: dict[str, tuple[dict[str, Any], float]] = {}
+_tenants_lock = threading.Lock()
+_tenant_generation = 0
+
+
+def cached_tenant(session: Session, tenant_id: str) -> Tenant | None:
+    """The tenant ``tenant_id`` attached to ``session`` from the cache, or None (a miss:
+    load it with :func:`load_tenant`)."""
+    entry = _tenants.get(tenant_id)
+    if entry is None or entry[1] <= time.monotonic():
+        return None
+    copy = Tenant(**entry[0])
+    make_transient_to_detached(copy)
+    return session.merge(copy, load=False)
+
+
+def load_tenant(session: Session, tenant_id: str) -> Tenant | None:
+    """Read the tenant and remember it (production tenants only)."""
+    from openbss.core.config import get_settings
+
+    generation = _tenant_generation
+    tenant = session.get(Tenant, tenant_id)
+    ttl = get_settings().auth_cache_seconds
+    if tenant is None or tenant.sandbox or ttl <= 0:
+        return tenant
+    columns = {name: getattr(tenant, name) for name in _TENANT_COLUMNS}
+    with _tenants_lock:
+        if generation == _tenant_generation:
+            _tenants[tenant_id] = (columns, time.monotonic() + ttl)
+    return tenant
+
+
+def forget_tenant(tenant_id: str | None = None) -> None:
+    """Drop a tenant (every tenant if None) from this process's cache."""
+    global _tenant_generation
+    with _tenants_lock:
+        _tenant_generation += 1
+        if tenant_id is None:
+            _tenants.clear()
+        else:
+            _tenants.pop(tenant_id, None)
+
+
+_CHANGED_TENANTS = "openbss_changed_tenants"
+
+
+def _tenant_changed(_mapper: Any, _connection: Any, target: Tenant) -> None:
+    state = inspect(target)
+    changed = {a.key for a in state.attrs if a.history.has_changes()}
+    if changed and changed <= _VOLATILE:
+        return  # an audit append: the cache never serves the chain head
+    session = Session.object_session(target)
+    if session is not None:
+        session.info.setdefault(_CHANGED_TENANTS, set()).add(target.id)
+    forget_tenant(target.id)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bulk_tenant_change(state: Any) -> None:
+    if (state.is_update or state.is_delete) and state.bind_mapper is not None \
+            and state.bind_mapper.class_ is Tenant:
+        state.session.info.setdefault(_CHANGED_TENANTS, set()).add(None)
+        forget_tenant()
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_committed_tenants(session: Session) -> None:
+    for tenant_id in session.info.pop(_CHANGED_TENANTS, None) or ():
+        forget_tenant(tenant_id)
+
+
+event.listen(Tenant, "after_update", _tenant_changed)
+event.listen(Tenant, "after_delete", _tenant_changed)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openbss.core import idempotency
-from openbss.core.auth import Principal, authenticate
+from openbss.core.auth import Principal, authenticate, cached_principal
 from openbss.core.db import WRITE_INTENT, session_factory
 from openbss.core.error_handlers import error_body, error_response
 from openbss.core.errors import AuthenticationError, IdempotencyKeyReusedError
@@ -66,38 +66,19 @@ class UnitOfWorkMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         method: str = scope["method"]
-
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > MAX_BODY_BYTES:
-                await self._send_json(send, {}, 413, error_body(
-                    413, "payload_too_large", "Payload too large",
-                    f"request bodies are limited to {MAX_BODY_BYTES} bytes", "body"),
-                    request_id)
-                return
-
-        async def replay_receive() -> Message:
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        WRITE_INTENT.set(method in ("POST", "PUT", "PATCH", "DELETE")
-                         or str(scope["path"]).endswith(AUDITED_READ_SUFFIXES))
-        session: Session = session_factory()()
         state = scope.setdefault("state", {})
-        state["session"] = session
         state["request_id"] = request_id
         status_holder: dict[str, Any] = {}
+        sessions: list[Session] = []
         try:
-            await self._handle(scope, replay_receive, send, session, body, method,
-                               request_id, status_holder)
+            await self._handle(scope, receive, send, sessions, method, request_id,
+                               status_holder)
         finally:
-            if session.in_transaction():  # rolls back over the network: not on the loop
-                await anyio.to_thread.run_sync(session.close)
-            else:
-                session.close()
+            for session in sessions:
+                if session.in_transaction():  # rolls back over the network: not on the loop
+                    await anyio.to_thread.run_sync(session.close)
+                else:
+                    session.close()
             route = scope.get("route")
             route_path = getattr(route, "path", "unmatched")
             status = status_holder.get("status", 500)
@@ -114,11 +95,49 @@ class UnitOfWorkMiddleware:
             )
 
     async def _handle(
-        self, scope: Scope, receive: Receive, send: Send, session: Session, body: bytes,
+        self, scope: Scope, receive: Receive, send: Send, sessions: list[Session],
         method: str, request_id: str, status_holder: dict[str, Any],
     ) -> None:
-        key = _header(scope, idempotency.IDEMPOTENCY_HEADER.encode()) if method == "POST" else None
+        # 1. A declared body above the limit is refused before a byte of it is read.
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.strip().isdigit() \
+                and int(declared) > MAX_BODY_BYTES:
+            await self._too_large(send, status_holder, request_id)
+            return
+        # 2. Authenticate from the headers alone, before the body is read: a request
+        # without valid credentials answers 401 whatever (and however much) it sends.
+        # Credentials checked a moment ago come from the principal cache (no database,
+        # no thread); others are checked in a worker thread with a short read session.
         principal: Principal | None = None
+        if str(scope["path"]).startswith(AUTHENTICATED_PREFIXES):
+            authorization = _header(scope, b"authorization")
+            try:
+                principal = cached_principal(authorization) or \
+                    await anyio.to_thread.run_sync(self._authenticate, authorization)
+            except AuthenticationError as exc:
+                status_holder["status"] = exc.status
+                response = error_response(exc)
+                response.headers["x-request-id"] = request_id
+                await response(scope, receive, send)
+                return
+            scope["state"]["principal"] = principal
+        # 3. The body, bounded (a chunked body has no Content-Length to check up front).
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > MAX_BODY_BYTES:
+                await self._too_large(send, status_holder, request_id)
+                return
+
+        async def replay_receive() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        key = _header(scope, idempotency.IDEMPOTENCY_HEADER.encode()) if method == "POST" else None
         request_hash = ""
         if key is not None:
             if not key.strip() or len(key) > idempotency.MAX_IDEMPOTENCY_KEY:
@@ -130,20 +149,15 @@ class UnitOfWorkMiddleware:
             request_hash = idempotency.request_hash(
                 method, scope["path"], scope.get("query_string", b"").decode(), body
             )
-        if str(scope["path"]).startswith(AUTHENTICATED_PREFIXES):
-            # Authenticate before anything reads the body, so that a request without a
-            # valid token answers 401 whatever it sends (never 400/422 about the body);
-            # the stored idempotent answer is looked up in the same trip to the database.
-            try:
-                principal, stored = await anyio.to_thread.run_sync(
-                    self._prepare, session, _header(scope, b"authorization"), key
-                )
-            except AuthenticationError as exc:
-                response = error_response(exc)
-                status_holder["status"] = exc.status
-                await response(scope, receive, send)
-                return
-            scope["state"]["principal"] = principal
+        # 4. The request's unit of work.
+        WRITE_INTENT.set(method in ("POST", "PUT", "PATCH", "DELETE")
+                         or str(scope["path"]).endswith(AUDITED_READ_SUFFIXES))
+        session: Session = session_factory()()
+        sessions.append(session)
+        scope["state"]["session"] = session
+        if principal is not None and key is not None:
+            stored = await anyio.to_thread.run_sync(
+                idempotency.lookup, session, principal.tenant_id, key)
             if stored is not None:
                 await self._replay(send, status_holder, stored, request_hash, request_id)
                 return
@@ -153,7 +167,7 @@ class UnitOfWorkMiddleware:
         async def capture(message: Message) -> None:
             messages.append(message)
 
-        await self.app(scope, receive, capture)
+        await self.app(scope, replay_receive, capture)
         start = next((m for m in messages if m["type"] == "http.response.start"), None)
         status = start["status"] if start else 500
         if status < 400:
@@ -181,7 +195,7 @@ class UnitOfWorkMiddleware:
                     409, "conflict", "Conflict",
                     "the change conflicts with a concurrent change; retry", None), request_id)
                 return
-        else:
+        elif session.in_transaction():
             await anyio.to_thread.run_sync(session.rollback)
         status_holder["status"] = status
         for message in messages:
@@ -191,13 +205,19 @@ class UnitOfWorkMiddleware:
                                       (b"x-request-id", request_id.encode())]
             await send(message)
 
-    @classmethod
-    def _prepare(
-        cls, session: Session, authorization: str | None, key: str | None
-    ) -> tuple[Principal, IdempotencyRecord | None]:
-        principal = authenticate(session, authorization)
-        stored = idempotency.lookup(session, principal.tenant_id, key) if key is not None else None
-        return principal, stored
+    @staticmethod
+    def _authenticate(authorization: str | None) -> Principal:
+        """Check credentials with a short read-only session of their own (the request's
+        session, which may take SQLite's write lock, is opened after the body is read)."""
+        WRITE_INTENT.set(False)
+        with session_factory()() as session:
+            return authenticate(session, authorization)
+
+    async def _too_large(self, send: Send, status_holder: dict[str, Any],
+                         request_id: str) -> None:
+        await self._send_json(send, status_holder, 413, error_body(
+            413, "payload_too_large", "Payload too large",
+            f"request bodies are limited to {MAX_BODY_BYTES} bytes", "body"), request_id)
 
     @staticmethod
     def _commit(

@@ -14,15 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import structlog
 from fastapi import Request
 from sqlalchemy.orm import Session
 
-from openbss.core.auth import ROLES, authenticate
+from openbss.core.auth import ROLES, Principal, authenticate
 from openbss.core.config import get_settings
-from openbss.core.context import Context, tenant_now
+from openbss.core.context import Context, cached_tenant, load_tenant, tenant_now
 from openbss.core.errors import NotFoundError, PermissionDeniedError
-from openbss.core.models import Tenant
 
 READ, WRITE, DELETE, PERSONAL = "read", "write", "delete", "personal"
 ACCESSES: tuple[str, ...] = (READ, WRITE, DELETE, PERSONAL)
@@ -195,17 +195,22 @@ class Requires:
         """The check of ``POST``/``DELETE`` on the hub of the TMF API ``api``."""
         return cls(*hub_roles(api, access), family="hubs", access=access)
 
-    def __call__(self, request: Request) -> Context:
+    async def __call__(self, request: Request) -> Context:
+        # Runs on the event loop: the principal comes from the middleware and the tenant
+        # from the tenant cache; only a miss goes to the database (in a worker thread).
         session: Session = request.state.session
-        principal = getattr(request.state, "principal", None)  # set by the middleware
+        principal: Principal | None = getattr(request.state, "principal", None)  # middleware
         if principal is None:
-            principal = authenticate(session, request.headers.get("authorization"))
+            principal = await anyio.to_thread.run_sync(
+                authenticate, session, request.headers.get("authorization"))
         if principal.role not in self.roles:
             raise PermissionDeniedError(
                 f"role {principal.role!r} may not {self.operation}; allowed: "
                 + ", ".join(sorted(self.roles)),
             )
-        tenant = session.get(Tenant, principal.tenant_id)
+        tenant = cached_tenant(session, principal.tenant_id)
+        if tenant is None:
+            tenant = await anyio.to_thread.run_sync(load_tenant, session, principal.tenant_id)
         if tenant is None:
             raise NotFoundError("tenant no longer exists")
         request.state.tenant_name = tenant.name
