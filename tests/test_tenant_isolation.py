@@ -134,7 +134,9 @@ def test_every_route_with_an_id_hides_other_tenants_resources(client, app, make_
         for method in sorted(route.methods):
             params = FACTORIES[route.path](client, owner)
             path = route.path.format(**params)
-            headers = stranger.headers(**{"Content-Type": "application/merge-patch+json"})
+            content_type = "application/merge-patch+json" if method == "PATCH" else \
+                "application/json"
+            headers = stranger.headers(**{"Content-Type": content_type})
             r = client.request(method, path, json={}, headers=headers)
             assert r.status_code == 404, f"{method} {route.path} -> {r.status_code} {r.text}"
             # and the owner still sees it (the 404 above was isolation, not absence)
