@@ -28,6 +28,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="openbss-bench-")
     os.environ.setdefault("OPENBSS_DATABASE_URL", f"sqlite:///{tmp}/bench.db")
     os.environ.setdefault("OPENBSS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("OPENBSS_WEBHOOK_ALLOW_PRIVATE", "true")  # hubs on 127.0.0.1
 
     from fastapi.testclient import TestClient
     from rich.progress import Progress

@@ -32,7 +32,7 @@ from openbss.catalog import service
 from openbss.catalog.models import RESOURCE_MODELS
 from openbss.core.context import Context
 from openbss.core.errors import OpenBSSError, ValidationError
-from openbss.core.jsonx import loads
+from openbss.core.jsonx import MAX_DEPTH, BoundsError, check_bounds, loads_bounded
 
 FORMAT = "openbss-catalog/1"
 SECTIONS = ("category", "productSpecification", "productOfferingPrice", "productOffering",
@@ -60,8 +60,14 @@ def parse(text: str) -> Any:
     stripped = text.lstrip()
     try:
         if stripped.startswith(("{", "[")):
-            return loads(text)
-        return yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 (a SafeLoader subclass)
+            return loads_bounded(text, root="file")
+        data = yaml.load(text, Loader=_DecimalLoader)  # noqa: S506 (a SafeLoader subclass)
+        return check_bounds(data, root="file")  # depth, alias bombs, numbers
+    except BoundsError as exc:
+        raise ValidationError(f"{exc.field}: {exc.message}", field=exc.field) from None
+    except RecursionError:
+        raise ValidationError(f"the file is nested more than {MAX_DEPTH} levels",
+                              field="file") from None
     except (ValueError, yaml.YAMLError) as exc:
         raise ValidationError(f"the file is not valid YAML or JSON: {exc}", field="file") \
             from None
