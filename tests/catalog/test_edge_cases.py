@@ -35,7 +35,8 @@ def test_bad_inputs_answer_4xx(client, tenant):
                    "?at=2026-03-01T00:00:00", headers=tenant.headers())
     assert r.status_code == 400 and r.json()["field"] == "at"
     for value in ("1e400000", "1e18", "0." + "0" * 30 + "1"):
-        r = client.post(f"{P}/productOfferingPrice", headers=tenant.headers(), content=(
+        r = client.post(f"{P}/productOfferingPrice", headers=tenant.headers(
+            **{"Content-Type": "application/json"}), content=(
             '{"name": "x", "priceType": "oneTime", "price": {"unit": "EUR", "value": '
             + value + "}}").encode(), )
         assert r.status_code == 422 and r.json()["field"] == "price.value", r.text

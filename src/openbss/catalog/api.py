@@ -20,11 +20,10 @@ from openbss.catalog.schemas import SCHEMAS, ExportJobIn, ImportJobIn
 from openbss.catalog.service import PREFIX
 from openbss.core.context import Context
 from openbss.core.errors import BadRequestError, ValidationError
-from openbss.core.jsonx import loads
 from openbss.core.money import validate_currency
 from openbss.core.openapi import request_body
 from openbss.core.permissions import Requires
-from openbss.core.routing import ExactRoute
+from openbss.core.routing import ExactRoute, json_body, optional_json_body
 from openbss.core.tmf import (
     ListParams,
     apply_filters,
@@ -44,17 +43,8 @@ DELETE = Requires.to("catalog", "delete")
 TAG = "productCatalogManagement (TMF620)"
 
 
-async def json_body(request: Request) -> Any:
-    """The request body parsed with non-integer numbers as exact ``Decimal``."""
-    raw = await request.body()
-    if not raw.strip():
-        raise ValidationError("a JSON body is required", field="body")
-    try:
-        return loads(raw)
-    except ValueError as exc:
-        raise BadRequestError(f"request body: malformed JSON ({exc})", field="body") from None
-
-
+# Bodies are parsed by the kernel (ExactRoute): exact decimals, bounded depth and numbers,
+# one Content-Type rule.
 Body = Annotated[Any, Depends(json_body)]
 
 
@@ -184,11 +174,6 @@ def export_content(id: str, ctx: Annotated[Context, Depends(READ)]) -> Response:
 # -- /api/v1/catalog: actions TMF620 does not define ------------------------------------------
 
 V1 = "/api/v1/catalog/productOffering/{id}"
-
-
-async def optional_json_body(request: Request) -> Any:
-    raw = await request.body()
-    return await json_body(request) if raw.strip() else {}
 
 
 @router.post(V1 + "/version", status_code=201, tags=["catalog"])

@@ -92,7 +92,7 @@ def run_import(ctx: Context, data: Any) -> CatalogJob:
     try:
         request = ImportJobIn.model_validate(data)
     except PydanticValidationError as exc:
-        raise validation_error(exc) from None
+        raise validation_error(exc, data=data) from None
     if (request.url is None) == (request.content is None):
         raise ValidationError("give either url (file://…) or inline content", field="url")
     text = request.content if request.content is not None else _read_url(request.url or "")
@@ -122,7 +122,7 @@ def run_export(ctx: Context, data: Any) -> CatalogJob:
     try:
         request = ExportJobIn.model_validate(data)
     except PydanticValidationError as exc:
-        raise validation_error(exc) from None
+        raise validation_error(exc, data=data) from None
     media = request.content_type or MEDIA["yaml"]
     formats = {v: k for k, v in MEDIA.items()}
     if media not in formats:

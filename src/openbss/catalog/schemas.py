@@ -59,8 +59,8 @@ def _price_type(value: Any) -> Any:
         if canonical.lower() == squashed:
             return canonical
     raise PydanticCustomError(
-        "invalid_price_type", "priceType must be one of {allowed} (got {value!r})",
-        {"allowed": ", ".join(PRICE_TYPES), "value": value},
+        "invalid_price_type", "must be one of {allowed} (got {got})",
+        {"allowed": ", ".join(PRICE_TYPES), "got": repr(value[:100])},
     )
 
 

@@ -85,7 +85,7 @@ def _validate(kind: str, data: Any) -> BaseModel:
     try:
         return SCHEMAS[kind].model_validate(data)
     except PydanticValidationError as exc:
-        raise validation_error(exc) from None
+        raise validation_error(exc, data=data) from None
 
 
 def _apply(row: Row, body: dict[str, Any], columns: dict[str, Any]) -> None:

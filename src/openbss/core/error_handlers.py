@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -37,12 +39,88 @@ def error_body(
 
 
 def error_response(exc: OpenBSSError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    headers = None
+    field = exc.field
+    if exc.status == 401:
+        headers = {"WWW-Authenticate": "Bearer"}
+        field = field or "Authorization"  # what was wrong is the credentials sent there
     return JSONResponse(
-        error_body(exc.status, exc.code, exc.reason, exc.message, exc.field, exc.details),
+        error_body(exc.status, exc.code, exc.reason, exc.message, field, exc.details),
         status_code=exc.status,
         headers=headers,
     )
+
+
+_ABSENT = 1 << 30
+
+
+def _position(data: Any, loc: Sequence[Any]) -> tuple[int, ...]:
+    """Where the value at ``loc`` sits in ``data``, in document order (absent: last)."""
+    positions: list[int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and part in node:
+            positions.append(list(node).index(part))
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            positions.append(part)
+            node = node[part]
+        else:
+            positions.append(_ABSENT)
+            break
+    return tuple(positions)
+
+
+def order_errors(errors: Sequence[Any], data: Any = None, skip: int = 0) -> list[Any]:
+    """Pydantic errors with the first problem first: errors about values that were sent
+    come first, in the order they appear in ``data`` (the body), then missing fields.
+
+    ``skip`` leading parts of each ``loc`` are not paths into ``data`` (FastAPI's
+    ``"body"``). Without ``data`` only the present/missing order applies.
+    """
+
+    def key(error: Any) -> tuple[bool, tuple[int, ...]]:
+        missing = error.get("type") == "missing"
+        loc = tuple(error.get("loc", ()))[skip:]
+        return missing, (_position(data, loc) if data is not None else ())
+
+    return sorted(errors, key=key)
+
+
+_UNIQUE = re.compile(r"UNIQUE constraint failed: ([\w.]+(?:, [\w.]+)*)")
+_CONSTRAINT = re.compile(r'constraint "?(\w+)"?')
+
+
+def _camel(column: str) -> str:
+    head, *rest = column.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def conflict_target(exc: IntegrityError) -> tuple[str | None, str | None]:
+    """(resource table, API field) an integrity error is about, when the database says."""
+    orig = exc.orig
+    text = str(orig)
+    diag = getattr(orig, "diag", None)  # psycopg: the constraint and table by name
+    table = getattr(diag, "table_name", None)
+    column = getattr(diag, "column_name", None)
+    constraint = getattr(diag, "constraint_name", None)
+    match = _UNIQUE.search(text)
+    if match:  # SQLite: "UNIQUE constraint failed: party.tenant_id, party.external_id"
+        columns = [c.split(".")[-1] for c in match.group(1).split(", ")]
+        table = match.group(1).split(", ")[0].split(".")[0]
+        named = [c for c in columns if c not in ("tenant_id", "id")]
+        column = named[-1] if named else columns[-1]
+    elif constraint is None and (found := _CONSTRAINT.search(text)):
+        constraint = found.group(1)
+    if constraint and not column:
+        # naming convention: uq_<table>_<column>, fk_<table>_<column>_<referred table>
+        for prefix in ("uq_", "fk_", "ck_", "pk_"):
+            if constraint.startswith(prefix) and table and \
+                    constraint[len(prefix):].startswith(table + "_"):
+                rest = constraint[len(prefix) + len(table) + 1:]
+                column = rest if prefix == "uq_" else rest.split("_")[0] or None
+                break
+    return table, (_camel(column) if column and column != "tenant_id" else None)
 
 
 def _loc_to_path(loc: tuple[Any, ...]) -> str:
@@ -55,7 +133,7 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
             path += f"[{part}]"
         else:
             path += ("." if path else "") + part
-    return path or ".".join(str(p) for p in loc)
+    return path or "body"
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -74,6 +152,7 @@ def install_error_handlers(app: FastAPI) -> None:
                            "body"),
                 status_code=400,
             )
+        errors = order_errors(errors, exc.body, skip=1)
         details = [
             {"field": _loc_to_path(tuple(e["loc"])), "message": e["msg"], "type": e["type"]}
             for e in errors
@@ -104,10 +183,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
         log.warning("integrity_error", error=str(exc.orig))
+        table, field = conflict_target(exc)
+        what = f"{table}.{field}" if table and field else (table or field)
+        text = str(exc.orig).lower()
+        kind = "a duplicate value" if "unique" in text or "duplicate" in text else \
+            "a missing reference" if "foreign key" in text else "conflicting data"
+        message = (f"the change conflicts with existing data: {kind}"
+                   + (f" in {what}" if what else "") + "; reload and retry")
         return JSONResponse(
-            error_body(409, "conflict", "Conflict",
-                       "the change conflicts with existing data (duplicate or missing "
-                       "reference); reload and retry"),
+            error_body(409, "conflict", "Conflict", message, field),
             status_code=409,
         )
 

@@ -2,7 +2,13 @@
 
 - :func:`dumps` writes a ``Decimal`` as a JSON number with exactly its digits
   (``Decimal("0.123456789012")`` → ``0.123456789012``), datetimes as ISO 8601 in UTC;
-- :func:`loads` reads every non-integer JSON number as a ``Decimal``.
+- :func:`loads` reads every non-integer JSON number as a ``Decimal``;
+- :func:`loads_bounded` does the same for untrusted input (request bodies, uploaded
+  files) and refuses what would exhaust the server: nesting deeper than
+  :data:`MAX_DEPTH` (:class:`TooDeepError`), more than :data:`MAX_NODES` values, and
+  numbers beyond :data:`MAX_NUMBER_DIGITS` digits or an exponent beyond
+  :data:`MAX_EXPONENT` (:class:`NumberOutOfRangeError`, naming the field path).
+  :func:`check_bounds` applies the same bounds to data parsed otherwise (YAML).
 
 The database engines use both for JSON columns, so TMF documents keep their money
 exact in storage; :class:`ExactJSONResponse` uses :func:`dumps` for API responses.
@@ -11,6 +17,7 @@ exact in storage; :class:`ExactJSONResponse` uses :func:`dumps` for API response
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -82,6 +89,140 @@ def dumps(value: Any) -> str:
 def loads(text: str | bytes) -> Any:
     """Parse JSON reading every non-integer number as an exact ``Decimal``."""
     return json.loads(text, parse_float=Decimal)
+
+
+#: Deepest nesting of objects and arrays accepted in untrusted JSON (or YAML).
+MAX_DEPTH = 64
+#: Most values (objects, arrays, scalars) in one untrusted document; aliases in YAML
+#: count each time they are used, so "billion laughs" documents stop here.
+MAX_NODES = 200_000
+#: Most digits of a number in untrusted JSON (a 64-bit integer has 19, a catalog amount
+#: at most 48).
+MAX_NUMBER_DIGITS = 50
+#: Largest magnitude of a number's decimal exponent (``1e50`` and ``1e-50`` pass,
+#: ``1e5000`` does not).
+MAX_EXPONENT = 50
+
+
+class BoundsError(ValueError):
+    """Untrusted JSON exceeds a bound; ``field`` is the path of the offending value."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class TooDeepError(BoundsError):
+    """Nesting deeper than :data:`MAX_DEPTH` (or more than :data:`MAX_NODES` values)."""
+
+
+class NumberOutOfRangeError(BoundsError):
+    """A number with too many digits or too large an exponent."""
+
+
+class _Oversized:
+    """Placeholder for an integer literal too long to convert (found by the walk)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _parse_int(text: str) -> Any:
+    if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
+        return _Oversized(text)
+    return int(text)
+
+
+def _parse_float(text: str) -> Any:
+    mantissa = text.lower().split("e", 1)[0]
+    if sum(c.isdigit() for c in mantissa) > MAX_NUMBER_DIGITS:
+        return _Oversized(text)
+    return Decimal(text)
+
+
+def _parse_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not a JSON number")
+
+
+def number_problem(value: Decimal | int) -> str | None:
+    """Why ``value`` is outside the bounds of an untrusted number, or ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        if len(str(abs(value))) > MAX_NUMBER_DIGITS:
+            return f"numbers may have at most {MAX_NUMBER_DIGITS} digits"
+        return None
+    if not value.is_finite():
+        return "numbers must be finite"
+    digits = len(value.as_tuple().digits)
+    if digits > MAX_NUMBER_DIGITS:
+        return f"numbers may have at most {MAX_NUMBER_DIGITS} digits"
+    if value and abs(value.adjusted()) > MAX_EXPONENT:
+        return f"numbers must lie between 1e-{MAX_EXPONENT} and 1e{MAX_EXPONENT} in magnitude"
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and abs(exponent) > MAX_EXPONENT + MAX_NUMBER_DIGITS:
+        return f"numbers must lie between 1e-{MAX_EXPONENT} and 1e{MAX_EXPONENT} in magnitude"
+    return None
+
+
+def _join(path: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+def check_bounds(value: Any, root: str = "body") -> Any:
+    """Raise :class:`BoundsError` if ``value`` (parsed JSON or YAML) is nested deeper than
+    :data:`MAX_DEPTH`, holds more than :data:`MAX_NODES` values, or a number beyond
+    :data:`MAX_NUMBER_DIGITS` digits / :data:`MAX_EXPONENT`; return ``value``.
+
+    Errors name the path of the value (``characteristic[0].value``), or ``root`` for the
+    document itself.
+    """
+    budget = [MAX_NODES]
+
+    def walk(item: Any, path: str, depth: int) -> None:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise TooDeepError(f"the document holds more than {MAX_NODES} values", root)
+        if isinstance(item, dict):
+            if depth >= MAX_DEPTH:
+                raise TooDeepError(f"nesting is limited to {MAX_DEPTH} levels", root)
+            for key, child in item.items():
+                walk(child, _join(path, str(key)), depth + 1)
+        elif isinstance(item, list):
+            if depth >= MAX_DEPTH:
+                raise TooDeepError(f"nesting is limited to {MAX_DEPTH} levels", root)
+            for index, child in enumerate(item):
+                walk(child, _join(path, index), depth + 1)
+        elif isinstance(item, _Oversized):
+            raise NumberOutOfRangeError(
+                f"numbers may have at most {MAX_NUMBER_DIGITS} digits", path or root)
+        elif isinstance(item, Decimal | int | float):
+            problem = number_problem(Decimal(item) if isinstance(item, float) else item)
+            if problem:
+                raise NumberOutOfRangeError(problem, path or root)
+
+    walk(value, "", 0)
+    return value
+
+
+def loads_bounded(text: str | bytes, root: str = "body") -> Any:
+    """:func:`loads` for untrusted input: malformed JSON (including ``NaN`` and
+    ``Infinity``) raises ``ValueError``, anything beyond the bounds :class:`BoundsError`
+    (see :func:`check_bounds`)."""
+    hooks: dict[str, Callable[[str], Any]] = {
+        "parse_float": _parse_float, "parse_int": _parse_int,
+        "parse_constant": _parse_constant,
+    }
+    try:
+        value = json.loads(text, **hooks)  # type: ignore[arg-type]
+    except RecursionError:
+        raise TooDeepError(f"nesting is limited to {MAX_DEPTH} levels", root) from None
+    return check_bounds(value, root)
 
 
 class ExactJSONResponse(JSONResponse):

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from openbss.core import audit, events
 from openbss.core.context import Context
+from openbss.core.error_handlers import order_errors
 from openbss.core.errors import NotFoundError, ValidationError
 from openbss.core.tmf import href, merge_patch
 
@@ -65,10 +66,12 @@ def render(base_url: str, path: str, resource_id: str, body: dict[str, Any]) -> 
     return {"id": resource_id, "href": href(base_url, path, resource_id), **body}
 
 
-def validation_error(exc: PydanticValidationError, prefix: str = "") -> ValidationError:
-    """Turn a Pydantic error into our 422, naming the first offending field path."""
+def validation_error(exc: PydanticValidationError, prefix: str = "",
+                     data: Any = None) -> ValidationError:
+    """Turn a Pydantic error into our 422, naming the first offending field path (errors
+    of values sent first, in ``data``'s order, then missing fields)."""
     details = []
-    for err in exc.errors():
+    for err in order_errors(exc.errors(), data):
         path = prefix
         for part in err["loc"]:
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
@@ -90,7 +93,7 @@ def patched(current: dict[str, Any], patch: Any, schema: type[M],
     try:
         return schema.model_validate(merged)
     except PydanticValidationError as exc:
-        raise validation_error(exc) from None
+        raise validation_error(exc, data=merged) from None
 
 
 def record_change(

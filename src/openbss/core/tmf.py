@@ -19,11 +19,13 @@ from sqlalchemy.types import TypeDecorator
 
 from openbss.core.config import get_settings
 from openbss.core.db import ExactDecimal
-from openbss.core.errors import BadRequestError, UnsupportedMediaTypeError
-from openbss.core.jsonx import ExactJSONResponse
+from openbss.core.errors import BadRequestError
+from openbss.core.jsonx import ExactJSONResponse, number_problem
+from openbss.core.routing import check_content_type
 
 RESERVED_PARAMS = frozenset({"offset", "limit", "fields", "sort", "depth", "expand"})
 OPERATORS = ("gt", "gte", "lt", "lte", "ne", "eq")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _FIELD_RE = re.compile(r"^[A-Za-z@][A-Za-z0-9_.@]*$")
 
 
@@ -42,7 +44,8 @@ def _int_param(name: str, raw: str | None, default: int, minimum: int, maximum: 
     try:
         value = int(raw)
     except ValueError:
-        raise BadRequestError(f"{name} must be an integer, got {raw!r}", field=name) from None
+        raise BadRequestError(f"{name} must be an integer, got {raw[:60]!r}",
+                              field=name) from None
     if value < minimum or value > maximum:
         raise BadRequestError(f"{name} must be between {minimum} and {maximum}", field=name)
     return value
@@ -105,8 +108,9 @@ def _coerce(column: Any, raw: Any, attr: str) -> Any:
         except InvalidOperation:
             raise BadRequestError(f"filter {attr} needs a number, got {raw!r}",
                                   field=attr) from None
-        if not value.is_finite():
-            raise BadRequestError(f"filter {attr} needs a finite number", field=attr)
+        problem = number_problem(value)
+        if problem:
+            raise BadRequestError(f"filter {attr}: {problem}, got {raw[:60]!r}", field=attr)
         return value
     column_type = getattr(column, "type", None)
     if isinstance(column_type, TypeDecorator):
@@ -121,9 +125,20 @@ def _coerce(column: Any, raw: Any, attr: str) -> Any:
                 raise ValueError(raw)
             return raw.lower() == "true"
         if python_type is int:
-            return int(raw)
+            # (a string longer than any 64-bit integer is not even parsed)
+            number = int(raw) if len(raw.strip()) <= 21 else INT64_MAX + 1
+            if not INT64_MIN <= number <= INT64_MAX:
+                raise BadRequestError(
+                    f"filter {attr} must be an integer between {INT64_MIN} and {INT64_MAX}, "
+                    f"got {raw[:60]!r}", field=attr)
+            return number
         if python_type is Decimal:
-            return Decimal(raw)
+            decimal = Decimal(raw)
+            problem = number_problem(decimal)
+            if problem:
+                raise BadRequestError(f"filter {attr}: {problem}, got {raw[:60]!r}",
+                                      field=attr)
+            return decimal
         if python_type is datetime:
             instant = datetime.fromisoformat(raw.replace("Z", "+00:00"))
             if instant.tzinfo is None:
@@ -131,9 +146,9 @@ def _coerce(column: Any, raw: Any, attr: str) -> Any:
                     f"filter {attr} needs a time zone offset, e.g. {raw}Z", field=attr
                 )
             return instant
-    except (ValueError, InvalidOperation):
+    except (ValueError, InvalidOperation, OverflowError):
         raise BadRequestError(
-            f"filter {attr} has an invalid value {raw!r}", field=attr
+            f"filter {attr} has an invalid value {raw[:60]!r}", field=attr
         ) from None
     return raw
 
@@ -234,15 +249,11 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
-PATCH_MEDIA_TYPES = ("application/merge-patch+json", "application/json")
-
-
 def require_merge_patch(request: Request) -> None:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media not in PATCH_MEDIA_TYPES:
-        raise UnsupportedMediaTypeError(
-            "PATCH bodies must be sent as application/merge-patch+json", field="Content-Type"
-        )
+    """415 unless the request is sent as ``application/merge-patch+json`` (or
+    ``application/json``); :class:`openbss.core.routing.ExactRoute` applies the same rule
+    to every route that receives a body."""
+    check_content_type(request)
 
 
 def href(base_url: str, path: str, resource_id: str) -> str:

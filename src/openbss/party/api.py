@@ -53,7 +53,7 @@ def _validate(model: type[BaseModel], payload: Any) -> Any:
     try:
         return model.model_validate(payload)
     except PydanticValidationError as exc:
-        raise validation_error(exc) from None
+        raise validation_error(exc, data=payload) from None
 
 
 def _party_routes(kind: str, model: type[BaseModel]) -> None:
