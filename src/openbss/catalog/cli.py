@@ -19,7 +19,11 @@ def import_file(
     file: Annotated[Path, typer.Argument(help="Catalog file (.yaml, .yml or .json).")],
     tenant: Annotated[str, typer.Option(help="Tenant name.")] = "default",
 ) -> None:
-    """Import a catalog file in one transaction: all of it, or nothing."""
+    """Import a catalog file in one transaction: all of it, or nothing.
+
+    Matched by the file's keys: importing the same file again changes nothing; a changed
+    item is updated (In design) or gets a new version (Active).
+    """
     from openbss.catalog import importer
     from openbss.core.auth import tenant_by_name
     from openbss.core.context import system_context
@@ -33,8 +37,8 @@ def import_file(
     with unit_of_work() as session:
         ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
         counts = importer.import_catalog(ctx, importer.parse(text))
-    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
-    err.print(f"imported {summary or 'nothing'} into tenant {tenant!r}", highlight=False)
+    err.print(f"imported {file} into tenant {tenant!r}: {importer.summary(counts)}",
+              highlight=False)
 
 
 @catalog_app.command("export")

@@ -30,6 +30,6 @@ def load(ctx: Context) -> list[str]:
         text = resources.files("openbss.catalog").joinpath("demo_data", filename).read_text(
             encoding="utf-8")
         counts = importer.import_catalog(ctx, importer.parse(text))
-        lines.append(f"catalog {key!r}: {counts['productOffering']} offerings, "
-                     f"{counts['productOfferingPrice']} prices")
+        lines.append(f"catalog {key!r}: {counts['productOffering']['created']} offerings, "
+                     f"{counts['productOfferingPrice']['created']} prices")
     return lines

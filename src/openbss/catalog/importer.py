@@ -13,6 +13,8 @@ resource, where resources refer to each other by a local ``key``::
 
 Any TMF reference may be written ``{key: K}`` instead of ``{id: ...}``. Offerings carry
 their prices inline; an inline entry holding only ``key`` reuses a price defined earlier.
+Imports are idempotent by key: a resource whose key is already in the tenant is compared
+with the file and left alone, updated, or given a new version (see :class:`_Importer`).
 An import runs in the caller's transaction through the normal service rules; the first
 error raises a 422 whose ``field`` is the path inside the file
 (``productOffering[2].productOfferingPrice[0].chargeModel.tiers[1].upTo``).
@@ -20,6 +22,7 @@ error raises a 422 whose ``field`` is the path inside the file
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from decimal import Decimal
@@ -28,8 +31,10 @@ from typing import Any
 import yaml
 from sqlalchemy import select
 
-from openbss.catalog import service
+from openbss.catalog import lifecycle, service
+from openbss.catalog.documents import with_numbers
 from openbss.catalog.models import RESOURCE_MODELS
+from openbss.catalog.rules import prepare
 from openbss.core.context import Context
 from openbss.core.errors import OpenBSSError, ValidationError
 from openbss.core.jsonx import MAX_DEPTH, BoundsError, check_bounds, loads_bounded
@@ -93,11 +98,41 @@ def dump(data: dict[str, Any], fmt: str = "yaml") -> str:
 # -- import ----------------------------------------------------------------------------------
 
 
+#: What an import did with one resource of the file.
+OUTCOMES = ("created", "updated", "newVersion", "unchanged")
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(p) for p in version.split("."))
+    except ValueError:
+        return (0,)
+
+
+def _comparable(kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A stored or prepared body as it is compared: numbers exact, server fields dropped."""
+    return {k: v for k, v in with_numbers(kind, copy.deepcopy(body)).items()
+            if k not in _SERVER_FIELDS}
+
+
 class _Importer:
+    """Puts each resource of a file into the tenant, matched by its ``key``.
+
+    A key not in the tenant creates the resource. A key already there is compared with the
+    file: the same document is left alone (``unchanged``); a different one is updated in
+    place while the resource is ``In design`` (or is a catalog or category, which have no
+    versions) or when only what an Active resource may change differs (``lifecycleStatus``,
+    ``statusReason``, ``validFor.endDateTime``); otherwise the file's document becomes a
+    new version (``newVersion``): the existing row keeps its id (and its subscribers) and
+    is renamed ``<key>@<version>``, the new row takes the key. A file's ``version`` is only
+    a change when it is higher than the stored one.
+    """
+
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.ids: dict[str, dict[str, str]] = {kind: {} for kind in RESOURCE_MODELS}
-        self.counts: dict[str, int] = dict.fromkeys(RESOURCE_MODELS, 0)
+        self.counts: dict[str, dict[str, int]] = {
+            kind: dict.fromkeys(OUTCOMES, 0) for kind in RESOURCE_MODELS}
 
     def ref(self, kind: str, value: Any, path: str) -> Any:
         """Turn ``{key: K}`` into ``{id: ...}``; other references pass unchanged."""
@@ -125,14 +160,62 @@ class _Importer:
             raise ValidationError(f"{path}.key: duplicate {kind} key {key!r}",
                                   field=f"{path}.key")
         try:
-            row = service.create(self.ctx, kind, doc, key=key)
+            row_id, outcome = self._put(kind, key, doc)
         except OpenBSSError as exc:
             raise _at(exc, path) from None
-        self.ids[kind][key] = row.id
-        self.counts[kind] += 1
-        return str(row.id)
+        self.ids[kind][key] = row_id
+        self.counts[kind][outcome] += 1
+        return row_id
 
-    def run(self, data: Any) -> dict[str, int]:
+    def _put(self, kind: str, key: str, doc: dict[str, Any]) -> tuple[str, str]:
+        ctx, model = self.ctx, RESOURCE_MODELS[kind]
+        rows = list(ctx.session.scalars(select(model).where(
+            model.tenant_id == ctx.tenant_id, model.key == key)))
+        if not rows:
+            return str(service.create(ctx, kind, doc, key=key).id), "created"
+        row = max(rows, key=lambda r: (_version_key(r.version), r.last_update, r.id))
+        wanted = dict(doc)
+        wanted.setdefault("lifecycleStatus", row.lifecycle_status)
+        version = wanted.get("version")
+        higher = isinstance(version, str) and _version_key(version) > _version_key(row.version)
+        if not higher:
+            wanted["version"] = row.version
+        body, _ = prepare(ctx, kind, service._validate(kind, wanted), current=row)
+        before, after = _comparable(kind, row.body), _comparable(kind, body)
+        if before == after:
+            return str(row.id), "unchanged"
+        frozen = kind in service.VERSIONED and not lifecycle.is_editable(row.lifecycle_status)
+        status = body["lifecycleStatus"]
+        movable = status == row.lifecycle_status or status in lifecycle.TRANSITIONS[
+            row.lifecycle_status]
+        if not frozen or (movable and not service._frozen_changes(before, after)):
+            patch: dict[str, Any] = dict.fromkeys(set(row.body) - set(wanted))
+            patch.update(wanted)
+            service.update(ctx, kind, row.id, patch)
+            return str(row.id), "updated"
+        # A frozen resource changes by a new version.
+        same_name = list(ctx.session.scalars(select(model.version).where(
+            model.tenant_id == ctx.tenant_id, model.name == body["name"])))
+        highest = max([_version_key(r.version) for r in rows]
+                      + [_version_key(v) for v in same_name])
+        if not higher or _version_key(str(version)) <= highest:
+            wanted["version"] = f"{highest[0] + 1}.0"
+        for old in rows:
+            old.key = self._archived_key(model, key, old.version)
+        ctx.session.flush()
+        new = service.create(ctx, kind, wanted, key=key)
+        if kind == "productOffering":
+            new.previous_version_id = row.id
+        return str(new.id), "newVersion"
+
+    def _archived_key(self, model: Any, key: str, version: str) -> str:
+        candidate, n = f"{key}@{version}", 2
+        while self.ctx.session.scalar(select(model.id).where(
+                model.tenant_id == self.ctx.tenant_id, model.key == candidate)) is not None:
+            candidate, n = f"{key}@{version}-{n}", n + 1
+        return candidate
+
+    def run(self, data: Any) -> dict[str, dict[str, int]]:
         if not isinstance(data, dict):
             raise ValidationError("a catalog file is a mapping of sections", field="file")
         unknown = set(data) - {*SECTIONS, "format"}
@@ -234,6 +317,17 @@ class _Importer:
         self.create("productOffering", doc, path)
 
 
+def summary(counts: dict[str, dict[str, int]]) -> str:
+    """``created: 2, updated: 1, new version: 0, unchanged: 25`` (then what changed, per
+    resource type)."""
+    labels = {"created": "created", "updated": "updated", "newVersion": "new version",
+              "unchanged": "unchanged"}
+    totals = ", ".join(f"{labels[o]}: {sum(c[o] for c in counts.values())}" for o in OUTCOMES)
+    changed = [f"{kind} " + ", ".join(f"{labels[o]} {c[o]}" for o in OUTCOMES[:3] if c[o])
+               for kind, c in counts.items() if any(c[o] for o in OUTCOMES[:3])]
+    return totals + (f" ({'; '.join(changed)})" if changed else "")
+
+
 def _at(exc: OpenBSSError, path: str) -> OpenBSSError:
     field = f"{path}.{exc.field}" if exc.field else path
     details = [{**d, "field": f"{path}.{d.get('field')}"} for d in exc.details]
@@ -244,8 +338,11 @@ def _at(exc: OpenBSSError, path: str) -> OpenBSSError:
     return type(exc)(f"{field}{sep}{message}", field=field, details=details)
 
 
-def import_catalog(ctx: Context, data: Any) -> dict[str, int]:
-    """Create every resource of a parsed catalog file; returns counts per resource.
+def import_catalog(ctx: Context, data: Any) -> dict[str, dict[str, int]]:
+    """Put every resource of a parsed catalog file into the tenant, matched by key (see
+    :class:`_Importer`): importing the same file twice changes nothing. Returns, per
+    resource type, how many were ``created``, ``updated``, given a ``newVersion`` or left
+    ``unchanged``.
 
     Runs in the caller's transaction: the caller rolls back on error (all-or-nothing).
     """
