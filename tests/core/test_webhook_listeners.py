@@ -344,3 +344,20 @@ def test_listener_secrets_never_appear_in_audit_rows_or_delivery_views(client, m
     for secret in (chosen, generated, *signatures):
         assert not any(secret in page for page in seen), secret
     assert "hub" in seen[0]  # the audit rows are there, without their secrets
+
+
+def test_the_service_refuses_listeners_on_apis_the_role_may_not_read(tenant):
+    """Defence in depth: the check holds for any caller of the service, not only the
+    route's role guard."""
+    from openbss.core.errors import PermissionDeniedError
+
+    with unit_of_work() as session:
+        ctx = system_context(session, session.get(Tenant, tenant.id))
+        ctx.role = "catalog_manager"
+        with pytest.raises(PermissionDeniedError):
+            events.register_listener(ctx, api="partyManagement",
+                                     callback="http://127.0.0.1:1/x", query=None, secret=None)
+        ctx.role = "finance"
+        sub = events.register_listener(ctx, api="partyManagement",
+                                       callback="http://127.0.0.1:1/x", query=None, secret=None)
+        assert sub.owner_key_id is None  # no key behind a system context
