@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import secrets
 import sys
 import tempfile
 import time
@@ -26,7 +27,9 @@ def main() -> None:
     args = parser.parse_args()
     n = 50 if args.smoke else args.n
     tmp = tempfile.mkdtemp(prefix="openbss-bench-")
+    os.environ.setdefault("OPENBSS_HOME", tmp)
     os.environ.setdefault("OPENBSS_DATABASE_URL", f"sqlite:///{tmp}/bench.db")
+    os.environ.setdefault("OPENBSS_SECRET_KEY", secrets.token_urlsafe(48))
     os.environ.setdefault("OPENBSS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("OPENBSS_WEBHOOK_ALLOW_PRIVATE", "true")  # hubs on 127.0.0.1
 

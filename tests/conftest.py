@@ -30,7 +30,7 @@ def pytest_configure(config: pytest.Config) -> None:
             if p.exists():
                 p.unlink()
         os.environ["OPENBSS_DATABASE_URL"] = f"sqlite:///{path}"
-    os.environ.setdefault("OPENBSS_SECRET_KEY", "test-secret-key-for-the-suite")
+    os.environ.setdefault("OPENBSS_SECRET_KEY", "test-secret-key-for-the-suite-not-for-production")
     os.environ.setdefault("OPENBSS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("OPENBSS_BASE_URL", "http://testserver")
     # Test listeners run on 127.0.0.1; the SSRF guard's own tests switch this off.

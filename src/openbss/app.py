@@ -13,7 +13,7 @@ from openbss.catalog import api as catalog_api
 from openbss.catalog import preview as pricing_preview
 from openbss.core import api as core_api
 from openbss.core import openapi
-from openbss.core.config import get_settings
+from openbss.core.config import HOW_TO_SET_SECRET_KEY, get_settings, secret_key_problem
 from openbss.core.error_handlers import install_error_handlers
 from openbss.core.logging import configure_logging
 from openbss.core.middleware import UnitOfWorkMiddleware
@@ -45,6 +45,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app() -> FastAPI:
     settings = get_settings()
+    problem = secret_key_problem(settings)
+    if problem:  # never serve tokens signed with a guessable key
+        raise RuntimeError(f"{problem}; {HOW_TO_SET_SECRET_KEY}")
     configure_logging(settings.log_level, settings.log_json)
     app = FastAPI(
         title="openbss",

@@ -28,6 +28,8 @@ app.add_typer(tenant_app, name="tenant")
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
+keys_app = typer.Typer(help="Tenant data keys (personal data at rest).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 app.add_typer(catalog_app, name="catalog")
 
 err = Console(stderr=True, soft_wrap=True)
@@ -45,6 +47,51 @@ def _migrate() -> None:
     upgrade()
 
 
+# One rule for the secret key: every command except `migrate` and `db ...` (which only touch
+# the schema) needs a proper OPENBSS_SECRET_KEY and exits 2 without one; commands other
+# than `init`, `migrate`, `db` and `demo` never create a database: they exit 1 when there
+# is none.
+
+
+def _need_secret_key() -> None:
+    from openbss.core.config import HOW_TO_SET_SECRET_KEY, get_settings, secret_key_problem
+
+    problem = secret_key_problem(get_settings())
+    if problem:
+        fail(f"{problem}; {HOW_TO_SET_SECRET_KEY}", code=2)
+
+
+def _database_location() -> str:
+    from sqlalchemy.engine import make_url
+
+    from openbss.core.config import get_settings
+
+    settings = get_settings()
+    path = settings.sqlite_path
+    return str(path) if path else make_url(settings.database_url).render_as_string()
+
+
+def _need_database() -> None:
+    """Exit 1 unless an initialised openbss database exists (never creates one)."""
+    from sqlalchemy import inspect
+
+    from openbss.core.config import get_settings
+    from openbss.core.db import get_engine
+
+    path = get_settings().sqlite_path
+    if path is not None and not path.is_file():
+        fail(f"no openbss database at {path}; run `openbss init` (or set OPENBSS_HOME or "
+             "OPENBSS_DATABASE_URL to where it is)")
+    if not inspect(get_engine()).has_table("tenant"):
+        fail(f"no openbss database at {_database_location()} (it has no openbss tables); "
+             "run `openbss init`")
+
+
+def _ready() -> None:
+    _need_secret_key()
+    _need_database()
+
+
 @app.command()
 def migrate() -> None:
     """Migrate the database to the newest schema."""
@@ -53,15 +100,24 @@ def migrate() -> None:
 
 
 @app.command()
-def init() -> None:
+def init(
+    region: Annotated[str | None, typer.Option(
+        help="Phone-number region of the default tenant (default OPENBSS_DEFAULT_REGION).")
+    ] = None,
+    currency: Annotated[str | None, typer.Option(
+        help="Currency of the default tenant (default OPENBSS_DEFAULT_CURRENCY).")] = None,
+) -> None:
     """Migrate the database and create the 'default' tenant (safe to run again)."""
     from openbss.core.db import unit_of_work
     from openbss.core.service import ensure_tenant
 
+    _need_secret_key()
     _migrate()
     with unit_of_work() as session:
-        _, created = ensure_tenant(session, "default")
-    out.print("created tenant 'default'" if created else "tenant 'default' already exists")
+        tenant, created = ensure_tenant(session, "default", region=region, currency=currency)
+        line = (f"created tenant 'default' (region {tenant.default_region}, currency "
+                f"{tenant.default_currency})" if created else "tenant 'default' already exists")
+    sys.stdout.write(f"database: {_database_location()}\n{line}\n")
 
 
 @app.command()
@@ -73,6 +129,8 @@ def serve(
 ) -> None:
     """Run the HTTP API (and the event-delivery worker)."""
     import uvicorn
+
+    _ready()
 
     from openbss.core.config import get_settings
 
@@ -94,6 +152,7 @@ def worker_cmd() -> None:
     from openbss.core.logging import configure_logging
     from openbss.core.worker import run_forever
 
+    _ready()
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
     stop = threading.Event()
@@ -111,12 +170,18 @@ def tenant_create(
     clock_start: Annotated[
         str | None, typer.Option(help="Test clock start, ISO 8601 with offset.")
     ] = None,
-    region: Annotated[str, typer.Option(help="Default country for phone numbers.")] = "US",
+    region: Annotated[str | None, typer.Option(
+        help="Country of national phone numbers, e.g. DE (default OPENBSS_DEFAULT_REGION).")
+    ] = None,
+    currency: Annotated[str | None, typer.Option(
+        help="Currency of accounts created without one, e.g. EUR (default "
+             "OPENBSS_DEFAULT_CURRENCY).")] = None,
 ) -> None:
     """Create a tenant (add --sandbox for a test-clock tenant)."""
     from openbss.core.db import unit_of_work
     from openbss.core.service import create_tenant
 
+    _ready()
     start = None
     if clock_start:
         try:
@@ -125,8 +190,10 @@ def tenant_create(
             fail(f"--clock-start {clock_start!r} is not an ISO 8601 date-time")
     with unit_of_work() as session:
         tenant = create_tenant(session, name=name, sandbox=sandbox, clock_start=start,
-                               default_region=region)
-        out.print(f"created tenant {tenant.name!r} ({'sandbox' if sandbox else 'production'})")
+                               default_region=region, default_currency=currency)
+        out.print(f"created tenant {tenant.name!r} ({'sandbox' if sandbox else 'production'}, "
+                  f"region {tenant.default_region}, currency {tenant.default_currency})",
+                  highlight=False)
 
 
 @tenant_app.command("list")
@@ -137,11 +204,13 @@ def tenant_list() -> None:
     from openbss.core.db import unit_of_work
     from openbss.core.models import Tenant
 
+    _ready()
     with unit_of_work() as session:
         for tenant in session.scalars(select(Tenant).order_by(Tenant.name)):
             kind = f"sandbox, clock {tenant.clock_time:%Y-%m-%dT%H:%M:%SZ}" if tenant.sandbox \
                 else "production"
-            sys.stdout.write(f"{tenant.name}\t{kind}\n")
+            sys.stdout.write(f"{tenant.name}\t{kind}\t{tenant.default_region}\t"
+                             f"{tenant.default_currency}\n")
 
 
 @apikey_app.command("create")
@@ -156,6 +225,7 @@ def apikey_create(
     from openbss.core.db import unit_of_work
     from openbss.core.service import issue_api_key
 
+    _ready()
     with unit_of_work() as session:
         ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
         key = issue_api_key(ctx, role=role, name=name)
@@ -172,6 +242,7 @@ def apikey_list(
     from openbss.core.db import unit_of_work
     from openbss.core.service import list_api_keys
 
+    _ready()
     with unit_of_work() as session:
         ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
         for key in list_api_keys(ctx):
@@ -190,6 +261,7 @@ def apikey_revoke(
     from openbss.core.db import unit_of_work
     from openbss.core.service import revoke_api_key
 
+    _ready()
     with unit_of_work() as session:
         ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
         revoke_api_key(ctx, key_id=key_id)
@@ -205,6 +277,7 @@ def audit_verify(
     from openbss.core.auth import tenant_by_name
     from openbss.core.db import unit_of_work
 
+    _ready()
     with unit_of_work() as session:
         if tenant is not None:
             tenant_by_name(session, tenant)
@@ -247,10 +320,51 @@ def demo(
     """Load demo data (safe to run again: existing demo data is kept)."""
     from openbss.demo import load_demo
 
+    _need_secret_key()
     _migrate()
     summary = load_demo(tenant)
     for line in summary:
         out.print(line)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant (default: all).")] = None,
+) -> None:
+    """New data key per tenant; re-encrypt its personal data under it (old keys retire)."""
+    import openbss.party.service  # noqa: F401  (registers the party re-encryption)
+    from openbss.core import crypto
+    from openbss.core.auth import tenant_by_name
+    from openbss.core.db import unit_of_work
+    from openbss.core.models import Tenant
+
+    _ready()
+    with unit_of_work() as session:
+        rows = [tenant_by_name(session, tenant)] if tenant else list(
+            session.query(Tenant).order_by(Tenant.name))
+        for row in rows:
+            done = crypto.rotate(session, row.id)
+            count = sum(done["reencrypted"].values())
+            out.print(f"tenant {row.name}: new data key {done['newKey']}, {count} records "
+                      f"re-encrypted, {len(done['retiredKeys'])} key(s) retired",
+                      highlight=False)
+
+
+@keys_app.command("rewrap")
+def keys_rewrap() -> None:
+    """After changing OPENBSS_SECRET_KEY: re-wrap every tenant key that the previous
+    secret (in OPENBSS_PREVIOUS_SECRET_KEY) wrapped."""
+    from openbss.core import crypto
+    from openbss.core.db import unit_of_work
+
+    _ready()
+    previous = os.environ.get("OPENBSS_PREVIOUS_SECRET_KEY")
+    if not previous:
+        fail("set OPENBSS_PREVIOUS_SECRET_KEY to the secret the keys were wrapped with")
+    assert previous is not None
+    with unit_of_work() as session:
+        count = crypto.rewrap(session, old_secret=previous)
+    out.print(f"{count} tenant key(s) re-wrapped under the current OPENBSS_SECRET_KEY")
 
 
 def main() -> None:

@@ -25,10 +25,12 @@ def import_file(
     item is updated (In design) or gets a new version (Active).
     """
     from openbss.catalog import importer
+    from openbss.cli import _ready
     from openbss.core.auth import tenant_by_name
     from openbss.core.context import system_context
     from openbss.core.db import unit_of_work
 
+    _ready()
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
@@ -55,6 +57,9 @@ def export_file(
     if format not in ("yaml", "json"):
         err.print("[red]error:[/red] --format must be yaml or json", highlight=False)
         raise typer.Exit(2)
+    from openbss.cli import _ready
+
+    _ready()
     with unit_of_work() as session:
         ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
         text = importer.dump(importer.export_catalog(ctx), format)

@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import phonenumbers
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openbss.core import audit, events
 from openbss.core.auth import create_api_key
+from openbss.core.config import get_settings
 from openbss.core.context import Context, system_context
 from openbss.core.errors import ConflictError, NotFoundError, ValidationError
 from openbss.core.models import ApiKey, EventDelivery, HubSubscription, OutboxEvent, Tenant
+from openbss.core.money import validate_currency
 
 _TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -24,9 +27,19 @@ def create_tenant(
     name: str,
     sandbox: bool = False,
     clock_start: datetime | None = None,
-    default_region: str = "US",
+    default_region: str | None = None,
+    default_currency: str | None = None,
 ) -> Tenant:
-    """Create a tenant; a sandbox tenant starts its test clock at ``clock_start``."""
+    """Create a tenant; a sandbox tenant starts its test clock at ``clock_start``.
+
+    ``default_region`` (the country of national phone numbers) and ``default_currency``
+    (of billing accounts created without one) default to the settings
+    ``OPENBSS_DEFAULT_REGION`` and ``OPENBSS_DEFAULT_CURRENCY``.
+    """
+    settings = get_settings()
+    region = _region(default_region or settings.default_region)
+    currency = validate_currency((default_currency or settings.default_currency).upper(),
+                                 field="default_currency")
     if not _TENANT_NAME.match(name):
         raise ValidationError(
             "tenant names are 1-63 lower-case letters, digits, '-' or '_'", field="name"
@@ -41,21 +54,56 @@ def create_tenant(
         name=name,
         sandbox=sandbox,
         clock_time=(clock_start or datetime.now(UTC)).astimezone(UTC) if sandbox else None,
-        default_region=default_region.upper(),
+        default_region=region,
+        default_currency=currency,
     )
     session.add(tenant)
     session.flush()
     ctx = system_context(session, tenant)
     audit.record(ctx, action="create", resource_type="tenant", resource_id=tenant.id,
-                 after={"name": name, "sandbox": sandbox})
+                 after={"name": name, "sandbox": sandbox, "defaultRegion": region,
+                        "defaultCurrency": currency})
     return tenant
 
 
-def ensure_tenant(session: Session, name: str) -> tuple[Tenant, bool]:
+def _region(code: str) -> str:
+    region = code.strip().upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(f"default_region: {code!r} is not a country code like DE or US",
+                              field="default_region")
+    return region
+
+
+def ensure_tenant(session: Session, name: str, *, region: str | None = None,
+                  currency: str | None = None) -> tuple[Tenant, bool]:
     tenant = session.scalar(select(Tenant).where(Tenant.name == name))
     if tenant is not None:
         return tenant, False
-    return create_tenant(session, name=name), True
+    return create_tenant(session, name=name, default_region=region,
+                         default_currency=currency), True
+
+
+def set_tenant_defaults(ctx: Context, *, region: str | None = None,
+                        currency: str | None = None) -> bool:
+    """Change a tenant's phone region and/or default currency (audited); True if changed.
+
+    Existing accounts keep their currency; stored phone numbers are already E.164.
+    """
+    tenant = ctx.tenant
+    before = {"defaultRegion": tenant.default_region,
+              "defaultCurrency": tenant.default_currency}
+    if region is not None:
+        tenant.default_region = _region(region)
+    if currency is not None:
+        tenant.default_currency = validate_currency(currency.upper(),
+                                                    field="default_currency")
+    after = {"defaultRegion": tenant.default_region,
+             "defaultCurrency": tenant.default_currency}
+    if after == before:
+        return False
+    audit.record(ctx, action="update", resource_type="tenant", resource_id=tenant.id,
+                 before=before, after=after)
+    return True
 
 
 def issue_api_key(ctx: Context, *, role: str, name: str = "") -> str:
