@@ -86,7 +86,7 @@ def render_accounts(ctx: Context, rows: list[Account]) -> list[dict[str, Any]]:
             "balanceType": "receivableBalance",
             "amount": {"unit": row.currency,
                        "value": int(balance) if balance == balance.to_integral_value()
-                       else float(balance)},
+                       else balance},  # exact: a Decimal, never a float
             "validFor": {"startDateTime": iso(row.created_at)},
         }]
         docs.append(render(ctx.base_url, path(row.kind), row.id, body))
@@ -216,6 +216,7 @@ def create_account(ctx: Context, *, kind: str, data: schemas.Account) -> Account
     body = data.doc()
     if body["state"] == "closed":
         raise ValidationError("state: an account cannot be created closed", field="state")
+    body.setdefault("currency", ctx.tenant.default_currency)  # TMF666 v4 has no currency
     parent, targets = _prepare(ctx, kind, body, None)
     row = Account(tenant_id=ctx.tenant_id, kind=kind, name=body["name"], state=body["state"],
                   currency=body["currency"], parent_id=parent.id if parent else None,
@@ -265,7 +266,7 @@ def update_account(ctx: Context, *, kind: str, account_id: str, patch: Any) -> A
                                     field="state")
     elif old == "closed":
         raise ConflictError(f"{kind} {row.id} is closed and cannot be changed", field="state")
-    if body["currency"] != row.currency:
+    if body.get("currency") != row.currency:
         raise ConflictError(f"currency: {kind} {row.id} bills in {row.currency}; the "
                             "currency of an account cannot change", field="currency")
     parent, targets = _prepare(ctx, kind, body, row.id)

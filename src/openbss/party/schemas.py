@@ -486,8 +486,8 @@ class Account(Tmf):
     financialAccount: FinancialAccountRef | None = None
     paymentPlan: list[PaymentPlan] | None = None
     taxExemption: list[AccountTaxExemption] | None = None
-    # openbss extensions
-    currency: Annotated[str, StringConstraints(min_length=3, max_length=3)]
+    # openbss extensions (TMF666 v4 has no currency: when absent, the tenant's default)
+    currency: Annotated[str, StringConstraints(min_length=3, max_length=3)] | None = None
     paymentTerms: PaymentTerms | None = None
     paidByParent: bool = False
     taxIdentification: TaxIdentification | None = None
