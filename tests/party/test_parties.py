@@ -212,7 +212,7 @@ def test_identifiers_are_encrypted_at_rest_and_masked_by_role(client, tenant,
             AuditEntry.resource_id == pid)).first()
         event = s.scalars(select(OutboxEvent.payload).where(
             OutboxEvent.tenant_id == tenant.id)).first()
-    assert raw.startswith("enc:v1:") and "C01X00T47" not in raw
+    assert raw.startswith("enc:v2:") and "C01X00T47" not in raw
     assert keys and all("C01X00T47" not in k for k in keys)
     assert "C01X00T47" not in str(audit_after)
     assert "C01X00T47" not in str(event)

@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from openbss.core import audit, service
+from openbss.core import audit, events, service
 from openbss.core.auth import issue_token
 from openbss.core.context import Context
 from openbss.core.errors import AuthenticationError, BadRequestError
@@ -94,11 +94,18 @@ def oauth_token(
     )
 
 
-def audit_view(row: AuditEntry, session: Session | None = None) -> dict[str, Any]:
-    """An audit row for people; personal payloads are decrypted (or shown erased)."""
+def audit_view(row: AuditEntry, session: Session | None = None,
+               role: str | None = None) -> dict[str, Any]:
+    """An audit row for people; personal payloads are decrypted (or shown erased) and,
+    given the reader's ``role``, shown as that role would see the resource in a GET
+    (the resource's event view filter: field decryption and masking)."""
     before, after = row.before, row.after
     if session is not None:
         before, after = audit.reveal(session, before), audit.reveal(session, after)
+    view = events.VIEW_FILTERS.get(row.resource_type) if role else None
+    if view is not None and role is not None:
+        before = view(before, role) if isinstance(before, dict) else before
+        after = view(after, role) if isinstance(after, dict) else after
     return {
         "id": str(row.seq),
         "seq": row.seq,
@@ -132,7 +139,7 @@ def list_audit(
         "time": AuditEntry.occurred_at,
     })
     rows, total = paginate(ctx.session, stmt, params, [AuditEntry.seq])
-    return list_response([audit_view(r, ctx.session) for r in rows], total, params)
+    return list_response([audit_view(r, ctx.session, ctx.role) for r in rows], total, params)
 
 
 @router.get("/api/v1/testClock", tags=["test clock"])

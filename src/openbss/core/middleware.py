@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openbss.core import idempotency
+from openbss.core import crypto, idempotency
 from openbss.core.auth import Principal, authenticate, cached_principal
 from openbss.core.db import WRITE_INTENT, session_factory
 from openbss.core.error_handlers import error_body, error_response
@@ -234,7 +234,9 @@ class UnitOfWorkMiddleware:
             session.add(IdempotencyRecord(
                 tenant_id=principal.tenant_id, key=key, request_hash=request_hash,
                 state="done", status_code=status, response_headers=kept,
-                response_body=body.decode("utf-8"),
+                # the stored answer may hold personal data: encrypted at rest
+                response_body=crypto.keyring(session, principal.tenant_id).encrypt(
+                    body.decode("utf-8")),
             ))
         session.commit()
 
@@ -254,7 +256,7 @@ class UnitOfWorkMiddleware:
         headers = [(k.encode("latin-1"), v.encode("latin-1"))
                    for k, v in (stored.response_headers or [])]
         headers += [(b"idempotent-replayed", b"true"), (b"x-request-id", request_id.encode())]
-        payload = (stored.response_body or "").encode()
+        payload = crypto.decrypt(stored.response_body or "").encode()
         headers = [h for h in headers if h[0].lower() != b"content-length"]
         headers.append((b"content-length", str(len(payload)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})

@@ -29,6 +29,9 @@ class Tenant(Base):
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False)
     # Sandbox tenants run on a test clock: the frozen "now" an admin sets and advances.
     clock_time: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The day of the month that month steps of the test clock aim for (31: Jan 31, Feb 28,
+    # Mar 31 ...); set when the clock is set or moved by anything but whole months.
+    clock_anchor_day: Mapped[int | None] = mapped_column(Integer, nullable=True)
     default_region: Mapped[str] = mapped_column(String(2), default="US")
     # The currency of billing accounts created without one (TMF666 v4 has no currency).
     default_currency: Mapped[str] = mapped_column(String(3), default="EUR", server_default="EUR")
@@ -178,3 +181,24 @@ class DeliveryAttempt(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class TenantDataKey(Base):
+    """A tenant's key for personal data at rest (envelope encryption, core.crypto).
+
+    ``purpose`` is ``data`` (AES-256-GCM field encryption; the newest active one encrypts,
+    retired ones still decrypt) or ``index`` (HMAC-SHA256 blind indexes for exact search).
+    ``wrapped_key`` is the key encrypted under the key-encryption key derived from
+    ``OPENBSS_SECRET_KEY``; ``kek_id`` names that KEK so a wrong secret is detected."""
+
+    __tablename__ = "tenant_data_key"
+    __table_args__ = (Index("ix_tenant_data_key_tenant", "tenant_id", "purpose"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenant.id"))
+    purpose: Mapped[str] = mapped_column(String(16))  # data | index
+    wrapped_key: Mapped[str] = mapped_column(Text)
+    kek_id: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow_column_default)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -25,7 +25,11 @@ from openbss.party.service import (
     contains_pattern,
     invalid,
     normalize_contact_media,
+    personal_view,
     replace_links,
+    restore_masked,
+    seal,
+    unseal,
 )
 
 ACCOUNT_API = "accountManagement"
@@ -61,13 +65,17 @@ def _children(ctx: Context, ids: list[str]) -> dict[str, list[Account]]:
     return found
 
 
-def render_accounts(ctx: Context, rows: list[Account]) -> list[dict[str, Any]]:
+def render_accounts(ctx: Context, rows: list[Account], *, full: bool = False
+                    ) -> list[dict[str, Any]]:
     """The TMF resources, with the derived ``child`` relationships, ``lastModified``
     and the ``accountBalance`` read model (zero until billing registers a provider)."""
     children = _children(ctx, [r.id for r in rows])
     docs = []
     for row in rows:
-        body = dict(row.body)
+        # as ctx.role may see it; full: everything in clear (the event's form, see
+        # openbss.party.service.render_party)
+        body = unseal(ctx.session, row.body) if full else personal_view(
+            ctx.session, row.body, ctx.role)
         relationships = list(body.get("accountRelationship") or [])
         for child in children.get(row.id, []):
             relationships.append({
@@ -93,8 +101,8 @@ def render_accounts(ctx: Context, rows: list[Account]) -> list[dict[str, Any]]:
     return docs
 
 
-def render_account(ctx: Context, row: Account) -> dict[str, Any]:
-    return render_accounts(ctx, [row])[0]
+def render_account(ctx: Context, row: Account, *, full: bool = False) -> dict[str, Any]:
+    return render_accounts(ctx, [row], full=full)[0]
 
 
 def _check_parent(ctx: Context, row_id: str | None, kind: str, parent_id: str,
@@ -220,14 +228,14 @@ def create_account(ctx: Context, *, kind: str, data: schemas.Account) -> Account
     parent, targets = _prepare(ctx, kind, body, None)
     row = Account(tenant_id=ctx.tenant_id, kind=kind, name=body["name"], state=body["state"],
                   currency=body["currency"], parent_id=parent.id if parent else None,
-                  paid_by_parent=bool(body.get("paidByParent")), body=body,
+                  paid_by_parent=bool(body.get("paidByParent")), body=seal(ctx, body),
                   created_at=ctx.now, updated_at=ctx.now)
     ctx.session.add(row)
     ctx.session.flush()
     replace_links(ctx, kind, row.id, targets)
     record_change(ctx, api=ACCOUNT_API, resource_name=kind, resource_id=row.id,
-                  change="create", before=None, after=body,
-                  event_resource=render_account(ctx, row))
+                  change="create", before=None, after=row.body,
+                  event_resource=render_account(ctx, row, full=True))
     return row
 
 
@@ -249,9 +257,10 @@ def _close_blockers(ctx: Context, row: Account) -> list[str]:
 
 def update_account(ctx: Context, *, kind: str, account_id: str, patch: Any) -> Account:
     row = get_account(ctx, kind=kind, account_id=account_id, lock=True)
-    current = dict(row.body)
+    current = unseal(ctx.session, row.body)
     model = patched(current, patch, schemas.Account, readonly=READONLY)
     body = model.doc()
+    restore_masked(body, current)
     old, new = row.state, body["state"]
     if old != new:
         if new not in TRANSITIONS[old]:
@@ -272,7 +281,8 @@ def update_account(ctx: Context, *, kind: str, account_id: str, patch: Any) -> A
     parent, targets = _prepare(ctx, kind, body, row.id)
     if current == body:
         return row
-    row.body = body
+    before = row.body
+    row.body = seal(ctx, body)
     row.name = body["name"]
     row.state = new
     row.parent_id = parent.id if parent else None
@@ -280,8 +290,8 @@ def update_account(ctx: Context, *, kind: str, account_id: str, patch: Any) -> A
     bump(row, ctx)
     replace_links(ctx, kind, row.id, targets)
     record_change(ctx, api=ACCOUNT_API, resource_name=kind, resource_id=row.id,
-                  change="state" if old != new else "update", before=current, after=body,
-                  event_resource=render_account(ctx, row))
+                  change="state" if old != new else "update", before=before,
+                  after=row.body, event_resource=render_account(ctx, row, full=True))
     return row
 
 
@@ -293,7 +303,7 @@ def delete_account(ctx: Context, *, kind: str, account_id: str) -> None:
     reasons = account_blockers(ctx, row)
     if reasons:
         raise ConflictError(f"{kind} {row.id} cannot be deleted: " + "; ".join(reasons))
-    event = render_account(ctx, row)
+    event = render_account(ctx, row, full=True)
     before = dict(row.body)
     replace_links(ctx, kind, row.id, [])
     ctx.session.delete(row)

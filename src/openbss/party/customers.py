@@ -22,7 +22,11 @@ from openbss.party.service import (
     check_related_parties,
     contains_pattern,
     normalize_contact_media,
+    personal_view,
     replace_links,
+    restore_masked,
+    seal,
+    unseal,
 )
 
 CUSTOMER_API = "customerManagement"
@@ -35,8 +39,11 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-def render_customer(ctx: Context, row: Customer) -> dict[str, Any]:
-    return render(ctx.base_url, CUSTOMER_PATH, row.id, row.body)
+def render_customer(ctx: Context, row: Customer, *, full: bool = False) -> dict[str, Any]:
+    """The customer as ``ctx.role`` may see it; ``full``: everything in clear (events)."""
+    body = unseal(ctx.session, row.body) if full else personal_view(ctx.session, row.body,
+                                                                     ctx.role)
+    return render(ctx.base_url, CUSTOMER_PATH, row.id, body)
 
 
 def _account_path(kind: str) -> str:
@@ -76,13 +83,14 @@ def create_customer(ctx: Context, *, data: schemas.Customer) -> Customer:
         raise ValidationError("status: a customer cannot be created closed", field="status")
     party, targets = _prepare(ctx, body)
     row = Customer(tenant_id=ctx.tenant_id, party_id=party.id, name=body["name"],
-                   status=body["status"], body=body, created_at=ctx.now, updated_at=ctx.now)
+                   status=body["status"], body=seal(ctx, body), created_at=ctx.now,
+                   updated_at=ctx.now)
     ctx.session.add(row)
     ctx.session.flush()
     replace_links(ctx, "customer", row.id, targets)
     record_change(ctx, api=CUSTOMER_API, resource_name="customer", resource_id=row.id,
-                  change="create", before=None, after=body,
-                  event_resource=render_customer(ctx, row))
+                  change="create", before=None, after=row.body,
+                  event_resource=render_customer(ctx, row, full=True))
     return row
 
 
@@ -107,8 +115,10 @@ def update_customer(ctx: Context, *, customer_id: str, patch: Any) -> Customer:
     if row.status == "closed":
         raise ConflictError(f"customer {row.id} is closed and cannot be changed; create a "
                             "new customer (closed is a final state)", field="status")
-    model = patched(dict(row.body), patch, schemas.Customer)
+    current = unseal(ctx.session, row.body)
+    model = patched(current, patch, schemas.Customer)
     body = model.doc()
+    restore_masked(body, current)
     if body["engagedParty"]["id"] != row.party_id:
         raise ValidationError("engagedParty.id: the engaged party of a customer cannot "
                               "change; create a new customer", field="engagedParty.id")
@@ -125,17 +135,17 @@ def update_customer(ctx: Context, *, customer_id: str, patch: Any) -> Customer:
                 raise ConflictError(f"customer {row.id} cannot be closed: "
                                     + "; ".join(reasons), field="status")
     _, targets = _prepare(ctx, body)
-    before = dict(row.body)
-    if before == body:
+    if current == body:
         return row
-    row.body = body
+    before = row.body
+    row.body = seal(ctx, body)
     row.name = body["name"]
     row.status = new
     bump(row, ctx)
     replace_links(ctx, "customer", row.id, targets)
     record_change(ctx, api=CUSTOMER_API, resource_name="customer", resource_id=row.id,
-                  change="state" if old != new else "update", before=before, after=body,
-                  event_resource=render_customer(ctx, row))
+                  change="state" if old != new else "update", before=before,
+                  after=row.body, event_resource=render_customer(ctx, row, full=True))
     return row
 
 
@@ -149,7 +159,7 @@ def delete_customer(ctx: Context, *, customer_id: str) -> None:
         raise ConflictError(
             f"customer {row.id} still has accounts ({', '.join(a.id for a in accounts[:5])});"
             " delete or re-assign them first")
-    event = render_customer(ctx, row)
+    event = render_customer(ctx, row, full=True)
     before = dict(row.body)
     replace_links(ctx, "customer", row.id, [])
     ctx.session.delete(row)

@@ -3,7 +3,9 @@ accounts (billing and party accounts), and two index tables that make search and
 data-subject export exact and fast.
 
 Each resource keeps its validated TMF document in ``body`` (without ``id``/``href``)
-and typed columns for what is filtered, sorted or enforced on.
+and typed columns for what is filtered, sorted or enforced on. Personal values inside
+``body`` (e-mails, phones, postal addresses, identification numbers) are stored
+encrypted under the tenant's data key (:func:`openbss.party.service.seal`).
 """
 
 from __future__ import annotations
@@ -31,8 +33,6 @@ class Party(Base):
     name: Mapped[str] = mapped_column(String(300))
     name_key: Mapped[str] = mapped_column(String(300))  # case-folded, for search
     status: Mapped[str] = mapped_column(String(32))
-    email: Mapped[str | None] = mapped_column(String(320), nullable=True)  # preferred
-    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)  # E.164, preferred
     country: Mapped[str | None] = mapped_column(String(2), nullable=True)
     anonymized_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow_column_default)
@@ -42,8 +42,10 @@ class Party(Base):
 
 
 class PartySearchKey(Base):
-    """One searchable value of a party: every e-mail, every phone (E.164) and the keyed
-    hash of every identification number (never the plain number)."""
+    """One searchable value of a party, never in plain text: the blind index
+    (HMAC-SHA256 under the tenant's index key, :mod:`openbss.core.crypto`) of every
+    e-mail (lower case) and phone (E.164), and the keyed hash of every identification
+    number."""
 
     __tablename__ = "party_search_key"
     __table_args__ = (

@@ -26,14 +26,13 @@ from openbss.party.customers import CUSTOMER_API, render_customer
 from openbss.party.models import Account, Customer, Party, PartyLink, PartySearchKey
 from openbss.party.service import (
     PARTY_API,
-    REVEAL_ROLES,
     account_blockers,
     bump,
     erasure_blockers,
     get_party,
     ident_field,
+    personal_view,
     render_party,
-    reveal_identifications,
 )
 
 ANONYMIZED = "Anonymized"
@@ -64,12 +63,14 @@ def _holdings(ctx: Context, party: Party) -> tuple[list[Customer], list[Account]
     return customers, accounts
 
 
-def _reveal_history(entry: dict[str, Any], *, reveal: bool) -> dict[str, Any]:
+def _reveal_history(ctx: Context, entry: dict[str, Any]) -> dict[str, Any]:
+    """An audit entry with the personal values of its documents decrypted (and masked
+    as the caller's role requires)."""
     entry = copy.deepcopy(entry)
     for side in ("before", "after"):
         doc = entry.get(side)
-        if isinstance(doc, dict) and doc.get("individualIdentification"):
-            reveal_identifications(doc["individualIdentification"], reveal=reveal)
+        if isinstance(doc, dict):
+            entry[side] = personal_view(ctx.session, doc, ctx.role)
     return entry
 
 
@@ -77,7 +78,6 @@ def personal_data(ctx: Context, *, party_id: str) -> dict[str, Any]:
     """Everything openbss holds about a party: the party, its customers, their accounts
     and the contact history (the audit trail of all of them). The export is audited."""
     party = get_party(ctx, kind=None, party_id=party_id)
-    reveal = ctx.role in REVEAL_ROLES
     customers, accounts = _holdings(ctx, party)
     ids = [party.id, *(c.id for c in customers), *(a.id for a in accounts)]
     history = ctx.session.scalars(select(AuditEntry).where(
@@ -87,10 +87,10 @@ def personal_data(ctx: Context, *, party_id: str) -> dict[str, Any]:
         "@type": "PersonalDataExport",
         "exportedAt": iso(ctx.now),
         "subject": {"id": party.id, "@referredType": type_name(party.kind)},
-        "party": render_party(ctx, party, reveal=reveal),
+        "party": render_party(ctx, party),
         "customer": [render_customer(ctx, c) for c in customers],
         "account": [render_account(ctx, a) for a in accounts],
-        "contactHistory": [_reveal_history(audit_view(e, ctx.session), reveal=reveal)
+        "contactHistory": [_reveal_history(ctx, audit_view(e, ctx.session))
                            for e in history],
     }
     audit.record(ctx, action="personalDataExport", resource_type=party.kind,
@@ -160,13 +160,13 @@ def anonymize(ctx: Context, *, party_id: str) -> dict[str, Any]:
     party.body = {"@type": "Individual", "givenName": ANONYMIZED, "familyName": ANONYMIZED,
                   "status": party.status}
     party.name = party.name_key = ANONYMIZED.lower()
-    party.email = party.phone = party.country = None
+    party.country = None
     party.anonymized_at = ctx.now
     ctx.session.execute(delete(PartySearchKey).where(PartySearchKey.party_id == party.id))
     bump(party, ctx)
     ctx.session.flush()
     _record(ctx, api=PARTY_API, resource_name="individual", resource_id=party.id,
-            erased=erased, after=party.body, resource=render_party(ctx, party, reveal=False))
+            erased=erased, after=party.body, resource=render_party(ctx, party, full=True))
 
     personal = ("contactMedium", "characteristic", "creditProfile", "statusReason")
     for customer in customers:
@@ -185,7 +185,7 @@ def anonymize(ctx: Context, *, party_id: str) -> dict[str, Any]:
         customer.body = body
         bump(customer, ctx)
         _record(ctx, api=CUSTOMER_API, resource_name="customer", resource_id=customer.id,
-                erased=removed, after=body, resource=render_customer(ctx, customer))
+                erased=removed, after=body, resource=render_customer(ctx, customer, full=True))
 
     for account in accounts:
         body = copy.deepcopy(account.body)
@@ -208,7 +208,8 @@ def anonymize(ctx: Context, *, party_id: str) -> dict[str, Any]:
         bump(account, ctx)
         ctx.session.flush()
         _record(ctx, api=ACCOUNT_API, resource_name=account.kind, resource_id=account.id,
-                erased=removed, after=body, resource=render_account(ctx, account))
+                erased=removed, after=body,
+                resource=render_account(ctx, account, full=True))
     ctx.session.flush()
     return {
         "@type": "AnonymizationResult",

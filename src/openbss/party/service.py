@@ -22,27 +22,36 @@ Hooks (other contexts register at import time, e.g. billing and ordering)::
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
+import structlog
 from sqlalchemy import delete, select
+from sqlalchemy import false as sql_false
+from sqlalchemy.orm import Session
 
-from openbss.core import audit
+from openbss.core import audit, crypto, events
 from openbss.core.config import get_settings
 from openbss.core.context import Context
-from openbss.core.crypto import PREFIX as ENCRYPTED_PREFIX
-from openbss.core.crypto import decrypt, encrypt, is_encrypted, mask
+from openbss.core.crypto import RESERVED_PREFIX as ENCRYPTED_PREFIX
+from openbss.core.crypto import Keyring, decrypt, is_encrypted, looks_masked, mask
 from openbss.core.errors import BadRequestError, ConflictError, ValidationError
+from openbss.core.permissions import may_see_personal_data
 from openbss.core.resources import get_owned, patched, record_change, render
 from openbss.core.tmf import ListParams, apply_filters, is_foreign_ref, iso, paginate
 from openbss.party import schemas, validation
 from openbss.party.models import Account, Customer, Party, PartyLink, PartySearchKey
 
 # Audit payloads of these resources hold personal data: encrypted per resource and
-# crypto-shredded when the person is anonymised (openbss.core.audit).
-for _personal in ("individual", "customer", "billingAccount", "partyAccount"):
+# crypto-shredded when the person is anonymised (openbss.core.audit); their outbox
+# payloads are encrypted likewise (openbss.core.events). An organization's contact
+# media name people too.
+for _personal in ("individual", "organization", "customer", "billingAccount",
+                  "partyAccount"):
     audit.register_personal_resource_type(_personal)
+
+log = structlog.get_logger("openbss.party")
 
 PARTY_API = "partyManagement"
 PARTY_PREFIX = "/tmf-api/partyManagement/v4"
@@ -128,6 +137,222 @@ def erasure_blockers(ctx: Context, party: Party) -> list[str]:
     return reasons
 
 
+# --- personal data at rest and masking -----------------------------------------------------
+#
+# Stored documents hold these values as v2 ciphertexts under the tenant's data key
+# (openbss.core.crypto); responses decrypt them, and mask them for roles that may not
+# see personal data. Audit rows and events carry the stored (encrypted) form; events are
+# turned into the listener owner's view by the view filters registered below.
+
+SEALED_CHARACTERISTICS = ("emailAddress", "phoneNumber", "faxNumber", "street1", "street2",
+                          "city", "postCode", "socialNetworkId")
+MASKED_AWAY = ("birthDate", "placeOfBirth")  # removed from masked views
+_MASKERS: dict[str, Callable[[str], str]] = {
+    "emailAddress": crypto.mask_email, "phoneNumber": crypto.mask_phone,
+    "faxNumber": crypto.mask_phone,
+}
+
+
+def _mask_value(attr: str, value: str) -> str:
+    return _MASKERS.get(attr, crypto.mask_text)(value)
+
+
+def _copy_medium(medium: Any) -> Any:
+    if not isinstance(medium, dict):
+        return medium
+    out = dict(medium)
+    if isinstance(out.get("characteristic"), dict):
+        out["characteristic"] = dict(out["characteristic"])
+    return out
+
+
+def _copy_personal(doc: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``doc`` whose personal parts (contact media, identifications) are new
+    objects, so they can be changed without touching ``doc``."""
+    out = dict(doc)
+    if isinstance(out.get("contactMedium"), list):
+        out["contactMedium"] = [_copy_medium(m) for m in out["contactMedium"]]
+    if isinstance(out.get("contact"), list):
+        contacts = []
+        for contact in out["contact"]:
+            if isinstance(contact, dict) and isinstance(contact.get("contactMedium"), list):
+                contact = {**contact,
+                           "contactMedium": [_copy_medium(m) for m in contact["contactMedium"]]}
+            contacts.append(contact)
+        out["contact"] = contacts
+    for field in ("individualIdentification", "organizationIdentification"):
+        if isinstance(out.get(field), list):
+            out[field] = [dict(i) if isinstance(i, dict) else i for i in out[field]]
+    return out
+
+
+def _characteristics(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(path, characteristic)`` of every contact medium of a party, customer or account."""
+    lists: list[tuple[str, Any]] = [("contactMedium", doc.get("contactMedium"))]
+    for i, contact in enumerate(doc.get("contact") or []):
+        if isinstance(contact, dict):
+            lists.append((f"contact[{i}].contactMedium", contact.get("contactMedium")))
+    for prefix, media in lists:
+        if not isinstance(media, list):
+            continue
+        for i, medium in enumerate(media):
+            if isinstance(medium, dict) and isinstance(medium.get("characteristic"), dict):
+                yield f"{prefix}[{i}].characteristic", medium["characteristic"]
+
+
+def _sensitive_ids(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Identifications stored encrypted: an individual's, except VAT ids."""
+    for ident in doc.get("individualIdentification") or []:
+        if isinstance(ident, dict) and isinstance(ident.get("identificationId"), str) and \
+                not validation.is_vat(str(ident.get("identificationType") or "")):
+            yield ident
+
+
+def seal_with(ring: Keyring, doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with its personal values encrypted (values already encrypted are kept)."""
+    out = _copy_personal(doc)
+    for _, ch in _characteristics(out):
+        for attr in SEALED_CHARACTERISTICS:
+            value = ch.get(attr)
+            if isinstance(value, str) and value and not is_encrypted(value):
+                ch[attr] = ring.encrypt(value)
+    for ident in _sensitive_ids(out):
+        if not is_encrypted(ident["identificationId"]):
+            ident["identificationId"] = ring.encrypt(ident["identificationId"])
+    return out
+
+
+def seal(ctx: Context, doc: dict[str, Any]) -> dict[str, Any]:
+    return seal_with(crypto.keyring(ctx.session, ctx.tenant_id), doc)
+
+
+def unseal(session: Session | None, doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` with every encrypted value decrypted (plain legacy values pass through)."""
+    out = _copy_personal(doc)
+    for _, ch in _characteristics(out):
+        for attr in SEALED_CHARACTERISTICS:
+            if is_encrypted(ch.get(attr)):
+                ch[attr] = _opened(ch[attr], session)
+    for field in ("individualIdentification", "organizationIdentification"):
+        for ident in out.get(field) or []:
+            if isinstance(ident, dict) and is_encrypted(ident.get("identificationId")):
+                ident["identificationId"] = _opened(ident["identificationId"], session)
+    return out
+
+
+def _opened(value: str, session: Session | None) -> str:
+    try:
+        return decrypt(value, session)
+    except ValueError as exc:  # a key wrapped under another secret, a damaged value
+        log.error("personal_value_unreadable", error=str(exc))
+        return value  # shown (and kept) as the ciphertext; never a 500
+
+
+def personal_view(session: Session | None, doc: dict[str, Any], role: str) -> dict[str, Any]:
+    """How ``doc`` (stored form) looks to ``role``: decrypted; contact media masked,
+    birth data removed for roles without ``may_see_personal_data``; identification
+    numbers (not VAT ids) in full only for ``admin`` and ``care_agent``."""
+    out = unseal(session, doc)
+    if role not in REVEAL_ROLES:
+        for ident in _sensitive_ids(out):
+            ident["identificationId"] = mask(ident["identificationId"])
+    if not may_see_personal_data(role):
+        for _, ch in _characteristics(out):
+            for attr in SEALED_CHARACTERISTICS:
+                if isinstance(ch.get(attr), str) and ch[attr]:
+                    ch[attr] = _mask_value(attr, ch[attr])
+        for key in MASKED_AWAY:
+            out.pop(key, None)
+    return out
+
+
+def restore_masked(doc: dict[str, Any], previous: dict[str, Any]) -> None:
+    """Masked contact values sent back unchanged (a PATCH built from a masked GET) keep
+    the stored values, each stored value at most once and only in the same attribute;
+    any other masked-looking value is refused (422) rather than stored."""
+    stored: dict[tuple[str, str], list[str]] = {}
+    for _, ch in _characteristics(previous):
+        for attr in SEALED_CHARACTERISTICS:
+            value = ch.get(attr)
+            if isinstance(value, str) and value:
+                stored.setdefault((attr, _mask_value(attr, value)), []).append(value)
+    for path, ch in _characteristics(doc):
+        for attr in SEALED_CHARACTERISTICS:
+            value = ch.get(attr)
+            if isinstance(value, str) and looks_masked(value):
+                plain = stored.get((attr, value))
+                if not plain:
+                    raise ValidationError(
+                        f"{path}.{attr}: a masked value cannot be stored; send the full "
+                        "value", field=f"{path}.{attr}")
+                ch[attr] = plain.pop(0)
+
+
+def _check_storable(doc: dict[str, Any], base: str | None = None) -> None:
+    for path, ch in _characteristics(doc):
+        path = base or path
+        for attr in SEALED_CHARACTERISTICS:
+            value = ch.get(attr)
+            if isinstance(value, str) and (value.startswith(ENCRYPTED_PREFIX)
+                                           or looks_masked(value)):
+                raise ValidationError(f"{path}.{attr}: not a valid value (masked values "
+                                      "cannot be stored; send the full value)",
+                                      field=f"{path}.{attr}")
+
+
+def _event_view_filter(resource: dict[str, Any], role: str) -> dict[str, Any]:
+    return personal_view(None, resource, role)
+
+
+for _resource_name in ("individual", "organization", "customer", "billingAccount",
+                       "partyAccount"):
+    events.register_view_filter(_resource_name, _event_view_filter)
+
+
+def search_values(doc: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """The normalised e-mails (lower case) and phones (E.164) of a plain document."""
+    emails: list[str] = []
+    phones: list[str] = []
+    for _, ch in _characteristics(doc):
+        if isinstance(ch.get("emailAddress"), str) and ch["emailAddress"]:
+            emails.append(validation.email_key(ch["emailAddress"]))
+        for attr in ("phoneNumber", "faxNumber"):
+            if isinstance(ch.get(attr), str) and ch[attr]:
+                phones.append(ch[attr])
+    return emails, phones
+
+
+def _reencrypt_party_context(session: Session, tenant_id: str, ring: Keyring) -> int:
+    """Rewrite every party, customer and account of the tenant under the active data
+    key (plain legacy values get encrypted too) and rebuild the e-mail/phone blind
+    indexes. Identification search keys are kept."""
+    count = 0
+    rows: list[Party | Customer | Account] = [
+        *session.scalars(select(Party).where(Party.tenant_id == tenant_id)),
+        *session.scalars(select(Customer).where(Customer.tenant_id == tenant_id)),
+        *session.scalars(select(Account).where(Account.tenant_id == tenant_id))]
+    if rows:
+        for row in rows:
+            plain = unseal(session, row.body)
+            row.body = seal_with(ring, plain)
+            if isinstance(row, Party):
+                session.execute(delete(PartySearchKey).where(
+                    PartySearchKey.party_id == row.id,
+                    PartySearchKey.key_type.in_(("email", "phone"))))
+                emails, phones = search_values(plain)
+                values = {("email", ring.blind_index("email", e)) for e in emails}
+                values |= {("phone", ring.blind_index("phone", p)) for p in phones}
+                for key_type, value in sorted(values):
+                    session.add(PartySearchKey(tenant_id=tenant_id, party_id=row.id,
+                                               key_type=key_type, value=value))
+            count += 1
+    session.flush()
+    return count
+
+
+crypto.register_reencrypter("party", _reencrypt_party_context)
+
+
 # --- shared normalisation -----------------------------------------------------------------
 
 
@@ -139,8 +364,6 @@ def invalid(field: str, exc: Exception) -> ValidationError:
 class Contacts:
     emails: list[str] = dataclasses.field(default_factory=list)
     phones: list[str] = dataclasses.field(default_factory=list)
-    preferred_email: str | None = None
-    preferred_phone: str | None = None
     country: str | None = None
 
 
@@ -162,6 +385,7 @@ def normalize_contact_media(ctx: Context, media: list[dict[str, Any]] | None,
     for i, medium in enumerate(media or []):
         ch = medium.setdefault("characteristic", {})
         base = f"{prefix}[{i}].characteristic"
+        _check_storable({"contactMedium": [medium]}, base)
         country = None
         if ch.get("country"):
             try:
@@ -187,10 +411,7 @@ def normalize_contact_media(ctx: Context, media: list[dict[str, Any]] | None,
                 ch["emailAddress"] = validation.email(ch["emailAddress"])
             except validation.InvalidValue as exc:
                 raise invalid(f"{base}.emailAddress", exc) from None
-            key = validation.email_key(ch["emailAddress"])
-            found.emails.append(key)
-            if medium.get("preferred") or found.preferred_email is None:
-                found.preferred_email = key
+            found.emails.append(validation.email_key(ch["emailAddress"]))
         for attr in ("phoneNumber", "faxNumber"):
             if ch.get(attr):
                 try:
@@ -198,9 +419,6 @@ def normalize_contact_media(ctx: Context, media: list[dict[str, Any]] | None,
                 except validation.InvalidValue as exc:
                     raise invalid(f"{base}.{attr}", exc) from None
                 found.phones.append(ch[attr])
-                if attr == "phoneNumber" and (medium.get("preferred")
-                                              or found.preferred_phone is None):
-                    found.preferred_phone = ch[attr]
     return found
 
 
@@ -226,11 +444,11 @@ def _unmask(ident: dict[str, Any], previous: dict[MaskKey, list[str]], field: st
 
 
 def normalize_identifications(
-    ctx: Context, items: list[dict[str, Any]] | None, prefix: str, *, encrypt_ids: bool,
+    ctx: Context, items: list[dict[str, Any]] | None, prefix: str, *,
     previous: Iterable[dict[str, Any]] = (),
 ) -> list[str]:
     """Validate identifications in place (VAT ids, company registration and national id
-    numbers with python-stdnum) and encrypt sensitive numbers; return the search keys.
+    numbers with python-stdnum); return the search keys (:func:`seal` encrypts them).
 
     ``previous`` are the stored (decrypted) identifications: a masked number sent back
     unchanged by a role that only saw the mask keeps the stored number.
@@ -267,18 +485,8 @@ def normalize_identifications(
         except validation.InvalidValue as exc:
             raise invalid(f"{base}.identificationId", exc) from None
         keys.append(validation.identifier_key(secret, id_type, number))
-        sensitive = encrypt_ids and not validation.is_vat(id_type)
-        ident["identificationId"] = encrypt(number) if sensitive else number
+        ident["identificationId"] = number  # sealed (encrypted) when stored
     return keys
-
-
-def reveal_identifications(items: list[dict[str, Any]] | None, *, reveal: bool) -> None:
-    """Decrypt numbers in place; mask them unless ``reveal``."""
-    for ident in items or []:
-        value = ident.get("identificationId", "")
-        if is_encrypted(value):
-            plain = decrypt(value)
-            ident["identificationId"] = plain if reveal else mask(plain)
 
 
 def ref_exists(ctx: Context, ref_id: str, referred_type: str | None) -> tuple[str, str] | None:
@@ -366,14 +574,14 @@ def ident_field(kind: str) -> str:
     return "individualIdentification" if kind == "individual" else "organizationIdentification"
 
 
-def render_party(ctx: Context, row: Party, *, reveal: bool | None = None) -> dict[str, Any]:
-    """The TMF resource; sensitive numbers are masked unless the role may see them."""
-    body = dict(row.body)
-    field = ident_field(row.kind)
-    if body.get(field):
-        body[field] = [dict(i) for i in body[field]]
-        reveal_identifications(body[field],
-                               reveal=ctx.role in REVEAL_ROLES if reveal is None else reveal)
+def render_party(ctx: Context, row: Party, *, full: bool = False) -> dict[str, Any]:
+    """The TMF resource as ``ctx.role`` may see it (:func:`personal_view`).
+
+    ``full``: everything in clear — the form events are published in: the outbox stores
+    personal resources encrypted (openbss.core.events) and each listener receives the
+    view of its owner's role through the view filters registered above."""
+    body = unseal(ctx.session, row.body) if full else personal_view(ctx.session, row.body,
+                                                                     ctx.role)
     doc = render(ctx.base_url, PATHS[row.kind], row.id, body)
     if row.anonymized_at is not None:
         doc["anonymized"] = True
@@ -381,7 +589,7 @@ def render_party(ctx: Context, row: Party, *, reveal: bool | None = None) -> dic
 
 
 def _event_view(ctx: Context, row: Party) -> dict[str, Any]:
-    return render_party(ctx, row, reveal=False)
+    return render_party(ctx, row, full=True)
 
 
 def _prepare(ctx: Context, kind: str, body: dict[str, Any],
@@ -394,7 +602,7 @@ def _prepare(ctx: Context, kind: str, body: dict[str, Any],
     contacts = normalize_contact_media(ctx, body.get("contactMedium"), "contactMedium")
     field = ident_field(kind)
     ident_keys = normalize_identifications(
-        ctx, body.get(field), field, encrypt_ids=kind == "individual", previous=previous)
+        ctx, body.get(field), field, previous=previous)
     for i, rel in enumerate(body.get("relatedParty") or []):
         if party_id is not None and rel.get("id") == party_id:
             raise ValidationError("a party cannot relate to itself",
@@ -405,15 +613,16 @@ def _prepare(ctx: Context, kind: str, body: dict[str, Any],
 
 def _apply(ctx: Context, row: Party, body: dict[str, Any], contacts: Contacts,
            ident_keys: list[str]) -> None:
-    row.body = body
+    """Store the plain, validated ``body`` sealed, with its blind indexes."""
+    ring = crypto.keyring(ctx.session, ctx.tenant_id)
+    row.body = seal_with(ring, body)
     row.name = party_name(row.kind, body)[:300]
     row.name_key = row.name.casefold()
     row.status = body.get("status", "initialized")
-    row.email = contacts.preferred_email
-    row.phone = contacts.preferred_phone
     row.country = contacts.country
     ctx.session.execute(delete(PartySearchKey).where(PartySearchKey.party_id == row.id))
-    values = {("email", e) for e in contacts.emails} | {("phone", p) for p in contacts.phones}
+    values = {("email", ring.blind_index("email", e)) for e in contacts.emails}
+    values |= {("phone", ring.blind_index("phone", p)) for p in contacts.phones}
     values |= {("identification", k) for k in ident_keys}
     for key_type, value in sorted(values):
         ctx.session.add(PartySearchKey(tenant_id=ctx.tenant_id, party_id=row.id,
@@ -449,20 +658,16 @@ def raise_not_found(label: str, resource_id: str) -> None:
     raise NotFoundError(f"{label} {resource_id!r} not found", field="id")
 
 
-def decrypted_body(row: Party) -> dict[str, Any]:
-    body = dict(row.body)
-    field = ident_field(row.kind)
-    if body.get(field):
-        body[field] = [dict(i) for i in body[field]]
-        reveal_identifications(body[field], reveal=True)
-    return body
+def decrypted_body(ctx: Context, row: Party | Customer | Account) -> dict[str, Any]:
+    """The stored document with every personal value decrypted (for changing it)."""
+    return unseal(ctx.session, row.body)
 
 
 def update_party(ctx: Context, *, kind: str, party_id: str, patch: Any) -> Party:
     row = get_party(ctx, kind=kind, party_id=party_id, lock=True)
     if row.anonymized_at is not None:
         raise ConflictError(f"{kind} {party_id} was anonymised and cannot be changed")
-    current = decrypted_body(row)
+    current = decrypted_body(ctx, row)
     schema: type[schemas.Individual | schemas.Organization] = (
         schemas.Individual if kind == "individual" else schemas.Organization)
     if isinstance(patch, dict) and "anonymized" in patch:
@@ -470,6 +675,7 @@ def update_party(ctx: Context, *, kind: str, party_id: str, patch: Any) -> Party
                               field="anonymized")
     model = patched(current, patch, schema)
     body = model.doc()
+    restore_masked(body, current)
     old_status, new_status = row.status, body.get("status", row.status)
     if old_status != new_status and old_status == TERMINAL[kind]:
         raise ConflictError(
@@ -478,10 +684,10 @@ def update_party(ctx: Context, *, kind: str, party_id: str, patch: Any) -> Party
     contacts, ident_keys = _prepare(ctx, kind, body,
                                     previous=current.get(ident_field(kind)) or [],
                                     party_id=row.id)
-    before = dict(row.body)
-    _apply(ctx, row, body, contacts, ident_keys)
-    if before == row.body:
+    if body == current:
         return row
+    before = row.body
+    _apply(ctx, row, body, contacts, ident_keys)
     bump(row, ctx)
     record_change(ctx, api=PARTY_API, resource_name=kind, resource_id=row.id,
                   change="state" if old_status != new_status else "update",
@@ -521,18 +727,24 @@ def contains_pattern(text: str) -> str:
 SEARCH_PARAMS = frozenset({"name", "email", "phone", "identification", "identificationId"})
 
 
-def _search_value(ctx: Context, name: str, value: str) -> tuple[str, str]:
-    if name == "email":
-        return "email", validation.email_key(value)
-    if name == "phone":
-        raw = value.strip()
-        if value.startswith(" ") and raw[:1].isdigit():
-            raw = "+" + raw  # an unencoded '+' arrives as a space
-        try:
-            return "phone", validation.e164(raw, ctx.tenant.default_region)
-        except validation.InvalidValue as exc:
-            raise BadRequestError(f"phone: {exc}", field="phone") from None
-    return "identification", validation.identifier_key(get_settings().secret_key, "", value)
+def _search_values(ctx: Context, name: str, value: str) -> tuple[str, list[str]]:
+    """The search-key type and every stored key ``value`` may have: blind indexes
+    (HMAC-SHA256 under the tenant's index keys) of the lower-cased e-mail or the E.164
+    phone, or the keyed hash of an identification number."""
+    if name in ("email", "phone"):
+        if name == "email":
+            normal = validation.email_key(value)
+        else:
+            raw = value.strip()
+            if value.startswith(" ") and raw[:1].isdigit():
+                raw = "+" + raw  # an unencoded '+' arrives as a space
+            try:
+                normal = validation.e164(raw, ctx.tenant.default_region)
+            except validation.InvalidValue as exc:
+                raise BadRequestError(f"phone: {exc}", field="phone") from None
+        ring = crypto.keyring(ctx.session, ctx.tenant_id, create=False)
+        return name, ring.blind_indexes(name, normal)
+    return "identification", [validation.identifier_key(get_settings().secret_key, "", value)]
 
 
 def list_parties(ctx: Context, *, kind: str, params: ListParams) -> tuple[list[Party], int]:
@@ -550,10 +762,13 @@ def list_parties(ctx: Context, *, kind: str, params: ListParams) -> tuple[list[P
             stmt = stmt.where(Party.name_key.like(contains_pattern(values[0].casefold()),
                                                   escape="\\"))
             continue
-        key_type, value = _search_value(ctx, name, values[0])
+        key_type, keys = _search_values(ctx, name, values[0])
+        if not keys:  # the tenant has no index key yet, so nothing was ever indexed
+            stmt = stmt.where(sql_false())
+            continue
         stmt = stmt.where(Party.id.in_(select(PartySearchKey.party_id).where(
             PartySearchKey.tenant_id == ctx.tenant_id, PartySearchKey.key_type == key_type,
-            PartySearchKey.value == value)))
+            PartySearchKey.value.in_(keys))))
     params = dataclasses.replace(params, filters=tuple(rest))
     stmt = apply_filters(stmt, params, {
         "status": Party.status, "country": Party.country, "name": Party.name_key,
