@@ -35,6 +35,7 @@ __all__ = [
     "Frequency",
     "Period",
     "SystemClock",
+    "add_months",
     "cycle_for_subscription",
     "ensure_aware",
     "get_zone",
@@ -91,6 +92,27 @@ def get_zone(tz: str, field: str = "tz") -> ZoneInfo:
 def local_date(instant: datetime, tz: str, field: str = "timestamp") -> date:
     """The calendar date of ``instant`` in time zone ``tz``."""
     return ensure_aware(instant, field).astimezone(get_zone(tz)).date()
+
+
+def add_months(instant: datetime, months: int, *, anchor_day: int | None = None,
+               field: str = "months") -> datetime:
+    """``instant`` moved by whole ``months`` (may be negative), landing on ``anchor_day``
+    (default: the instant's own day) clamped to the month's last day; the time of day is
+    kept. Steps taken one by one from the same anchor never drift::
+
+        add_months(Jan 31, 1) = Feb 28;  add_months(Feb 28, 1, anchor_day=31) = Mar 31
+    """
+    ensure_aware(instant, "instant")
+    day = instant.day if anchor_day is None else anchor_day
+    if not 1 <= day <= 31:
+        raise ValidationError(f"anchor day must be 1-31, got {day}", field="anchor_day")
+    index = instant.year * 12 + instant.month - 1 + months
+    year, month = divmod(index, 12)
+    if not 1 <= year <= 9999:
+        raise ValidationError(f"{months} months from {instant.isoformat()} is out of range",
+                              field=field)
+    last = calendar.monthrange(year, month + 1)[1]
+    return instant.replace(year=year, month=month + 1, day=min(day, last))
 
 
 @runtime_checkable

@@ -6,7 +6,6 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import phonenumbers
-from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,6 +16,7 @@ from openbss.core.context import Context, system_context
 from openbss.core.errors import ConflictError, NotFoundError, ValidationError
 from openbss.core.models import ApiKey, EventDelivery, HubSubscription, OutboxEvent, Tenant
 from openbss.core.money import validate_currency
+from openbss.core.periods import add_months
 
 _TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
@@ -54,6 +54,8 @@ def create_tenant(
         name=name,
         sandbox=sandbox,
         clock_time=(clock_start or datetime.now(UTC)).astimezone(UTC) if sandbox else None,
+        clock_anchor_day=(clock_start or datetime.now(UTC)).astimezone(UTC).day
+        if sandbox else None,
         default_region=region,
         default_currency=currency,
     )
@@ -160,20 +162,28 @@ def advance_clock(
             "('openbss tenant create NAME --sandbox') to use a test clock"
         )
     current = ctx.now
+    anchor_day = tenant.clock_anchor_day or current.day
     if to is not None:
         if any((months, days, hours, seconds)):
             raise ValidationError("give either 'to' or an amount to advance by", field="to")
         target = to.astimezone(UTC)
+        anchor_day = target.day
     else:
-        target = current + relativedelta(months=months) + timedelta(
-            days=days, hours=hours, seconds=seconds
-        )
+        # Month steps keep the anchor day (31 Jan -> 28 Feb -> 31 Mar), like bill cycles.
+        stepped = add_months(current, months, anchor_day=anchor_day) if months else current
+        try:
+            target = stepped + timedelta(days=days, hours=hours, seconds=seconds)
+        except OverflowError:
+            raise ValidationError("the clock cannot go that far", field="days") from None
+        if days or hours or seconds or not months:
+            anchor_day = target.day
     if target < current:
         raise ValidationError(
             f"a test clock only moves forward; it is at {current.isoformat()}", field="to"
         )
     before = {"now": current.isoformat()}
     tenant.clock_time = target
+    tenant.clock_anchor_day = anchor_day
     ctx.now = target
     audit.record(ctx, action="advance", resource_type="testClock", resource_id=tenant.id,
                  before=before, after={"now": target.isoformat()})
