@@ -21,7 +21,7 @@ from openbss.catalog.service import PREFIX
 from openbss.core.context import Context
 from openbss.core.errors import BadRequestError, ValidationError
 from openbss.core.money import validate_currency
-from openbss.core.openapi import request_body
+from openbss.core.openapi import list_filters, request_body
 from openbss.core.permissions import Requires
 from openbss.core.routing import ExactRoute, json_body, optional_json_body
 from openbss.core.tmf import (
@@ -88,6 +88,7 @@ def _add_resource_routes(kind: str) -> None:
     model = RESOURCE_MODELS[kind]
     columns = _filters(model, kind)
     path = f"{PREFIX}/{kind}"
+    list_filters(path, columns)
 
     @router.post(path, status_code=201, tags=[TAG], name=f"create {kind}",
                  openapi_extra=request_body(SCHEMAS[kind]))
@@ -130,6 +131,7 @@ for _kind in RESOURCE_MODELS:
 
 def _add_job_routes(kind: str) -> None:
     path = f"{PREFIX}/{kind}"
+    list_filters(path, ("id", "status", "creationDate"))
 
     @router.post(path, status_code=201, tags=[TAG], name=f"create {kind}",
                  openapi_extra=request_body(ImportJobIn if kind == "importJob" else ExportJobIn))

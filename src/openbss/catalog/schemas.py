@@ -25,6 +25,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
 from openbss.catalog.lifecycle import canonical_status
+from openbss.core.tmf_types import TmfType, Uri
 
 TAX_CATEGORIES = ("standard", "reduced", "zero", "exempt")
 BILLING_TIMINGS = ("inAdvance", "inArrears")
@@ -73,6 +74,24 @@ Amount = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=48, decimal_pl
 NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, max_digits=48,
                                        decimal_places=28, lt=Decimal("1e18"))]
 Text = Annotated[str, Field(max_length=4000)]
+# Free-form TMF620 sub-objects, validated against their TMF definitions.
+TmfAgreementRef = Annotated[dict[str, Any], TmfType("TMF620.AgreementRef")]
+TmfAttachmentRefOrValue = Annotated[dict[str, Any], TmfType("TMF620.AttachmentRefOrValue")]
+TmfConstraintRef = Annotated[dict[str, Any], TmfType("TMF620.ConstraintRef")]
+TmfPlaceRef = Annotated[dict[str, Any], TmfType("TMF620.PlaceRef")]
+TmfPricingLogicAlgorithm = Annotated[dict[str, Any], TmfType("TMF620.PricingLogicAlgorithm")]
+TmfCharValueUse = Annotated[
+    dict[str, Any], TmfType("TMF620.ProductSpecificationCharacteristicValueUse")]
+TmfProductSpecificationRelationship = Annotated[
+    dict[str, Any], TmfType("TMF620.ProductSpecificationRelationship")]
+TmfRelatedParty = Annotated[dict[str, Any], TmfType("TMF620.RelatedParty")]
+TmfResourceCandidateRef = Annotated[dict[str, Any], TmfType("TMF620.ResourceCandidateRef")]
+TmfResourceSpecificationRef = Annotated[dict[str, Any], TmfType("TMF620.ResourceSpecificationRef")]
+TmfSLARef = Annotated[dict[str, Any], TmfType("TMF620.SLARef")]
+TmfServiceCandidateRef = Annotated[dict[str, Any], TmfType("TMF620.ServiceCandidateRef")]
+TmfServiceSpecificationRef = Annotated[dict[str, Any], TmfType("TMF620.ServiceSpecificationRef")]
+TmfTargetProductSchema = Annotated[dict[str, Any], TmfType("TMF620.TargetProductSchema")]
+TmfTaxItem = Annotated[dict[str, Any], TmfType("TMF620.TaxItem")]
 
 
 class _Model(BaseModel):
@@ -144,14 +163,13 @@ class _Resource(_Model):
     last_update: str | None = None  # set by the server; a client value is ignored
     type_: Annotated[str | None, Field(alias="@type", max_length=100)] = None
     base_type: Annotated[str | None, Field(alias="@baseType", max_length=100)] = None
-    schema_location: Annotated[str | None, Field(alias="@schemaLocation", max_length=2000)] = \
-        None
+    schema_location: Annotated[Uri | None, Field(alias="@schemaLocation")] = None
 
 
 class CatalogIn(_Resource):
     catalog_type: Text | None = None
     category: list[Ref] = Field(default_factory=list)
-    related_party: list[dict[str, Any]] | None = None
+    related_party: list[TmfRelatedParty] | None = None
 
 
 class CategoryIn(_Resource):
@@ -200,14 +218,14 @@ class ProductSpecificationIn(_Resource):
     brand: Text | None = None
     is_bundle: bool | None = None
     product_number: Text | None = None
-    attachment: list[dict[str, Any]] | None = None
+    attachment: list[TmfAttachmentRefOrValue] | None = None
     bundled_product_specification: list[Ref] | None = None
     product_spec_characteristic: list[Characteristic] | None = None
-    product_specification_relationship: list[dict[str, Any]] | None = None
-    related_party: list[dict[str, Any]] | None = None
-    resource_specification: list[dict[str, Any]] | None = None
-    service_specification: list[dict[str, Any]] | None = None
-    target_product_schema: dict[str, Any] | None = None
+    product_specification_relationship: list[TmfProductSpecificationRelationship] | None = None
+    related_party: list[TmfRelatedParty] | None = None
+    resource_specification: list[TmfResourceSpecificationRef] | None = None
+    service_specification: list[TmfServiceSpecificationRef] | None = None
+    target_product_schema: TmfTargetProductSchema | None = None
 
 
 class BundleOption(_Open):
@@ -231,20 +249,20 @@ class ProductOfferingIn(_Resource):
     is_bundle: bool | None = None
     is_sellable: bool | None = None
     status_reason: Text | None = None
-    agreement: list[dict[str, Any]] | None = None
-    attachment: list[dict[str, Any]] | None = None
+    agreement: list[TmfAgreementRef] | None = None
+    attachment: list[TmfAttachmentRefOrValue] | None = None
     bundled_product_offering: list[BundledOffering] | None = None
     category: list[Ref] | None = None
     channel: list[Ref] | None = None
     market_segment: list[Ref] | None = None
-    place: list[dict[str, Any]] | None = None
-    prod_spec_char_value_use: list[dict[str, Any]] | None = None
+    place: list[TmfPlaceRef] | None = None
+    prod_spec_char_value_use: list[TmfCharValueUse] | None = None
     product_offering_price: list[Ref] | None = None
     product_offering_term: list[OfferingTerm] | None = None
     product_specification: Ref | None = None
-    resource_candidate: dict[str, Any] | None = None
-    service_candidate: dict[str, Any] | None = None
-    service_level_agreement: dict[str, Any] | None = None
+    resource_candidate: TmfResourceCandidateRef | None = None
+    service_candidate: TmfServiceCandidateRef | None = None
+    service_level_agreement: TmfSLARef | None = None
     eligibility: Eligibility | None = None
 
 
@@ -260,14 +278,14 @@ class ProductOfferingPriceIn(_Resource):
     recurring_charge_period_length: Annotated[int, Field(ge=1)] | None = None
     recurring_charge_period_type: Literal["day", "week", "month", "year"] | None = None
     bundled_pop_relationship: list[Ref] | None = None
-    constraint: list[dict[str, Any]] | None = None
-    place: list[dict[str, Any]] | None = None
+    constraint: list[TmfConstraintRef] | None = None
+    place: list[TmfPlaceRef] | None = None
     pop_relationship: list[PopRelationship] | None = None
     price: Money | None = None
-    pricing_logic_algorithm: list[dict[str, Any]] | None = None
-    prod_spec_char_value_use: list[dict[str, Any]] | None = None
+    pricing_logic_algorithm: list[TmfPricingLogicAlgorithm] | None = None
+    prod_spec_char_value_use: list[TmfCharValueUse] | None = None
     product_offering_term: list[OfferingTerm] | None = None
-    tax: list[dict[str, Any]] | None = None
+    tax: list[TmfTaxItem] | None = None
     unit_of_measure: Quantity | None = None
     # -- extensions ------------------------------------------------------------------------
     tax_category: Literal["standard", "reduced", "zero", "exempt"] = "standard"

@@ -12,7 +12,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from openbss.core.context import Context
 from openbss.core.jsonx import ExactJSONResponse
-from openbss.core.openapi import request_body
+from openbss.core.openapi import list_filters, request_body
 from openbss.core.permissions import Requires
 from openbss.core.resources import validation_error
 from openbss.core.routing import ExactRoute
@@ -59,6 +59,8 @@ def _validate(model: type[BaseModel], payload: Any) -> Any:
 def _party_routes(kind: str, model: type[BaseModel]) -> None:
     base = f"{PARTY_PREFIX}/{kind}"
     tag = "partyManagement"
+    list_filters(base, ("status", "country", "name", "lastUpdate", "creationDate",
+                        *service.SEARCH_PARAMS))
 
     @router.post(base, status_code=201, tags=[tag], name=f"create_{kind}",
                  openapi_extra=request_body(model))
@@ -95,6 +97,7 @@ _party_routes("individual", schemas.Individual)
 _party_routes("organization", schemas.Organization)
 
 CUSTOMER = f"{CUSTOMER_PREFIX}/customer"
+list_filters(CUSTOMER, ("status", "engagedParty.id", "name", "lastUpdate"))
 
 
 @router.post(CUSTOMER, status_code=201, tags=["customerManagement"],
@@ -135,6 +138,8 @@ def delete_customer(id: str, ctx: Context = Depends(remove_customer)) -> Respons
 def _account_routes(kind: str) -> None:
     base = f"{ACCOUNT_PREFIX}/{kind}"
     tag = "accountManagement"
+    list_filters(base, ("state", "currency", "name", "parentId", "paidByParent",
+                        "lastModified"))
 
     @router.post(base, status_code=201, tags=[tag], name=f"create_{kind}",
                  openapi_extra=request_body(schemas.Account))

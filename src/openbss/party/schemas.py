@@ -23,12 +23,13 @@ from pydantic import (
 )
 
 from openbss.core import jsonx
+from openbss.core.tmf_types import Uri
 
 Str = Annotated[str, StringConstraints(max_length=255)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300)]
 Text = Annotated[str, StringConstraints(max_length=4000)]
 Ref = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-Url = Annotated[str, StringConstraints(max_length=2000)]
+Url = Uri  # absolute URIs (TMF format: uri): href, @schemaLocation, url
 
 
 # Money is exact: a Decimal in the stored document and an exact JSON number in responses
