@@ -28,7 +28,7 @@ def _make_rows(client, tenant, n=3):
 def test_every_mutation_writes_an_audit_row_in_its_transaction(client, tenant):
     [hub_id] = _make_rows(client, tenant, 1)
     client.delete(f"{HUB}/{hub_id}", headers=tenant.headers())
-    rows = client.get(f"/api/v1/audit?resourceId={hub_id}",
+    rows = client.get(f"/api/v1/audit?resourceId={hub_id}&sort=seq",
                       headers=tenant.headers("auditor")).json()
     assert [r["action"] for r in rows] == ["create", "delete"]
     created, deleted = rows

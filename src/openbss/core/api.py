@@ -126,7 +126,7 @@ def audit_view(row: AuditEntry, session: Session | None = None,
 def list_audit(
     request: Request, ctx: Annotated[Context, Depends(Requires.to("audit", "read"))]
 ) -> JSONResponse:
-    """Page through the tenant's audit log (oldest first; ``sort=-seq`` for newest)."""
+    """Page through the tenant's audit log, newest first (``sort=seq`` for oldest first)."""
     params = list_params(request)
     stmt = select(AuditEntry).where(AuditEntry.tenant_id == ctx.tenant_id)
     stmt = apply_filters(stmt, params, {
@@ -138,7 +138,7 @@ def list_audit(
         "seq": AuditEntry.seq,
         "time": AuditEntry.occurred_at,
     })
-    rows, total = paginate(ctx.session, stmt, params, [AuditEntry.seq])
+    rows, total = paginate(ctx.session, stmt, params, [AuditEntry.seq.desc()])
     return list_response([audit_view(r, ctx.session, ctx.role) for r in rows], total, params)
 
 
