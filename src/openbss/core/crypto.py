@@ -26,6 +26,7 @@ import base64
 import hashlib
 import hmac
 import os
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -76,10 +77,10 @@ def decrypt(value: str, session: Session | None = None) -> str:
     committed) are used first; without one a v2 key is loaded in a separate session.
     """
     if value.startswith(PREFIX_V2):
-        key_id, _, token = value[len(PREFIX_V2):].partition(":")
-        key = _find_key(key_id, session)
+        key_id, _, token = value[7:].partition(":")
+        key = _KEYS.get(key_id) or _find_key(key_id, session)
         try:
-            raw = base64.urlsafe_b64decode(token.encode())
+            raw = base64.urlsafe_b64decode(token)
             return key.aead.decrypt(raw[:12], raw[12:], key.id.encode()).decode()
         except (InvalidTag, ValueError) as exc:
             raise KeyUnavailableError(f"cannot decrypt a value under key {key_id}: the "
@@ -273,7 +274,12 @@ def keyring(session: Session, tenant_id: str, *, create: bool = True) -> Keyring
     ring = rings.get(tenant_id)
     if ring is not None and ((ring.data and ring.index) or not create):
         return ring
+    cached = _RINGS.get(tenant_id)
+    if cached is not None and cached[0] > time.monotonic():
+        rings[tenant_id] = cached[1]
+        return cached[1]
     rows = _key_rows(session, tenant_id)
+    created = False
     if create and not (any(r.purpose == DATA and r.active for r in rows)
                        and any(r.purpose == INDEX for r in rows)):
         _lock_tenant(session, tenant_id)  # one creator at a time on PostgreSQL
@@ -281,14 +287,26 @@ def keyring(session: Session, tenant_id: str, *, create: bool = True) -> Keyring
         now = datetime.now(UTC)
         if not any(r.purpose == DATA and r.active for r in rows):
             rows.append(_new_key(session, tenant_id, DATA, now))
+            created = True
         if not any(r.purpose == INDEX for r in rows):
             rows.append(_new_key(session, tenant_id, INDEX, now))
+            created = True
         session.flush()
     data = [_unwrapped(r) for r in reversed(rows) if r.purpose == DATA and r.active]
     data += [_unwrapped(r) for r in reversed(rows) if r.purpose == DATA and not r.active]
     index = [_unwrapped(r) for r in rows if r.purpose == INDEX]
     ring = rings[tenant_id] = Keyring(tenant_id, data, index)
+    if not created and data and index:
+        # Only committed keys are shared with the other units of work of the process.
+        _RINGS[tenant_id] = (time.monotonic() + RING_TTL_SECONDS, ring)
     return ring
+
+
+# Complete keyrings read from the database, shared by the process for RING_TTL_SECONDS:
+# after a rotation in another process this one may encrypt with the retired key for up
+# to that long, which stays readable (retired keys are kept).
+RING_TTL_SECONDS = 30.0
+_RINGS: dict[str, tuple[float, Keyring]] = {}
 
 
 # Contexts that hold v2 ciphertexts register how to re-encrypt a tenant's rows with the
@@ -315,6 +333,7 @@ def rotate(session: Session, tenant_id: str, *, reencrypt: bool = True) -> dict[
     new = _new_key(session, tenant_id, DATA, now)
     session.flush()
     session.info.get(_KEYRINGS, {}).pop(tenant_id, None)
+    _RINGS.pop(tenant_id, None)
     ring = keyring(session, tenant_id)
     assert ring.active.id == new.id
     rewritten = {name: fn(session, tenant_id, ring) for name, fn in _reencrypters.items()} \

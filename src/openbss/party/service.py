@@ -146,6 +146,7 @@ def erasure_blockers(ctx: Context, party: Party) -> list[str]:
 
 SEALED_CHARACTERISTICS = ("emailAddress", "phoneNumber", "faxNumber", "street1", "street2",
                           "city", "postCode", "socialNetworkId")
+_SEALED = frozenset(SEALED_CHARACTERISTICS)
 MASKED_AWAY = ("birthDate", "placeOfBirth")  # removed from masked views
 _MASKERS: dict[str, Callable[[str], str]] = {
     "emailAddress": crypto.mask_email, "phoneNumber": crypto.mask_phone,
@@ -230,9 +231,9 @@ def unseal(session: Session | None, doc: dict[str, Any]) -> dict[str, Any]:
     """``doc`` with every encrypted value decrypted (plain legacy values pass through)."""
     out = _copy_personal(doc)
     for _, ch in _characteristics(out):
-        for attr in SEALED_CHARACTERISTICS:
-            if is_encrypted(ch.get(attr)):
-                ch[attr] = _opened(ch[attr], session)
+        for attr, value in ch.items():
+            if attr in _SEALED and isinstance(value, str) and value.startswith("enc:"):
+                ch[attr] = _opened(value, session)
     for field in ("individualIdentification", "organizationIdentification"):
         for ident in out.get(field) or []:
             if isinstance(ident, dict) and is_encrypted(ident.get("identificationId")):
