@@ -20,7 +20,7 @@ ACCOUNTS = "/tmf-api/accountManagement/v4"
 
 def _minimal(owner_id: str) -> dict[str, object]:
     return {"name": "Minimal", "relatedParty": [
-        {"id": owner_id, "@referredType": "Individual", "role": "owner"}]}
+        {"id": owner_id, "@referredType": "Individual"}]}
 
 
 def test_minimal_billing_account_takes_the_tenant_currency(client, make_tenant,
