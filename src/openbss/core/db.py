@@ -14,6 +14,7 @@ Column types that behave identically on SQLite and PostgreSQL:
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -129,8 +130,13 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # as many pooled connections as requests that run at once: a connection opened
+        # per request pays the pragmas and SQLite's schema parse each time
+        pool: dict[str, Any] = {"pool_size": 32, "max_overflow": 32} \
+            if parsed.database and parsed.database != ":memory:" else {}
         engine = create_engine(
             url,
+            **pool,
             connect_args={"check_same_thread": False, "timeout": 30},
             json_serializer=jsonx.dumps,
             json_deserializer=jsonx.loads,
@@ -170,6 +176,38 @@ def session_factory(url: str | None = None) -> sessionmaker[Session]:
     url = url or get_settings().database_url
     get_engine(url)
     return _factories[url]
+
+
+def is_sqlite(url: str | None = None) -> bool:
+    from openbss.core.config import get_settings
+
+    return (url or get_settings().database_url).startswith("sqlite")
+
+
+_write_gates: dict[str, tuple[Any, asyncio.Lock]] = {}
+
+
+def write_gate(url: str | None = None) -> asyncio.Lock | None:
+    """The in-process queue of SQLite writers (None on PostgreSQL).
+
+    SQLite has one writer at a time; a writer that finds the lock taken sleeps in its
+    busy handler (1, 2, 5 … 100 ms naps) in a worker thread, which makes the tail latency
+    of concurrent writes seconds long and can starve the thread pool. Requests that will
+    write wait their turn here instead, on the event loop, in arrival order, and start
+    ``BEGIN IMMEDIATE`` when the lock is free. (Other processes — the CLI, a separate
+    worker — still meet SQLite's own lock and busy timeout.)
+    """
+    from openbss.core.config import get_settings
+
+    url = url or get_settings().database_url
+    if not url.startswith("sqlite"):
+        return None
+    loop = asyncio.get_running_loop()
+    entry = _write_gates.get(url)
+    if entry is None or entry[0] is not loop:
+        entry = (loop, asyncio.Lock())
+        _write_gates[url] = entry
+    return entry[1]
 
 
 def dispose_engines() -> None:

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openbss.core import crypto, idempotency
 from openbss.core.auth import Principal, authenticate, cached_principal
-from openbss.core.db import WRITE_INTENT, session_factory
+from openbss.core.db import WRITE_INTENT, is_sqlite, session_factory, write_gate
 from openbss.core.error_handlers import error_body, error_response
 from openbss.core.errors import AuthenticationError, IdempotencyKeyReusedError
 from openbss.core.models import IdempotencyRecord
@@ -134,9 +134,6 @@ class UnitOfWorkMiddleware:
                 await self._too_large(send, status_holder, request_id)
                 return
 
-        async def replay_receive() -> Message:
-            return {"type": "http.request", "body": body, "more_body": False}
-
         key = _header(scope, idempotency.IDEMPOTENCY_HEADER.encode()) if method == "POST" else None
         request_hash = ""
         if key is not None:
@@ -149,9 +146,36 @@ class UnitOfWorkMiddleware:
             request_hash = idempotency.request_hash(
                 method, scope["path"], scope.get("query_string", b"").decode(), body
             )
-        # 4. The request's unit of work.
-        WRITE_INTENT.set(method in ("POST", "PUT", "PATCH", "DELETE")
-                         or str(scope["path"]).endswith(AUDITED_READ_SUFFIXES))
+        # 4. The request's unit of work (SQLite writers queue for the write lock first).
+        writes = method in ("POST", "PUT", "PATCH", "DELETE") \
+            or str(scope["path"]).endswith(AUDITED_READ_SUFFIXES)
+        WRITE_INTENT.set(writes)
+        gate = write_gate() if writes else None
+        if gate is None:
+            await self._unit_of_work(scope, send, sessions, method, request_id,
+                                     status_holder, principal, body, key, request_hash,
+                                     local_read=not writes and is_sqlite())
+            return
+        async with gate:
+            try:
+                await self._unit_of_work(scope, send, sessions, method, request_id,
+                                         status_holder, principal, body, key, request_hash)
+            finally:  # the lock is SQLite's until the transaction is over
+                for session in sessions:
+                    if session.in_transaction():
+                        await anyio.to_thread.run_sync(session.close)
+
+    async def _unit_of_work(
+        self, scope: Scope, send: Send, sessions: list[Session], method: str,
+        request_id: str, status_holder: dict[str, Any], principal: Principal | None,
+        body: bytes, key: str | None, request_hash: str, *, local_read: bool = False,
+    ) -> None:
+        # ``local_read``: a read-only unit of work on SQLite ends on the loop (its commit
+        # or rollback touches no disk and takes microseconds); anything else ends in a
+        # worker thread, off the loop.
+        async def replay_receive() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
         session: Session = session_factory()()
         sessions.append(session)
         scope["state"]["session"] = session
@@ -175,10 +199,13 @@ class UnitOfWorkMiddleware:
                 m.get("body", b"") for m in messages if m["type"] == "http.response.body"
             )
             try:
-                await anyio.to_thread.run_sync(
-                    self._commit, session, principal, key, request_hash, status,
-                    start["headers"] if start else [], response_body,
-                )
+                if local_read and key is None:
+                    session.commit()
+                else:
+                    await anyio.to_thread.run_sync(
+                        self._commit, session, principal, key, request_hash, status,
+                        start["headers"] if start else [], response_body,
+                    )
             except IntegrityError:
                 # A concurrent request with the same Idempotency-Key won the race:
                 # our transaction is rolled back whole, and the winner's answer replayed.
@@ -195,6 +222,8 @@ class UnitOfWorkMiddleware:
                     409, "conflict", "Conflict",
                     "the change conflicts with a concurrent change; retry", None), request_id)
                 return
+        elif local_read:
+            session.rollback()
         elif session.in_transaction():
             await anyio.to_thread.run_sync(session.rollback)
         status_holder["status"] = status

@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from openbss.core import audit, events
@@ -41,6 +41,9 @@ EVENT_SUFFIX: dict[str, str] = {
 }
 
 
+_OWNED: dict[tuple[Any, bool], Any] = {}
+
+
 def get_owned(session: Session, model: type[T], tenant_id: str, resource_id: str,
               label: str, *, lock: bool = False) -> T:
     """The row ``resource_id`` of ``tenant_id``, or 404 naming the resource.
@@ -49,13 +52,17 @@ def get_owned(session: Session, model: type[T], tenant_id: str, resource_id: str
     PostgreSQL, so two concurrent PATCHes cannot lose one another's change; SQLite
     serializes writers anyway.
     """
-    stmt: Any = select(model).where(
-        model.id == resource_id,  # type: ignore[attr-defined]
-        model.tenant_id == tenant_id,  # type: ignore[attr-defined]
-    )
-    if lock:
-        stmt = stmt.with_for_update(key_share=True).execution_options(populate_existing=True)
-    row: T | None = session.scalar(stmt)
+    stmt = _OWNED.get((model, lock))
+    if stmt is None:  # built once per model: no statement construction per request
+        stmt = select(model).where(
+            model.id == bindparam("owned_id"),  # type: ignore[attr-defined]
+            model.tenant_id == bindparam("owned_tenant"),  # type: ignore[attr-defined]
+        )
+        if lock:
+            stmt = stmt.with_for_update(key_share=True).execution_options(
+                populate_existing=True)
+        _OWNED[(model, lock)] = stmt
+    row: T | None = session.scalar(stmt, {"owned_id": resource_id, "owned_tenant": tenant_id})
     if row is None:
         raise NotFoundError(f"{label} {resource_id!r} not found", field="id")
     return row
