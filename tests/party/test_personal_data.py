@@ -455,3 +455,42 @@ def test_databases_from_before_0006_are_encrypted_by_the_migration(tmp_path):
     raw = (tmp_path / "old.db").read_bytes()
     for plain in (b"old@example.org", b"+4915123456789", b"Altweg 1"):
         assert plain not in raw
+
+
+@pytest.mark.skipif(_sqlite_path() is None, reason="builds its own SQLite file")
+def test_rewrap_moves_every_key_to_a_new_secret(tmp_path, monkeypatch):
+    from openbss.core.db import session_factory
+    from openbss.core.migrate import upgrade
+    from openbss.core.models import AuditDataKey, Tenant
+
+    url = f"sqlite:///{tmp_path / 'rewrap.db'}"
+    upgrade(url)
+    old_secret = get_settings().secret_key
+    with session_factory(url)() as s:
+        s.add(Tenant(id="rw", name="rewrap"))
+        s.flush()
+        token = crypto.keyring(s, "rw").encrypt("ada@example.org")
+        s.add(AuditDataKey(tenant_id="rw", resource_type="individual", resource_id="p",
+                           key=crypto.encrypt("audit-key-material")))
+        s.commit()
+    new_secret = "a-brand-new-secret-of-more-than-thirty-two-bytes"
+    monkeypatch.setenv("OPENBSS_SECRET_KEY", new_secret)
+    get_settings.cache_clear()
+    try:
+        crypto._KEYS.clear()
+        crypto._RINGS.pop("rw", None)
+        with session_factory(url)() as s:
+            with pytest.raises(crypto.KeyUnavailableError, match="another OPENBSS_SECRET_KEY"):
+                crypto.decrypt(token, s)
+            assert crypto.rewrap(s, old_secret=old_secret) == 3  # data, index, audit key
+            s.commit()
+        crypto._KEYS.clear()
+        with session_factory(url)() as s:
+            assert crypto.decrypt(token, s) == "ada@example.org"
+            audit_key = s.scalars(select(AuditDataKey)).one()
+            assert crypto.decrypt(audit_key.key) == "audit-key-material"
+            assert crypto.rewrap(s, old_secret=old_secret) == 0  # nothing left to move
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
+        crypto._KEYS.clear()

@@ -332,21 +332,20 @@ def _reencrypt_party_context(session: Session, tenant_id: str, ring: Keyring) ->
         *session.scalars(select(Party).where(Party.tenant_id == tenant_id)),
         *session.scalars(select(Customer).where(Customer.tenant_id == tenant_id)),
         *session.scalars(select(Account).where(Account.tenant_id == tenant_id))]
-    if rows:
-        for row in rows:
-            plain = unseal(session, row.body)
-            row.body = seal_with(ring, plain)
-            if isinstance(row, Party):
-                session.execute(delete(PartySearchKey).where(
-                    PartySearchKey.party_id == row.id,
-                    PartySearchKey.key_type.in_(("email", "phone"))))
-                emails, phones = search_values(plain)
-                values = {("email", ring.blind_index("email", e)) for e in emails}
-                values |= {("phone", ring.blind_index("phone", p)) for p in phones}
-                for key_type, value in sorted(values):
-                    session.add(PartySearchKey(tenant_id=tenant_id, party_id=row.id,
-                                               key_type=key_type, value=value))
-            count += 1
+    for row in rows:
+        plain = unseal(session, row.body)
+        row.body = seal_with(ring, plain)
+        if isinstance(row, Party):
+            session.execute(delete(PartySearchKey).where(
+                PartySearchKey.party_id == row.id,
+                PartySearchKey.key_type.in_(("email", "phone"))))
+            emails, phones = search_values(plain)
+            values = {("email", ring.blind_index("email", e)) for e in emails}
+            values |= {("phone", ring.blind_index("phone", p)) for p in phones}
+            for key_type, value in sorted(values):
+                session.add(PartySearchKey(tenant_id=tenant_id, party_id=row.id,
+                                           key_type=key_type, value=value))
+        count += 1
     session.flush()
     return count
 
