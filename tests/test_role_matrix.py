@@ -104,6 +104,20 @@ def test_every_route_has_a_matrix_entry(app):
     assert sorted(set(ROUTES) - endpoints) == [], "ROUTES entries for routes that are gone"
 
 
+def test_every_route_takes_its_roles_from_the_table(app):
+    """No route lists roles of its own: each check was built from the matrix."""
+    for route in api_routes(app):
+        if route.path in PUBLIC:
+            continue
+        checks = [d.call for d in route.dependant.dependencies if isinstance(d.call, Requires)]
+        assert len(checks) == 1, route.path
+        for method in route.methods:
+            rule = ROUTES[method, route.path]
+            assert checks[0].roles == expected_roles(rule), (method, route.path)
+            if rule[0] != "hubs":
+                assert (checks[0].family, checks[0].access) == rule, (method, route.path)
+
+
 @pytest.mark.parametrize("role", ROLES)
 def test_every_route_with_every_role(client, app, tenant, role):
     """403 for each role the matrix refuses; anything but 401/403 (and never a 5xx) for
