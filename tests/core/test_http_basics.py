@@ -120,3 +120,198 @@ def test_openapi_documents_every_json_body_without_dangling_refs(client, app):
             if method in ("post", "patch") and not path.endswith(("/retry", "/anonymize",
                                                                     "/token", "/version")):
                 assert "requestBody" in operation, f"{method.upper()} {path} has no body schema"
+
+
+# --- the request path: credentials before the body, caches, exact JSON fast path -------
+
+MIB = 1024 * 1024
+
+
+def _asgi_post(app, path: str, headers: dict[str, str], chunks: int,
+               chunk: int = MIB) -> tuple[int, int, float, dict]:
+    """POST ``chunks`` × ``chunk`` bytes straight into the ASGI app with a receive() that
+    counts what the app pulled; returns (status, bytes read, seconds, error body)."""
+    import asyncio
+    import json
+    import time
+
+    pulled = 0
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        nonlocal pulled
+        if pulled >= chunks * chunk:
+            return {"type": "http.disconnect"}
+        pulled += chunk
+        return {"type": "http.request", "body": b"x" * chunk,
+                "more_body": pulled < chunks * chunk}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "root_path": "", "client": ("127.0.0.1", 1),
+             "server": ("testserver", 80),
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()]}
+    started = time.perf_counter()
+    asyncio.run(app(scope, receive, send))
+    elapsed = time.perf_counter() - started
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], pulled, elapsed, json.loads(body)
+
+
+def test_a_20_mib_post_without_valid_credentials_is_refused_before_its_body_is_read(
+        app, tenant):
+    size = str(20 * MIB)
+    for auth in ({}, {"Authorization": "Bearer obss_nosuchkey_" + "x" * 40},
+                 {"Authorization": "Basic Zm9vOmJhcg=="}):
+        status, pulled, elapsed, body = _asgi_post(
+            app, "/tmf-api/event/v4/hub",
+            {"Content-Type": "application/json", "Content-Length": size, **auth}, 20)
+        assert status == 401, body
+        assert body["code"] == "unauthenticated"
+        assert pulled == 0  # not a byte of the body was read, let alone buffered
+        assert elapsed < 2
+    # the same body with valid credentials is read (and refused as too large: 20 MiB is
+    # the limit, this is one byte more) ...
+    status, pulled, _, body = _asgi_post(
+        app, "/tmf-api/event/v4/hub",
+        {**tenant.headers(), "Content-Type": "application/json",
+         "Content-Length": str(20 * MIB + 1)}, 21)
+    assert status == 413 and body["field"] == "body"
+    assert pulled == 0  # ... before reading, since its declared length says so
+    # without a Content-Length (chunked), reading stops just past the limit
+    status, pulled, _, body = _asgi_post(
+        app, "/tmf-api/event/v4/hub", {**tenant.headers(), "Content-Type": "application/json"},
+        40)
+    assert status == 413
+    assert pulled == 21 * MIB
+
+
+def test_credentials_are_cached_for_the_documented_bound_and_revocation_is_immediate(
+        client, tenant, monkeypatch):
+    from sqlalchemy import select, text, update
+
+    from openbss.core import auth
+    from openbss.core.config import get_settings
+    from openbss.core.context import system_context
+    from openbss.core.db import get_engine, unit_of_work
+    from openbss.core.models import ApiKey, Tenant
+    from openbss.core.service import revoke_api_key
+
+    monkeypatch.setattr(get_settings(), "auth_cache_seconds", 0.5)
+    path = "/tmf-api/productCatalogManagement/v4/productOffering"
+    # 1. A change made by another process (plain SQL: no ORM events here) is honoured
+    # within OPENBSS_AUTH_CACHE_SECONDS — and not before: the cache answers meanwhile.
+    headers = tenant.headers("read_only")
+    assert client.get(path, headers=headers).status_code == 200
+    assert auth.cached_principal(headers["Authorization"]) is not None
+    prefix = tenant.keys["read_only"].split("_")[1]
+    with get_engine().begin() as conn:
+        conn.execute(text("UPDATE api_key SET revoked_at = created_at WHERE prefix = :p"),
+                     {"p": prefix})
+    assert client.get(path, headers=headers).status_code == 200  # served from the cache
+    import time
+
+    time.sleep(0.6)
+    assert_error(client.get(path, headers=headers), 401)
+    assert_error(client.get(path, headers=headers), 401)  # failures are not cached
+    # 2. A revocation through the service, in this process, stops the key at once.
+    headers = tenant.headers("catalog_manager")
+    assert client.get(path, headers=headers).status_code == 200
+    with unit_of_work() as session:
+        ctx = system_context(session, session.get(Tenant, tenant.id), actor="test")
+        revoke_api_key(ctx, key_id=tenant.keys["catalog_manager"].split("_")[1])
+    assert_error(client.get(path, headers=headers), 401)
+    # 3. A role change (here a bulk UPDATE through the ORM) counts at once too.
+    headers = tenant.headers("auditor")
+    assert client.get("/api/v1/audit", headers=headers).status_code == 200
+    with unit_of_work() as session:
+        session.execute(update(ApiKey).where(
+            ApiKey.prefix == tenant.keys["auditor"].split("_")[1]).values(role="read_only"))
+    assert_error(client.get("/api/v1/audit", headers=headers), 403)
+    with unit_of_work() as session:
+        assert session.scalar(select(ApiKey.role).where(
+            ApiKey.prefix == tenant.keys["auditor"].split("_")[1])) == "read_only"
+
+
+def test_the_tenant_cache_serves_production_tenants_and_forgets_changes(tenant, make_tenant):
+    from sqlalchemy import event
+
+    from openbss.core.context import cached_tenant, forget_tenant, load_tenant, system_context
+    from openbss.core.db import get_engine, unit_of_work
+    from openbss.core.models import Tenant
+    from openbss.core.resources import record_change
+
+    forget_tenant()
+    queries: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        queries.append(statement)
+
+    event.listen(get_engine(), "before_cursor_execute", count)
+    try:
+        with unit_of_work() as session:
+            assert cached_tenant(session, tenant.id) is None  # a miss
+            assert load_tenant(session, tenant.id).name == tenant.name
+        with unit_of_work() as session:
+            queries.clear()
+            cached = cached_tenant(session, tenant.id)
+            assert cached is not None and cached.name == tenant.name and not queries
+            # an audit append (the chain head changes) keeps the entry, and reads the
+            # head under the row lock, never from the cache
+            ctx = system_context(session, cached, actor="test")
+            record_change(ctx, api="event", resource_name="probe", resource_id="p1",
+                          change="create", before=None, after={"a": 1},
+                          event_resource={"id": "p1"})
+            assert any("tenant" in q.lower() for q in queries)
+        with unit_of_work() as session:
+            assert cached_tenant(session, tenant.id) is not None
+            session.get(Tenant, tenant.id).default_region = "DE"
+        with unit_of_work() as session:
+            assert cached_tenant(session, tenant.id) is None  # changed: forgotten
+            assert load_tenant(session, tenant.id).default_region == "DE"
+        with unit_of_work() as session:
+            assert cached_tenant(session, tenant.id).default_region == "DE"
+        sandbox = make_tenant(sandbox=True)
+        with unit_of_work() as session:
+            load_tenant(session, sandbox.id)
+            assert cached_tenant(session, sandbox.id) is None  # test clocks are always read
+    finally:
+        event.remove(get_engine(), "before_cursor_execute", count)
+    with unit_of_work() as session:
+        from openbss.core.audit import verify
+
+        assert verify(session, tenant.name)[1] == []
+
+
+def test_exact_json_fast_path_writes_what_the_exact_encoder_writes():
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+    from enum import StrEnum
+
+    from openbss.core import jsonx
+
+    class Kind(StrEnum):
+        A = "a"
+
+    docs = [
+        {"price": {"value": Decimal("10.00"), "unit": "EUR"}, "n": [Decimal("1E+3"),
+         Decimal("-0.000001"), 1, 2.5, True, None], "t": datetime(2026, 1, 1, tzinfo=UTC),
+         "d": date(2026, 1, 2), "k": Kind.A, "s": "é\"\\\x00\u2028", "empty": {}},
+        [Decimal("123456789012345678901234567890.123456789")] * 3,
+        {"no numbers": ["x"]},
+        # a string that looks like a placeholder cannot be mistaken for a number
+        {"s": f"\x00{jsonx._NONCE}:0", "v": Decimal("1.5")},
+    ]
+    for doc in docs:
+        parts: list[str] = []
+        jsonx._encode(doc, parts)
+        assert jsonx.dumps(doc) == "".join(parts)
+        assert jsonx.loads(jsonx.dumps(doc)) == jsonx.loads("".join(parts))
+    import pytest
+
+    with pytest.raises(ValueError):
+        jsonx.dumps({"v": Decimal("NaN")})
