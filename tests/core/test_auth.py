@@ -288,3 +288,28 @@ def test_audit_rows_of_keys_and_listeners_hold_no_secrets(client, tenant):
     assert {("create", "apiKey", key_id), ("revoke", "apiKey", key_id),
             ("create", "hub", hub.json()["id"]), ("delete", "hub", hub.json()["id"])} <= actions
     assert "key_hash" not in texts["database"] and "keyHash" not in listed.text
+
+
+def test_no_audit_row_in_the_database_holds_a_key_hash_or_a_listener_secret(client, tenant):
+    """Over every tenant's audit rows so far (the whole suite's, when run after it)."""
+    import json
+    import re
+
+    from sqlalchemy import select
+
+    from openbss.core.db import unit_of_work
+    from openbss.core.models import ApiKey, AuditEntry, HubSubscription
+
+    client.post("/tmf-api/event/v4/hub", json={"callback": "http://127.0.0.1:1/z"},
+                headers=tenant.headers("admin")).raise_for_status()
+    with unit_of_work() as session:
+        hashes = set(session.scalars(select(ApiKey.key_hash)))
+        secrets_ = set(session.scalars(select(HubSubscription.secret)))
+        tokens: set[str] = set()
+        for row in session.execute(select(AuditEntry.actor, AuditEntry.resource_id,
+                                          AuditEntry.before, AuditEntry.after)):
+            text = json.dumps([*row], default=str)
+            tokens.update(re.findall(r"[A-Za-z0-9_\-]{16,}", text))
+    assert hashes and secrets_
+    assert not tokens & hashes, "an audit row holds an API key hash"
+    assert not tokens & secrets_, "an audit row holds a listener secret"
