@@ -83,7 +83,7 @@ def test_paging_fields_filters_and_counts(client, tenant):
     everything = client.get("/api/v1/audit", headers=h)
     total = int(everything.headers["X-Total-Count"])
     assert total == len(everything.json()) >= 6
-    page = client.get("/api/v1/audit?offset=2&limit=2", headers=h)
+    page = client.get("/api/v1/audit?offset=2&limit=2&sort=seq", headers=h)
     assert page.status_code == 200
     assert page.headers["X-Total-Count"] == str(total)
     assert page.headers["X-Result-Count"] == "2"
@@ -94,9 +94,9 @@ def test_paging_fields_filters_and_counts(client, tenant):
     assert len(hubs) == 5 and all(r["resourceType"] == "hub" for r in hubs)
     newest = client.get("/api/v1/audit?sort=-seq&limit=1", headers=h).json()[0]
     assert newest["seq"] == total
-    ranged = client.get("/api/v1/audit?seq.gte=2&seq.lt=4", headers=h).json()
+    ranged = client.get("/api/v1/audit?seq.gte=2&seq.lt=4&sort=seq", headers=h).json()
     assert [r["seq"] for r in ranged] == [2, 3]
-    either = client.get("/api/v1/audit?seq=1,3", headers=h).json()
+    either = client.get("/api/v1/audit?seq=1,3&sort=seq", headers=h).json()
     assert [r["seq"] for r in either] == [1, 3]
 
 
