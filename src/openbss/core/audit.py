@@ -18,10 +18,10 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
 from openbss.core import crypto
@@ -128,22 +128,30 @@ def record(
     before: Any = None,
     after: Any = None,
 ) -> AuditEntry:
-    """Append one audit row in the caller's transaction."""
+    """Append one audit row in the caller's transaction.
+
+    Core statements, not the ORM unit of work (this runs on every mutation): read the
+    chain head under the tenant row lock, insert the row, move the head.
+    """
     session = ctx.session
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # what the row refers to is written first (as autoflush did)
+    conn = session.connection()
+    tenants = cast(Table, Tenant.__table__)
     # FOR NO KEY UPDATE: serializes appends per tenant without conflicting with the
     # KEY SHARE locks that foreign keys to the tenant row take (which would deadlock).
-    tenant = session.get(
-        Tenant, ctx.tenant_id, with_for_update={"key_share": True}, populate_existing=True
-    )
-    assert tenant is not None
-    seq = tenant.audit_seq + 1
-    prev = tenant.audit_head or GENESIS
+    head = conn.execute(
+        select(tenants.c.audit_seq, tenants.c.audit_head)
+        .where(tenants.c.id == ctx.tenant_id).with_for_update(key_share=True)
+    ).one()
+    seq = head.audit_seq + 1
+    prev = head.audit_head or GENESIS
     before_j, after_j = jsonable(before), jsonable(after)
     if resource_type in PERSONAL_RESOURCE_TYPES and (before_j or after_j):
-        key = _data_key(session, tenant.id, resource_type, resource_id)
+        key = _data_key(session, ctx.tenant_id, resource_type, resource_id)
         before_j, after_j = _seal(key, before_j), _seal(key, after_j)
     entry = AuditEntry(
-        tenant_id=tenant.id,
+        tenant_id=ctx.tenant_id,
         seq=seq,
         occurred_at=ctx.now,
         actor=ctx.actor,
@@ -156,11 +164,16 @@ def record(
         prev_hash=prev,
     )
     entry.hash = entry_hash(entry)
-    session.add(entry)
-    tenant.audit_seq = seq
-    tenant.audit_head = entry.hash
-    session.flush()
-    return entry
+    values = {name: getattr(entry, name) for name in _ENTRY_COLUMNS}
+    inserted = conn.execute(insert(cast(Table, AuditEntry.__table__)).values(values))
+    entry.id = inserted.inserted_primary_key[0]  # type: ignore[index]
+    conn.execute(update(tenants).where(tenants.c.id == ctx.tenant_id)
+                 .values(audit_seq=seq, audit_head=entry.hash))
+    return entry  # a record of what was written (not attached to the session)
+
+
+_ENTRY_COLUMNS = ("tenant_id", "seq", "occurred_at", "actor", "action", "resource_type",
+                  "resource_id", "before", "after", "request_id", "prev_hash", "hash")
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
+from openbss.core.db import utcnow_column_default
 from openbss.core.models import IdempotencyRecord
 
 IDEMPOTENCY_HEADER = "idempotency-key"
@@ -22,12 +24,25 @@ def request_hash(method: str, path: str, query: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
+_RECORDS = cast(Table, IdempotencyRecord.__table__)
+_LOOKUP = select(_RECORDS).where(_RECORDS.c.tenant_id == bindparam("tenant_id"),
+                                 _RECORDS.c.key == bindparam("key"))
+
+
 def lookup(session: Session, tenant_id: str, key: str) -> IdempotencyRecord | None:
-    return session.scalar(
-        select(IdempotencyRecord).where(
-            IdempotencyRecord.tenant_id == tenant_id, IdempotencyRecord.key == key
-        )
-    )
+    """The stored answer for (tenant, key), or None. A Core statement (this runs before
+    every POST with a key); the answer is a detached record, not part of the session."""
+    row = session.connection().execute(_LOOKUP, {"tenant_id": tenant_id, "key": key}).first()
+    if row is None:
+        return None
+    return IdempotencyRecord(**row._asdict())
+
+
+def store(session: Session, **values: Any) -> None:
+    """Insert a stored answer (a unique violation means a concurrent request with the
+    same key committed first: the caller rolls back and replays it)."""
+    session.connection().execute(insert(_RECORDS).values(
+        created_at=utcnow_column_default(), **values))
 
 
 def purge_idempotency_records(

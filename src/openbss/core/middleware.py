@@ -260,13 +260,13 @@ class UnitOfWorkMiddleware:
                 if k.lower() in (b"content-type", b"location", b"x-total-count",
                                  b"x-result-count")
             ]
-            session.add(IdempotencyRecord(
-                tenant_id=principal.tenant_id, key=key, request_hash=request_hash,
+            idempotency.store(
+                session, tenant_id=principal.tenant_id, key=key, request_hash=request_hash,
                 state="done", status_code=status, response_headers=kept,
                 # the stored answer may hold personal data: encrypted at rest
                 response_body=crypto.keyring(session, principal.tenant_id).encrypt(
                     body.decode("utf-8")),
-            ))
+            )
         session.commit()
 
     async def _replay(
