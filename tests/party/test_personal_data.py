@@ -494,3 +494,33 @@ def test_rewrap_moves_every_key_to_a_new_secret(tmp_path, monkeypatch):
         monkeypatch.undo()
         get_settings.cache_clear()
         crypto._KEYS.clear()
+
+
+def test_an_unchanged_document_is_not_rewritten(client, tenant):
+    """Encryption is randomised (a fresh nonce per value): a PATCH that changes nothing
+    must still be recognised as no change — no new ciphertexts, audit rows or events."""
+    from openbss.core.models import AuditEntry, OutboxEvent
+
+    person = Person()
+    made = _everything(client, tenant, person)
+    for path, name, model in ((f"{PARTY}/individual", "individual", Party),
+                              (CUSTOMER, "customer", Customer),
+                              (f"{ACCOUNTS}/billingAccount", "billingAccount", Account)):
+        rid = made[name]["id"]
+        with unit_of_work() as s:
+            before = json.dumps(s.get(model, rid).body)
+            audits = s.scalar(select(sa.func.count()).select_from(AuditEntry).where(
+                AuditEntry.resource_id == rid))
+            events_ = s.scalar(select(sa.func.count()).select_from(OutboxEvent).where(
+                OutboxEvent.resource_id == rid))
+        doc = client.get(f"{path}/{rid}", headers=tenant.headers("admin")).json()
+        key = "contact" if name == "billingAccount" else "contactMedium"
+        r = client.patch(f"{path}/{rid}", headers=tenant.headers("care_agent", **MERGE),
+                         json={key: doc[key]})
+        assert r.status_code == 200, r.text
+        with unit_of_work() as s:
+            assert json.dumps(s.get(model, rid).body) == before, name
+            assert s.scalar(select(sa.func.count()).select_from(AuditEntry).where(
+                AuditEntry.resource_id == rid)) == audits, name
+            assert s.scalar(select(sa.func.count()).select_from(OutboxEvent).where(
+                OutboxEvent.resource_id == rid)) == events_, name
