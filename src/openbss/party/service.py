@@ -289,16 +289,15 @@ def restore_masked(doc: dict[str, Any], previous: dict[str, Any]) -> None:
                 ch[attr] = plain.pop(0)
 
 
-def _check_storable(doc: dict[str, Any], base: str | None = None) -> None:
-    for path, ch in _characteristics(doc):
-        path = base or path
-        for attr in SEALED_CHARACTERISTICS:
-            value = ch.get(attr)
-            if isinstance(value, str) and (value.startswith(ENCRYPTED_PREFIX)
-                                           or looks_masked(value)):
-                raise ValidationError(f"{path}.{attr}: not a valid value (masked values "
-                                      "cannot be stored; send the full value)",
-                                      field=f"{path}.{attr}")
+def _check_storable(ch: dict[str, Any], path: str) -> None:
+    """Refuse storing a masked-looking value or one in the reserved ciphertext format."""
+    for attr in SEALED_CHARACTERISTICS:
+        value = ch.get(attr)
+        if isinstance(value, str) and (value.startswith(ENCRYPTED_PREFIX)
+                                       or looks_masked(value)):
+            raise ValidationError(f"{path}.{attr}: not a valid value (masked values "
+                                  "cannot be stored; send the full value)",
+                                  field=f"{path}.{attr}")
 
 
 def _event_view_filter(resource: dict[str, Any], role: str) -> dict[str, Any]:
@@ -380,12 +379,15 @@ def normalize_contact_media(ctx: Context, media: list[dict[str, Any]] | None,
                             prefix: str) -> Contacts:
     """Validate and normalise contact media in place: country → ISO alpha-2,
     stateOrProvince → ISO 3166-2, e-mail syntax, phone and fax → E.164 (national formats
-    read with the medium's country, else the tenant's default region)."""
+    read with the medium's country, else the tenant's default region). Masked values and
+    the reserved ``enc:`` prefix are refused (:func:`restore_masked` runs first on a
+    PATCH)."""
     found = Contacts()
     for i, medium in enumerate(media or []):
         ch = medium.setdefault("characteristic", {})
         base = f"{prefix}[{i}].characteristic"
-        _check_storable({"contactMedium": [medium]}, base)
+        if isinstance(ch, dict):
+            _check_storable(ch, base)
         country = None
         if ch.get("country"):
             try:
