@@ -182,13 +182,14 @@ def test_ciphertexts_name_the_tenant_key_and_differ_per_tenant(client, tenant, o
         keys = {t.id: {k.id: k for k in s.scalars(select(TenantDataKey).where(
             TenantDataKey.tenant_id == t.id))} for t in (tenant, other_tenant)}
         search = [set(s.scalars(select(PartySearchKey.value).where(
-            PartySearchKey.party_id == i, PartySearchKey.key_type == "email"))) for i in ids]
+            PartySearchKey.party_id == i))) for i in ids]
     for t, body in zip((tenant, other_tenant), stored, strict=True):
         assert sorted(k.purpose for k in keys[t.id].values()) == ["data", "index"]
         key_id = _media(body)["email"]["emailAddress"].split(":")[2]
         assert keys[t.id][key_id].purpose == "data" and keys[t.id][key_id].active
         assert person.email not in keys[t.id][key_id].wrapped_key
-    # blind indexes: hex HMACs, unrelated across tenants
+    # blind indexes (e-mail, phone, identification): hex HMACs, unrelated across tenants
+    assert len(search[0]) == len(search[1]) == 3
     assert all(re.fullmatch(r"[0-9a-f]{64}", v) for v in search[0] | search[1])
     assert search[0].isdisjoint(search[1])
 
@@ -423,7 +424,11 @@ def test_databases_from_before_0006_are_encrypted_by_the_migration(tmp_path):
             "'Old Timer', 'old timer', 'initialized', 'old@example.org', '+4915123456789', 1, "
             "'2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000', :body)"),
             {"body": json.dumps(body)})
-        for key_type, value in (("email", "old@example.org"), ("phone", "+4915123456789")):
+        from openbss.party.validation import identifier_key
+
+        old_ident = identifier_key(get_settings().secret_key, "passport", "C01X00T47")
+        for key_type, value in (("email", "old@example.org"), ("phone", "+4915123456789"),
+                                ("identification", old_ident)):
             conn.execute(sa.text(
                 "INSERT INTO party_search_key (tenant_id, party_id, key_type, value) VALUES "
                 "('t1', 'p1', :k, :v)"), {"k": key_type, "v": value})
@@ -443,7 +448,9 @@ def test_databases_from_before_0006_are_encrypted_by_the_migration(tmp_path):
         ring = crypto.keyring(s, "t1", create=False)
         stored = set(s.scalars(select(PartySearchKey.value)))
         assert stored == {ring.blind_index("email", "old@example.org"),
-                          ring.blind_index("phone", "+4915123456789")}
+                          ring.blind_index("phone", "+4915123456789"),
+                          ring.blind_index("identification", "C01X00T47")}
+        assert old_ident not in stored
         columns = [c["name"] for c in sa.inspect(s.get_bind()).get_columns("party")]
         assert "email" not in columns and "phone" not in columns
     # freed pages may still hold the old plain rows: VACUUM (docs/operations.md) drops them

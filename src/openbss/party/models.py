@@ -44,8 +44,8 @@ class Party(Base):
 class PartySearchKey(Base):
     """One searchable value of a party, never in plain text: the blind index
     (HMAC-SHA256 under the tenant's index key, :mod:`openbss.core.crypto`) of every
-    e-mail (lower case) and phone (E.164), and the keyed hash of every identification
-    number."""
+    e-mail (lower case), phone (E.164) and identification number (letters and digits,
+    upper case)."""
 
     __tablename__ = "party_search_key"
     __table_args__ = (

@@ -22,6 +22,7 @@ Hooks (other contexts register at import time, e.g. billing and ordering)::
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -32,7 +33,6 @@ from sqlalchemy import false as sql_false
 from sqlalchemy.orm import Session
 
 from openbss.core import audit, crypto, events
-from openbss.core.config import get_settings
 from openbss.core.context import Context
 from openbss.core.crypto import RESERVED_PREFIX as ENCRYPTED_PREFIX
 from openbss.core.crypto import Keyring, decrypt, is_encrypted, looks_masked, mask
@@ -309,6 +309,20 @@ for _resource_name in ("individual", "organization", "customer", "billingAccount
     events.register_view_filter(_resource_name, _event_view_filter)
 
 
+def identifier_normal(number: str) -> str:
+    """The search form of an identification number: letters and digits, upper case (so
+    ``DE 136 695 976`` and ``de136695976`` match)."""
+    return re.sub(r"[^0-9A-Za-z]", "", number).upper()
+
+
+def identifier_values(doc: dict[str, Any]) -> list[str]:
+    """The search forms of every identification number of a plain party document."""
+    return [identifier_normal(str(ident["identificationId"]))
+            for field in ("individualIdentification", "organizationIdentification")
+            for ident in doc.get(field) or []
+            if isinstance(ident, dict) and ident.get("identificationId")]
+
+
 def search_values(doc: dict[str, Any]) -> tuple[list[str], list[str]]:
     """The normalised e-mails (lower case) and phones (E.164) of a plain document."""
     emails: list[str] = []
@@ -322,10 +336,19 @@ def search_values(doc: dict[str, Any]) -> tuple[list[str], list[str]]:
     return emails, phones
 
 
+def search_keys(ring: Keyring, plain: dict[str, Any]) -> set[tuple[str, str]]:
+    """``(key_type, blind index)`` of every e-mail, phone and identification number."""
+    emails, phones = search_values(plain)
+    values = {("email", ring.blind_index("email", e)) for e in emails}
+    values |= {("phone", ring.blind_index("phone", p)) for p in phones}
+    values |= {("identification", ring.blind_index("identification", n))
+               for n in identifier_values(plain)}
+    return values
+
+
 def _reencrypt_party_context(session: Session, tenant_id: str, ring: Keyring) -> int:
     """Rewrite every party, customer and account of the tenant under the active data
-    key (plain legacy values get encrypted too) and rebuild the e-mail/phone blind
-    indexes. Identification search keys are kept."""
+    key (plain legacy values get encrypted too) and rebuild the parties' blind indexes."""
     count = 0
     rows: list[Party | Customer | Account] = [
         *session.scalars(select(Party).where(Party.tenant_id == tenant_id)),
@@ -335,12 +358,8 @@ def _reencrypt_party_context(session: Session, tenant_id: str, ring: Keyring) ->
         plain = unseal(session, row.body)
         row.body = seal_with(ring, plain)
         if isinstance(row, Party):
-            session.execute(delete(PartySearchKey).where(
-                PartySearchKey.party_id == row.id,
-                PartySearchKey.key_type.in_(("email", "phone"))))
-            emails, phones = search_values(plain)
-            values = {("email", ring.blind_index("email", e)) for e in emails}
-            values |= {("phone", ring.blind_index("phone", p)) for p in phones}
+            session.execute(delete(PartySearchKey).where(PartySearchKey.party_id == row.id))
+            values = search_keys(ring, plain)
             for key_type, value in sorted(values):
                 session.add(PartySearchKey(tenant_id=tenant_id, party_id=row.id,
                                            key_type=key_type, value=value))
@@ -450,12 +469,12 @@ def normalize_identifications(
     previous: Iterable[dict[str, Any]] = (),
 ) -> list[str]:
     """Validate identifications in place (VAT ids, company registration and national id
-    numbers with python-stdnum); return the search keys (:func:`seal` encrypts them).
+    numbers with python-stdnum); return their search forms (:func:`identifier_normal`;
+    :func:`_apply` stores their blind indexes, :func:`seal` encrypts the numbers).
 
     ``previous`` are the stored (decrypted) identifications: a masked number sent back
     unchanged by a role that only saw the mask keeps the stored number.
     """
-    secret = get_settings().secret_key
     masked: dict[MaskKey, list[str]] = {}
     for p in previous:
         if p.get("identificationId"):
@@ -486,7 +505,7 @@ def normalize_identifications(
                     number = validation.national_id(number, country)
         except validation.InvalidValue as exc:
             raise invalid(f"{base}.identificationId", exc) from None
-        keys.append(validation.identifier_key(secret, id_type, number))
+        keys.append(identifier_normal(number))
         ident["identificationId"] = number  # sealed (encrypted) when stored
     return keys
 
@@ -625,7 +644,7 @@ def _apply(ctx: Context, row: Party, body: dict[str, Any], contacts: Contacts,
     ctx.session.execute(delete(PartySearchKey).where(PartySearchKey.party_id == row.id))
     values = {("email", ring.blind_index("email", e)) for e in contacts.emails}
     values |= {("phone", ring.blind_index("phone", p)) for p in contacts.phones}
-    values |= {("identification", k) for k in ident_keys}
+    values |= {("identification", ring.blind_index("identification", k)) for k in ident_keys}
     for key_type, value in sorted(values):
         ctx.session.add(PartySearchKey(tenant_id=ctx.tenant_id, party_id=row.id,
                                        key_type=key_type, value=value))
@@ -746,7 +765,8 @@ def _search_values(ctx: Context, name: str, value: str) -> tuple[str, list[str]]
                 raise BadRequestError(f"phone: {exc}", field="phone") from None
         ring = crypto.keyring(ctx.session, ctx.tenant_id, create=False)
         return name, ring.blind_indexes(name, normal)
-    return "identification", [validation.identifier_key(get_settings().secret_key, "", value)]
+    ring = crypto.keyring(ctx.session, ctx.tenant_id, create=False)
+    return "identification", ring.blind_indexes("identification", identifier_normal(value))
 
 
 def list_parties(ctx: Context, *, kind: str, params: ListParams) -> tuple[list[Party], int]:

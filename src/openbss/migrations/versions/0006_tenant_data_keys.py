@@ -2,7 +2,8 @@
 
 Creates ``tenant_data_key``; encrypts the e-mails, phones, postal addresses and
 identification numbers already stored in party, customer and account documents under a
-new data key per tenant; turns the plain e-mail/phone search keys into blind indexes;
+new data key per tenant; rebuilds the search keys (plain e-mails/phones, identification
+hashes under the global secret) as blind indexes under the tenant's index key;
 drops the plain ``party.email`` / ``party.phone`` columns.
 
 Revision ID: 0006
@@ -56,7 +57,7 @@ def upgrade() -> None:
 def _encrypt_existing_data() -> None:
     from openbss.core import crypto
     from openbss.core.db import new_id
-    from openbss.party.service import seal_with, unseal
+    from openbss.party.service import seal_with, search_keys, unseal
 
     bind = op.get_bind()
     keys = sa.table('tenant_data_key', sa.column('id', sa.String), sa.column(
@@ -66,8 +67,8 @@ def _encrypt_existing_data() -> None:
     documents = {name: sa.table(name, sa.column('id', sa.String),
                                 sa.column('tenant_id', sa.String), sa.column('body', sa.JSON))
                  for name in ('party', 'customer', 'account')}
-    search = sa.table('party_search_key', sa.column('id', sa.Integer),
-                      sa.column('tenant_id', sa.String), sa.column('key_type', sa.String),
+    search = sa.table('party_search_key', sa.column('tenant_id', sa.String),
+                      sa.column('party_id', sa.String), sa.column('key_type', sa.String),
                       sa.column('value', sa.String))
     tenants: set[str] = set()
     for table in documents.values():
@@ -84,19 +85,23 @@ def _encrypt_existing_data() -> None:
                                               kek_id=kek_id, active=True, created_at=now))
             made[purpose] = crypto.DataKey(key_id, tenant_id, purpose, material)
         ring = crypto.Keyring(tenant_id, [made[crypto.DATA]], [made[crypto.INDEX]])
-        for table in documents.values():
+        for name, table in documents.items():
             rows = bind.execute(sa.select(table.c.id, table.c.body).where(
                 table.c.tenant_id == tenant_id)).all()
             for row_id, body in rows:
-                if isinstance(body, dict):
-                    bind.execute(table.update().where(table.c.id == row_id).values(
-                        body=seal_with(ring, unseal(None, body))))
-        keyed = bind.execute(sa.select(search.c.id, search.c.key_type, search.c.value).where(
-            search.c.tenant_id == tenant_id,
-            search.c.key_type.in_(('email', 'phone')))).all()
-        for row_id, key_type, value in keyed:
-            bind.execute(search.update().where(search.c.id == row_id).values(
-                value=ring.blind_index(key_type, value)))
+                if not isinstance(body, dict):
+                    continue
+                plain = unseal(None, body)
+                bind.execute(table.update().where(table.c.id == row_id).values(
+                    body=seal_with(ring, plain)))
+                if name == 'party':
+                    # plain e-mails and phones, and identification hashes under the global
+                    # secret, become blind indexes under the tenant's index key
+                    bind.execute(search.delete().where(search.c.party_id == row_id))
+                    for key_type, value in sorted(search_keys(ring, plain)):
+                        bind.execute(search.insert().values(
+                            tenant_id=tenant_id, party_id=row_id, key_type=key_type,
+                            value=value))
 
 
 def downgrade() -> None:
