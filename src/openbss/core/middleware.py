@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import anyio
 import structlog
@@ -23,6 +24,7 @@ from openbss.core.errors import AuthenticationError, IdempotencyKeyReusedError
 from openbss.core.models import IdempotencyRecord
 
 log = structlog.get_logger("openbss.http")
+T = TypeVar("T")
 
 REQUESTS = Counter(
     "openbss_http_requests_total", "HTTP requests", ["method", "route", "status"]
@@ -154,25 +156,27 @@ class UnitOfWorkMiddleware:
         if gate is None:
             await self._unit_of_work(scope, send, sessions, method, request_id,
                                      status_holder, principal, body, key, request_hash,
-                                     local_read=not writes and is_sqlite())
+                                     local=is_sqlite())
             return
         async with gate:
             try:
                 await self._unit_of_work(scope, send, sessions, method, request_id,
-                                         status_holder, principal, body, key, request_hash)
+                                         status_holder, principal, body, key, request_hash,
+                                         local=True)
             finally:  # the lock is SQLite's until the transaction is over
                 for session in sessions:
-                    if session.in_transaction():
-                        await anyio.to_thread.run_sync(session.close)
+                    session.close()
 
     async def _unit_of_work(
         self, scope: Scope, send: Send, sessions: list[Session], method: str,
         request_id: str, status_holder: dict[str, Any], principal: Principal | None,
-        body: bytes, key: str | None, request_hash: str, *, local_read: bool = False,
+        body: bytes, key: str | None, request_hash: str, *, local: bool = False,
     ) -> None:
-        # ``local_read``: a read-only unit of work on SQLite ends on the loop (its commit
-        # or rollback touches no disk and takes microseconds); anything else ends in a
-        # worker thread, off the loop.
+        # ``local``: SQLite. The end of the unit of work (commit or rollback) runs on the
+        # loop: a local file, no lock to wait for (the transaction holds it already), and
+        # SQLite writers are serialized anyway (write_gate), so a thread hop would only
+        # add latency to the queue. (An automatic WAL checkpoint may run in a commit: a
+        # passive one, which never waits.) On PostgreSQL it runs in a worker thread.
         async def replay_receive() -> Message:
             return {"type": "http.request", "body": body, "more_body": False}
 
@@ -180,6 +184,8 @@ class UnitOfWorkMiddleware:
         sessions.append(session)
         scope["state"]["session"] = session
         if principal is not None and key is not None:
+            # the first statement: on SQLite its BEGIN IMMEDIATE may wait for another
+            # process's writer, so never on the loop
             stored = await anyio.to_thread.run_sync(
                 idempotency.lookup, session, principal.tenant_id, key)
             if stored is not None:
@@ -199,21 +205,17 @@ class UnitOfWorkMiddleware:
                 m.get("body", b"") for m in messages if m["type"] == "http.response.body"
             )
             try:
-                if local_read and key is None:
-                    session.commit()
-                else:
-                    await anyio.to_thread.run_sync(
-                        self._commit, session, principal, key, request_hash, status,
-                        start["headers"] if start else [], response_body,
-                    )
+                await self._run(
+                    local, self._commit, session, principal, key, request_hash, status,
+                    start["headers"] if start else [], response_body,
+                )
             except IntegrityError:
                 # A concurrent request with the same Idempotency-Key won the race:
                 # our transaction is rolled back whole, and the winner's answer replayed.
-                await anyio.to_thread.run_sync(session.rollback)
+                await self._run(local, session.rollback)
                 if principal is not None and key is not None:
                     stored = await anyio.to_thread.run_sync(
-                        idempotency.lookup, session, principal.tenant_id, key
-                    )
+                        idempotency.lookup, session, principal.tenant_id, key)
                     if stored is not None:
                         await self._replay(send, status_holder, stored, request_hash,
                                            request_id)
@@ -222,10 +224,8 @@ class UnitOfWorkMiddleware:
                     409, "conflict", "Conflict",
                     "the change conflicts with a concurrent change; retry", None), request_id)
                 return
-        elif local_read:
-            session.rollback()
         elif session.in_transaction():
-            await anyio.to_thread.run_sync(session.rollback)
+            await self._run(local, session.rollback)
         status_holder["status"] = status
         for message in messages:
             if message["type"] == "http.response.start":
@@ -233,6 +233,10 @@ class UnitOfWorkMiddleware:
                 message["headers"] = [*message["headers"],
                                       (b"x-request-id", request_id.encode())]
             await send(message)
+
+    @staticmethod
+    async def _run(local: bool, func: Callable[..., T], *args: Any) -> T:
+        return func(*args) if local else await anyio.to_thread.run_sync(func, *args)
 
     @staticmethod
     def _authenticate(authorization: str | None) -> Principal:
