@@ -17,7 +17,6 @@ from openbss.core.config import HOW_TO_SET_SECRET_KEY, get_settings, secret_key_
 from openbss.core.error_handlers import install_error_handlers
 from openbss.core.logging import configure_logging
 from openbss.core.middleware import UnitOfWorkMiddleware
-from openbss.core.permissions import hub_roles
 from openbss.party import api as party_api
 
 # Every TMF API mounted here gets its hub (listener registration) automatically.
@@ -62,8 +61,6 @@ def create_app() -> FastAPI:
     for router in CONTEXT_ROUTERS:
         app.include_router(router)
     for api, prefix in TMF_APIS:
-        # who may register on a hub: the role matrix (hubs access and read on the API)
-        roles = tuple(sorted(hub_roles(api)))
-        app.include_router(core_api.hub_router(api, prefix, roles=roles))
+        app.include_router(core_api.hub_router(api, prefix))
     openapi.install(app)
     return app
