@@ -1,6 +1,6 @@
 """Exact money: a :class:`~decimal.Decimal` amount with an ISO 4217 currency.
 
-Rules (see DESIGN.md, *Money*):
+Rules (see docs/architecture.md, *The shared kernel*):
 
 * A float anywhere in a money path is a bug: :class:`Money` refuses floats as amounts,
   multipliers, divisors and allocation ratios (``TypeError``).

@@ -1,4 +1,4 @@
-"""Clocks, billing periods, bill cycles and proration (pure; see DESIGN.md, *Time*).
+"""Clocks, billing periods, bill cycles and proration (pure; see docs/architecture.md).
 
 * Instants are timezone-aware; everything this module returns is in UTC. A naive datetime is
   refused (:class:`~openbss.core.errors.ValidationError` naming the field).
