@@ -325,7 +325,8 @@ def main() -> None:
     else:
         database_url = f"sqlite:///{tmp}/var/openbss.db"
     env = {**os.environ, "OPENBSS_DATABASE_URL": database_url,
-           "OPENBSS_SECRET_KEY": secrets.token_hex(32), "OPENBSS_HOME": str(tmp),
+           "OPENBSS_SECRET_KEY": os.environ.get("OPENBSS_BENCH_SECRET_KEY")
+           or secrets.token_hex(32), "OPENBSS_HOME": str(tmp),
            "OPENBSS_WEBHOOK_ALLOW_PRIVATE": "true"}
     procs: list[subprocess.Popen[bytes]] = []
     try:
