@@ -196,6 +196,33 @@ def tenant_create(
                   highlight=False)
 
 
+@tenant_app.command("set")
+def tenant_set(
+    name: str,
+    region: Annotated[str | None, typer.Option(
+        help="Country of national phone numbers, e.g. DE.")] = None,
+    currency: Annotated[str | None, typer.Option(
+        help="Currency of accounts created without one, e.g. EUR (existing accounts keep "
+             "theirs).")] = None,
+) -> None:
+    """Change a tenant's phone region and/or default currency (audited)."""
+    from openbss.core.auth import tenant_by_name
+    from openbss.core.context import system_context
+    from openbss.core.db import unit_of_work
+    from openbss.core.service import set_tenant_defaults
+
+    _ready()
+    if region is None and currency is None:
+        fail("give --region and/or --currency", code=2)
+    with unit_of_work() as session:
+        tenant = tenant_by_name(session, name)
+        changed = set_tenant_defaults(system_context(session, tenant, actor="cli"),
+                                      region=region, currency=currency)
+        out.print(f"tenant {name!r}: region {tenant.default_region}, currency "
+                  f"{tenant.default_currency}" + ("" if changed else " (unchanged)"),
+                  highlight=False)
+
+
 @tenant_app.command("list")
 def tenant_list() -> None:
     """List tenants."""

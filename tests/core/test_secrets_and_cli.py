@@ -172,6 +172,11 @@ def test_the_cli_works_the_same_from_any_directory(tmp_path: Path) -> None:
     rows = [line.split("\t") for line in listed.stdout.splitlines()]
     assert ["acme", "production", "CH", "CHF"] in rows
     assert ["default", "production", "DE", "EUR"] in rows
+    changed = _run(["tenant", "set", "acme", "--region", "AT"], env, there)
+    assert changed.returncode == 0, changed.stderr
+    assert "region AT, currency CHF" in changed.stdout
+    listed = _run(["tenant", "list"], env, here).stdout
+    assert "acme\tproduction\tAT\tCHF" in listed
     verify = _run(["audit", "verify"], env, tmp_path)
     assert verify.returncode == 0, verify.stderr
     assert not (here / "var").exists() and not (there / "var").exists()
