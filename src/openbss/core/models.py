@@ -32,9 +32,6 @@ class Tenant(Base):
     # The day of the month that month steps of the test clock aim for (31: Jan 31, Feb 28,
     # Mar 31 ...); set when the clock is set or moved by anything but whole months.
     clock_anchor_day: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    # The day of the month that month steps of the test clock aim for (31: Jan 31, Feb 28,
-    # Mar 31 ...); set when the clock is set or moved by anything but whole months.
-    clock_anchor_day: Mapped[int | None] = mapped_column(Integer, nullable=True)
     default_region: Mapped[str] = mapped_column(String(2), default="US")
     # The currency of billing accounts created without one (TMF666 v4 has no currency).
     default_currency: Mapped[str] = mapped_column(String(3), default="EUR", server_default="EUR")
