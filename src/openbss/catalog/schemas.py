@@ -121,9 +121,10 @@ class TimePeriod(_Model):
 
 
 class Ref(_Open):
-    """A reference to another resource (``id`` of this tenant, or an external ``href``)."""
+    """A reference to another resource: its ``id`` (required, as in every TMF620 ``…Ref``)
+    in this tenant, or with an ``href`` to another system."""
 
-    id: Annotated[str, Field(max_length=200)] | None = None
+    id: Annotated[str, Field(min_length=1, max_length=200)]
     href: Text | None = None
     name: Text | None = None
 

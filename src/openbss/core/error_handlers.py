@@ -123,7 +123,22 @@ def conflict_target(exc: IntegrityError) -> tuple[str | None, str | None]:
     return table, (_camel(column) if column and column != "tenant_id" else None)
 
 
+# Pydantic names the member of a union an error is about inside ``loc``
+# (``birthDate.datetime``, ``value.function-after[...]``): not a field of the body.
+_UNION_TAG = re.compile(
+    r"^(?:str|int|float|bool|bytes|date|datetime|time|timedelta|decimal|none|uuid|url"
+    r"|(?:list|dict|set|tuple|frozenset|function-(?:after|before|wrap|plain)|lax-or-strict"
+    r"|json-or-python|literal|is-instance|chain|nullable|default|union|tagged-union"
+    r"|constrained-\w+|model|dataclass|typed-dict)\[.*\]|constrained-\w+)$")
+
+
+def clean_loc(loc: Sequence[Any]) -> tuple[Any, ...]:
+    """``loc`` without pydantic's union-member tags."""
+    return tuple(p for p in loc if not (isinstance(p, str) and _UNION_TAG.match(p)))
+
+
 def _loc_to_path(loc: tuple[Any, ...]) -> str:
+    loc = clean_loc(loc)
     if loc and loc[0] in ("body", "query", "path", "header"):
         loc = loc[1:]
     parts = [str(p) for p in loc]

@@ -343,6 +343,30 @@ def _body_ref(operation: Mapping[str, Any] | None) -> str | None:
     return None
 
 
+#: Where openbss knowingly serves something else than the TMF v4 definition says
+#: (docs/conventions: birth and death dates are dates, as TMF v5 has them).
+DEVIATIONS: dict[str, dict[str, Any]] = {
+    "TMF632.Individual": {
+        "birthDate": {"type": "string", "anyOf": [{"format": "date"},
+                                                  {"format": "date-time"}],
+                      "description": "Date of birth: a date (as in TMF632 v5) or, as "
+                      "sent, a date-time"},
+        "deathDate": {"type": "string", "anyOf": [{"format": "date"},
+                                                  {"format": "date-time"}],
+                      "description": "Date of death: a date (as in TMF632 v5) or, as "
+                      "sent, a date-time"},
+    },
+}
+
+
+def _apply_deviations(schemas: dict[str, Any]) -> None:
+    for component, properties in DEVIATIONS.items():
+        if component in schemas:
+            schema = copy.deepcopy(schemas[component])
+            schema.setdefault("properties", {}).update(properties)
+            schemas[component] = schema
+
+
 def _link_tmf_types(node: Any) -> None:
     """Replace the markers of :class:`openbss.core.tmf_types.TmfType` by references to
     the TMF components."""
@@ -371,6 +395,7 @@ def complete(spec: dict[str, Any]) -> dict[str, Any]:
             schemas.setdefault(f"{namespace}.{def_name}", definition)
         schemas[name] = schema
     schemas.update(tmf_definitions())
+    _apply_deviations(schemas)
     schemas.update(OWN_SCHEMAS)
     _link_tmf_types(spec)
     for unused in ("HTTPValidationError", "ValidationError"):

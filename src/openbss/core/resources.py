@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from openbss.core import audit, events
 from openbss.core.context import Context
-from openbss.core.error_handlers import order_errors
+from openbss.core.error_handlers import clean_loc, order_errors
 from openbss.core.errors import NotFoundError, ValidationError
 from openbss.core.tmf import href, merge_patch
 
@@ -80,7 +80,7 @@ def validation_error(exc: PydanticValidationError, prefix: str = "",
     details = []
     for err in order_errors(exc.errors(), data):
         path = prefix
-        for part in err["loc"]:
+        for part in clean_loc(err["loc"]):
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
         details.append({"field": path, "message": err["msg"], "type": err["type"]})
     first = details[0] if details else {"field": prefix, "message": str(exc)}
