@@ -30,8 +30,8 @@ router = APIRouter(route_class=ExactRoute)
 
 
 @router.get("/health", tags=["operations"])
-def health() -> dict[str, str]:
-    """Liveness: the process answers."""
+async def health() -> dict[str, str]:
+    """Liveness: the process answers (on the event loop: no thread, no database)."""
     return {"status": "ok"}
 
 
