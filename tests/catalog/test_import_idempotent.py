@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 from catalog_helpers import P
 from sqlalchemy import func, select
@@ -15,6 +16,7 @@ from openbss.catalog.models import ProductOffering, ProductOfferingPrice
 from openbss.cli import app
 from openbss.core.context import system_context
 from openbss.core.db import unit_of_work
+from openbss.core.errors import ValidationError
 from openbss.core.models import Tenant
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "catalog-mobile.yaml"
@@ -178,3 +180,9 @@ def test_the_cli_says_what_it_did(tenant, tmp_path):
     r = runner.invoke(app, ["catalog", "import", str(path), "--tenant", tenant.name])
     assert "new version: 2" in r.output
     assert "productOffering new version 1" in r.output
+
+
+def test_keys_longer_than_the_column_are_refused_by_path(tenant):
+    with pytest.raises(ValidationError) as exc:
+        _import(tenant.id, ACTIVE.replace("key: live\n", f"key: {'k' * 201}\n"))
+    assert exc.value.field == "productOffering[0].key"

@@ -98,6 +98,8 @@ def dump(data: dict[str, Any], fmt: str = "yaml") -> str:
 # -- import ----------------------------------------------------------------------------------
 
 
+#: The longest key (the ``key`` column).
+_MAX_KEY = 200
 #: What an import did with one resource of the file.
 OUTCOMES = ("created", "updated", "newVersion", "unchanged")
 
@@ -159,6 +161,9 @@ class _Importer:
         if key in self.ids[kind]:
             raise ValidationError(f"{path}.key: duplicate {kind} key {key!r}",
                                   field=f"{path}.key")
+        if len(key) > _MAX_KEY:
+            raise ValidationError(f"{path}.key: at most {_MAX_KEY} characters",
+                                  field=f"{path}.key")
         try:
             row_id, outcome = self._put(kind, key, doc)
         except OpenBSSError as exc:
@@ -209,10 +214,13 @@ class _Importer:
         return str(new.id), "newVersion"
 
     def _archived_key(self, model: Any, key: str, version: str) -> str:
-        candidate, n = f"{key}@{version}", 2
+        def named(suffix: str) -> str:
+            return key[:_MAX_KEY - len(suffix)] + suffix
+
+        candidate, n = named(f"@{version}"), 2
         while self.ctx.session.scalar(select(model.id).where(
                 model.tenant_id == self.ctx.tenant_id, model.key == candidate)) is not None:
-            candidate, n = f"{key}@{version}-{n}", n + 1
+            candidate, n = named(f"@{version}-{n}"), n + 1
         return candidate
 
     def run(self, data: Any) -> dict[str, dict[str, int]]:
