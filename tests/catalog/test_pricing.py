@@ -128,7 +128,7 @@ QUANTITY_EXAMPLES = [
     ({"type": "standard", "unitPrice": "0.00000001"}, "3", "0.00000003"),
     ({"type": "standard", "unitPrice": "0.123456789012"}, "1000000", "123456.789012"),
     # graduated_service_spec.rb
-    (LAGO_GRADUATED, "0", "0"),
+    (LAGO_GRADUATED, "0", "2"),  # "applies the flat amount from the first tier"
     (LAGO_GRADUATED, "1", "12"),
     (LAGO_GRADUATED, "10", "102"),
     (LAGO_GRADUATED, "11", "110"),
@@ -137,7 +137,7 @@ QUANTITY_EXAMPLES = [
     # decimal quantity across a boundary: graduated_service.rb counts q - from + 1 = 0.5
     (LAGO_GRADUATED, "10.5", "107.5"),
     # volume_service_spec.rb
-    (LAGO_VOLUME, "0", "0"),
+    (LAGO_VOLUME, "0", "10"),  # "applies the flat amount from the first tier"
     (LAGO_VOLUME, "1", "12"),
     (LAGO_VOLUME, "100", "210"),
     (LAGO_VOLUME, "100.5", "100.5"),
@@ -155,7 +155,7 @@ QUANTITY_EXAMPLES = [
     (package("0"), "0", "0"),
     (package("0"), "0.5", "100"),
     # graduated_percentage_service_spec.rb
-    (LAGO_GRADUATED_PERCENTAGE, "0", "0"),
+    (LAGO_GRADUATED_PERCENTAGE, "0", "200"),  # the first range's flat amount
     (LAGO_GRADUATED_PERCENTAGE, "1", "200.01"),
     (LAGO_GRADUATED_PERCENTAGE, "10", "200.1"),
     (LAGO_GRADUATED_PERCENTAGE, "11", "500.12"),
@@ -311,16 +311,17 @@ def test_graduated_lines_match_lago_amount_details() -> None:
     assert bounds == [(D(0), D(10)), (D(10), D(20)), (D(20), None)]
     # aggregation 10: stops in the first range (bound inclusive)
     assert [line.tier for line in price(model(LAGO_GRADUATED), quantity=D(10)).lines] == [0]
-    # aggregation 0: one zero line, no flat fee
+    # aggregation 0: the first range with its flat fee only (flat_unit_amount 2)
     zero = price(model(LAGO_GRADUATED), quantity=D(0))
-    assert [(line.units, line.flat_fee, line.amount) for line in zero.lines] == [(D(0), D(0), D(0))]
+    assert [(line.units, line.flat_fee, line.amount) for line in zero.lines] == [(D(0), D(2), D(2))]
 
 
-def test_volume_zero_units_charge_no_flat_fee() -> None:
-    # volume_service_spec.rb "when aggregation is 0": flat amount not applied
+def test_volume_zero_units_pay_the_first_flat_fee() -> None:
+    # volume_service_spec.rb "when aggregation is 0": "applies the flat amount from the
+    # first tier" (flat_unit_amount 10, per_unit_total_amount 0)
     result = price(model(LAGO_VOLUME), quantity=D(0))
-    assert result.amount == 0
-    assert result.lines[0].flat_fee == 0
+    assert result.amount == 10
+    assert result.lines[0].flat_fee == 10
 
 
 def test_package_line() -> None:
@@ -553,7 +554,7 @@ def reference_graduated(tiers: list[dict[str, Any]], q: Decimal, key: str = "uni
         total, lower = D(0), D(0)
         for tier in tiers:
             upper = None if tier["upTo"] is None else D(tier["upTo"])
-            if q > lower:
+            if q > lower or lower == 0:  # the first tier's flat fee is due at 0 too
                 top = q if upper is None or q < upper else upper
                 factor = D(tier[key]) if key == "unitPrice" else D(tier[key]) / 100
                 total += (top - lower) * factor + D(tier["flatFee"])

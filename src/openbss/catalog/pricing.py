@@ -55,11 +55,13 @@ must be, unbounded.
 
 Edge cases (each taken from Lago's service or spec):
 
-* zero units cost nothing in every quantity model: no flat fee, no package (graduated,
-  volume and graduated percentage specs, "when aggregation is 0");
+* zero units in graduated, volume and graduated percentage charge the first tier's flat
+  fee and nothing else (Lago's current specs, "when aggregation is 0": "applies the flat
+  amount from the first tier" — 2 for ``0-10 @10 +2``; 0 when that flat fee is 0); package
+  and standard charge nothing for zero units;
 * graduated / graduated percentage: tiers are walked up to the one containing the quantity
-  (a quantity exactly on ``upTo`` stays in that tier); a tier's flat fee is charged only
-  when the tier holds units (11 units over ``0-10 @10 +2``, ``11-20 @5 +3`` = 110);
+  (a quantity exactly on ``upTo`` stays in that tier); a later tier's flat fee is charged
+  only when the tier holds units (11 units over ``0-10 @10 +2``, ``11-20 @5 +3`` = 110);
 * volume: the tier is chosen on the whole quantity, bounds inclusive (100 -> tier 0,
   100.5 and 101 -> tier 1);
 * package: free units are deducted first, a started package is a whole package, free units
@@ -499,7 +501,8 @@ def _graduated_units(q: Decimal, lower: Decimal, upper: Decimal | None) -> Decim
 
 
 def price_graduated(model: GraduatedChargeModel, quantity: Decimal | int) -> PricingResult:
-    """Sum over the tiers reached of ``units * unitPrice`` (+ ``flatFee`` if units > 0).
+    """Sum over the tiers reached of ``units * unitPrice`` plus their flat fees (the first
+    tier's flat fee is charged at zero units too; later tiers' once they hold units).
 
     Lago ``GraduatedService`` / ``AmountDetails::RangeGraduatedService``.
     """
@@ -509,7 +512,7 @@ def price_graduated(model: GraduatedChargeModel, quantity: Decimal | int) -> Pri
         for index, tier in enumerate(model.tiers):
             lower = _tier_lower(model.tiers, index)
             units = _graduated_units(q, lower, tier.up_to)
-            flat = tier.flat_fee if units > 0 else _ZERO
+            flat = tier.flat_fee if units > 0 or index == 0 else _ZERO
             lines.append(
                 PricingLine(
                     kind="tier",
@@ -532,12 +535,12 @@ def price_graduated(model: GraduatedChargeModel, quantity: Decimal | int) -> Pri
 def price_volume(model: VolumeChargeModel, quantity: Decimal | int) -> PricingResult:
     """All units at the unit price of the tier containing the quantity, plus its flat fee.
 
-    Zero units cost nothing (no flat fee). Lago ``VolumeService``.
+    Zero units fall into the first tier and pay its flat fee. Lago ``VolumeService``.
     """
     q = _quantity(quantity)
     index = next(i for i, tier in enumerate(model.tiers) if tier.up_to is None or q <= tier.up_to)
     tier = model.tiers[index]
-    flat = tier.flat_fee if q > 0 else _ZERO
+    flat = tier.flat_fee
     with _exact("quantity"):
         line = PricingLine(
             kind="tier",
@@ -582,7 +585,8 @@ def price_package(model: PackageChargeModel, quantity: Decimal | int) -> Pricing
 def price_graduated_percentage(
     model: GraduatedPercentageChargeModel, quantity: Decimal | int
 ) -> PricingResult:
-    """Sum over the tiers reached of ``units * rate / 100`` (+ ``flatFee`` if units > 0).
+    """Sum over the tiers reached of ``units * rate / 100`` plus their flat fees (the first
+    tier's flat fee is charged at zero volume too; later tiers' once they hold units).
 
     The quantity is the period's transaction volume. Lago ``GraduatedPercentageService`` /
     ``AmountDetails::RangeGraduatedPercentageService``.
@@ -593,7 +597,7 @@ def price_graduated_percentage(
         for index, tier in enumerate(model.tiers):
             lower = _tier_lower(model.tiers, index)
             units = _graduated_units(q, lower, tier.up_to)
-            flat = tier.flat_fee if units > 0 else _ZERO
+            flat = tier.flat_fee if units > 0 or index == 0 else _ZERO
             lines.append(
                 PricingLine(
                     kind="tier",
