@@ -77,7 +77,7 @@ def test_graduated_lago_example(client, tenant):
     result = ok(client, tenant, {"currency": "EUR", "quantity": "25", "chargeModel": model})
     assert result["amount"] == "183"
     assert result["lines"][-1]["to"] is None
-        # Zero units pay the first tier's flat fee (Lago: "applies the flat amount from the first tier").
+    # zero units pay the first tier's flat fee (Lago, "when aggregation is 0")
     assert ok(client, tenant, {"currency": "EUR", "quantity": "0",
                                "chargeModel": model})["amount"] == "2"
 
