@@ -7,12 +7,16 @@ so the database is migrated once per run and nothing is rolled back between test
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,15 +25,12 @@ from fastapi.testclient import TestClient
 
 def pytest_configure(config: pytest.Config) -> None:
     if not os.environ.get("OPENBSS_DATABASE_URL", "").startswith("postgresql"):
+        # A database of this run's own (per xdist worker), so concurrent runs in one
+        # checkout never delete each other's files; removed when the run ends.
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-        base = config.rootpath / "var" / "test"
-        base.mkdir(parents=True, exist_ok=True)
-        path = base / f"openbss-{worker}.db"
-        for suffix in ("", "-wal", "-shm"):
-            p = path.with_name(path.name + suffix)
-            if p.exists():
-                p.unlink()
-        os.environ["OPENBSS_DATABASE_URL"] = f"sqlite:///{path}"
+        base = Path(tempfile.mkdtemp(prefix=f"openbss-test-{worker}-"))
+        atexit.register(shutil.rmtree, base, True)
+        os.environ["OPENBSS_DATABASE_URL"] = f"sqlite:///{base / 'openbss.db'}"
     os.environ.setdefault("OPENBSS_SECRET_KEY", "test-secret-key-for-the-suite-not-for-production")
     os.environ.setdefault("OPENBSS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("OPENBSS_BASE_URL", "http://testserver")
