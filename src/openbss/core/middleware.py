@@ -154,21 +154,21 @@ class UnitOfWorkMiddleware:
         WRITE_INTENT.set(writes)
         gate = write_gate() if writes else None
         if gate is None:
-            await self._unit_of_work(scope, send, sessions, method, request_id,
+            await self._unit_of_work(scope, receive, send, sessions, method, request_id,
                                      status_holder, principal, body, key, request_hash,
                                      local=is_sqlite())
             return
         async with gate:
             try:
-                await self._unit_of_work(scope, send, sessions, method, request_id,
-                                         status_holder, principal, body, key, request_hash,
-                                         local=True)
+                await self._unit_of_work(scope, receive, send, sessions, method,
+                                         request_id, status_holder, principal, body, key,
+                                         request_hash, local=True)
             finally:  # the lock is SQLite's until the transaction is over
                 for session in sessions:
                     session.close()
 
     async def _unit_of_work(
-        self, scope: Scope, send: Send, sessions: list[Session], method: str,
+        self, scope: Scope, receive: Receive, send: Send, sessions: list[Session], method: str,
         request_id: str, status_holder: dict[str, Any], principal: Principal | None,
         body: bytes, key: str | None, request_hash: str, *, local: bool = False,
     ) -> None:
@@ -177,8 +177,16 @@ class UnitOfWorkMiddleware:
         # SQLite writers are serialized anyway (write_gate), so a thread hop would only
         # add latency to the queue. (An automatic WAL checkpoint may run in a commit: a
         # passive one, which never waits.) On PostgreSQL it runs in a worker thread.
+        replayed = False
+
         async def replay_receive() -> Message:
-            return {"type": "http.request", "body": body, "more_body": False}
+            # the body once, then what the client does next (a disconnect): a streaming
+            # response listens for it, and must not spin on an endless replayed body
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
         session: Session = session_factory()()
         sessions.append(session)
