@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 ERROR_KEYS = {"code", "reason", "message", "status", "referenceError"}
 
 
@@ -315,3 +317,99 @@ def test_exact_json_fast_path_writes_what_the_exact_encoder_writes():
 
     with pytest.raises(ValueError):
         jsonx.dumps({"v": Decimal("NaN")})
+
+
+def test_bad_filter_values_are_400_never_500(client, tenant):
+    h = tenant.headers("auditor")
+    for query, field in [("actor=a%00b", "actor"), ("seq=99999999999999999999", "seq"),
+                         ("time.gt=yesterday", "time")]:
+        assert_error(client.get(f"/api/v1/audit?{query}", headers=h), 400, field)
+
+
+def _operations(spec):
+    for path, methods in spec["paths"].items():
+        for method, operation in methods.items():
+            yield path, method, operation
+
+
+def test_openapi_has_security_schemes_for_the_authorize_button(client):
+    spec = client.get("/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["bearerAuth"]["type"] == "http"
+    assert schemes["bearerAuth"]["scheme"] == "bearer"
+    assert schemes["oauth2"]["flows"]["clientCredentials"]["tokenUrl"] == "/oauth/token"
+    for path, method, operation in _operations(spec):
+        protected = path.startswith(("/tmf-api/", "/api/"))
+        assert bool(operation.get("security")) == protected, (method, path)
+
+
+def test_openapi_documents_every_success_and_error_response(client):
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    assert {"code", "reason", "status"} <= set(schemas["Error"]["required"])
+    count = 0
+    for path, method, operation in _operations(spec):
+        responses = operation["responses"]
+        success = [code for code in responses if code.startswith("2")]
+        assert len(success) == 1, (method, path, success)
+        count += 1
+        if success[0] != "204":
+            content = responses[success[0]]["content"]
+            assert any(media.get("schema") for media in content.values()) or \
+                path.endswith("/content"), (method, path)
+        codes = {"400", "404", "409", "415", "422"}
+        if path.startswith(("/tmf-api/", "/api/")):
+            codes |= {"401", "403"}
+        assert codes <= set(responses), (method, path, codes - set(responses))
+        if path != "/oauth/token":
+            assert responses["422"]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/Error"}
+    assert count >= 85
+    offering = spec["paths"]["/tmf-api/productCatalogManagement/v4/productOffering"]
+    assert offering["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "type": "array", "items": {"$ref": "#/components/schemas/TMF620.ProductOffering"}}
+    assert "TMF620.ProductOffering" in schemas and "TMF632.Individual" in schemas
+
+
+def test_openapi_lists_document_their_parameters_and_filters(client, tenant):
+    spec = client.get("/openapi.json").json()
+    lists = [(p, o) for p, m, o in _operations(spec)
+             if m == "get" and any(q["name"] == "limit" for q in o.get("parameters", []))]
+    assert len(lists) >= 15
+    for path, operation in lists:
+        names = {q["name"] for q in operation["parameters"] if q["in"] == "query"}
+        assert {"offset", "limit", "fields", "sort"} <= names, path
+        if "{" in path:
+            continue
+        # what the route itself says it filters on is all documented
+        r = client.get(path + "?noSuchAttribute=1", headers=tenant.headers())
+        assert r.status_code == 400, (path, r.text)
+        allowed = r.json()["message"].split("filterable attributes: ")[-1].split(", ")
+        assert set(allowed) <= names, (path, set(allowed) - names)
+
+
+def test_openapi_patch_bodies_are_merge_patches(client):
+    spec = client.get("/openapi.json").json()
+    schemas = spec["components"]["schemas"]
+    patches = [(p, o) for p, m, o in _operations(spec) if m == "patch"]
+    assert len(patches) >= 10
+    for path, operation in patches:
+        content = operation["requestBody"]["content"]
+        ref = content["application/merge-patch+json"]["schema"]["$ref"]
+        assert ref.endswith(".MergePatch"), path
+        schema = schemas[ref.rsplit("/", 1)[-1]]
+        assert schema["properties"] and "required" not in schema, path
+
+
+def test_docs_and_redoc_load_their_assets_locally(client):
+    for page in ("/docs", "/redoc"):
+        html = client.get(page)
+        assert html.status_code == 200
+        assert "cdn.jsdelivr.net" not in html.text and "unpkg.com" not in html.text
+        assert "fonts.googleapis.com" not in html.text
+        assets = re.findall(r'(?:src|href)="(/docs-static/[^"]+)"', html.text)
+        assert assets, html.text
+        for asset in assets:
+            r = client.get(asset)
+            assert r.status_code == 200 and len(r.content) > 1000, asset
+    assert client.get("/docs/oauth2-redirect").status_code == 200

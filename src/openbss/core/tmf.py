@@ -79,6 +79,8 @@ def list_params(request: Request) -> ListParams:
             name, op = head, tail
         if not _FIELD_RE.match(name):
             raise BadRequestError(f"invalid filter attribute {key!r}", field=key)
+        if "\x00" in value:  # no database stores it; PostgreSQL refuses it outright
+            raise BadRequestError(f"{key} must not contain NUL characters", field=key)
         if len(value) >= 2 and value[0] == value[-1] == '"':
             value = value[1:-1]  # ?lastUpdate="2026-01-01T00:00:00Z" as TMF CTKs send
         filters.append((name, op, value.split(",") if op == "eq" else [value]))
