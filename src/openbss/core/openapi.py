@@ -178,6 +178,16 @@ OWN_RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/v1/parties/{id}/personal-data"): _ref("PersonalDataExport"),
     ("post", "/api/v1/parties/{id}/anonymize"): _ref("AnonymizationResult"),
 }
+#: Optional request bodies of routes that read their body themselves.
+OWN_REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/api/v1/catalog/productOffering/{id}/version"): {
+        "required": False, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False,
+            "properties": {"version": {"type": "string", "pattern": r"^\d+(\.\d+){0,3}$"},
+                           "validFor": {"$ref": "#/components/schemas/TMF620.TimePeriod"}},
+        }}},
+    },
+}
 #: List operations outside the TMF collections (they take the TMF630 list parameters).
 OWN_LISTS = ("/api/v1/audit", "/api/v1/eventDeliveries",
              "/api/v1/catalog/productOffering/{id}/prices")
@@ -436,6 +446,8 @@ def _complete_operation(schemas: dict[str, Any], paths: dict[str, dict[str, Any]
             operation["requestBody"] = {"required": True, "content": {
                 "application/merge-patch+json": {"schema": schema},
                 "application/json": {"schema": schema}}}
+    if (method, path) in OWN_REQUEST_BODIES and "requestBody" not in operation:
+        operation["requestBody"] = OWN_REQUEST_BODIES[method, path]
     if is_list_operation(method, path):
         operation["parameters"] = _list_parameters(path, operation.get("parameters", []))
         operation["description"] = (operation.get("description", "") + "\n\n"

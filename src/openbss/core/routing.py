@@ -24,7 +24,12 @@ from fastapi import Request, Response, params
 from fastapi.routing import APIRoute
 
 from openbss.core import jsonx
-from openbss.core.errors import BadRequestError, UnsupportedMediaTypeError, ValidationError
+from openbss.core.errors import (
+    BadRequestError,
+    NotFoundError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 JSON_MEDIA_TYPES = ("application/json",)
@@ -108,6 +113,9 @@ class ExactRoute(APIRoute):
 
         async def exact_handler(request: Request) -> Response:
             exact = ExactJSONRequest(request.scope, request.receive)
+            for name, value in request.path_params.items():
+                if "\x00" in str(value):  # no resource has such an id (PostgreSQL would fail)
+                    raise NotFoundError(f"no resource with that {name}", field=name)
             if not form and request.method in BODY_METHODS:
                 raw = await exact.body()
                 if raw:
