@@ -12,7 +12,16 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Numeric, Select, func, select, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Numeric,
+    Select,
+    SmallInteger,
+    func,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
@@ -101,6 +110,19 @@ def _is_exact_decimal(column: Any) -> bool:
     return isinstance(getattr(column, "type", None), ExactDecimal)
 
 
+def _int_range(column_type: Any) -> tuple[int, int]:
+    """The values an integer column holds on every database (``INTEGER`` is 32-bit on
+    PostgreSQL, ``BIGINT`` 64-bit), so a filter beyond them is a 400, not a database
+    error."""
+    if isinstance(column_type, BigInteger):
+        return INT64_MIN, INT64_MAX
+    if isinstance(column_type, SmallInteger):
+        return -(2**15), 2**15 - 1
+    if isinstance(column_type, Integer):
+        return -(2**31), 2**31 - 1
+    return INT64_MIN, INT64_MAX
+
+
 def _coerce(column: Any, raw: Any, attr: str) -> Any:
     if not isinstance(raw, str):
         return raw  # already parsed by the caller (e.g. a normalized status)
@@ -129,9 +151,10 @@ def _coerce(column: Any, raw: Any, attr: str) -> Any:
         if python_type is int:
             # (a string longer than any 64-bit integer is not even parsed)
             number = int(raw) if len(raw.strip()) <= 21 else INT64_MAX + 1
-            if not INT64_MIN <= number <= INT64_MAX:
+            low, high = _int_range(column_type)
+            if not low <= number <= high:
                 raise BadRequestError(
-                    f"filter {attr} must be an integer between {INT64_MIN} and {INT64_MAX}, "
+                    f"filter {attr} must be an integer between {low} and {high}, "
                     f"got {raw[:60]!r}", field=attr)
             return number
         if python_type is Decimal:
