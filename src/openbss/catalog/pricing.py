@@ -101,7 +101,7 @@ import decimal
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
@@ -500,36 +500,48 @@ def _graduated_units(q: Decimal, lower: Decimal, upper: Decimal | None) -> Decim
     return max(top - lower, _ZERO)
 
 
+TierT = TypeVar("TierT", "PriceTier", "PercentageTier")
+
+
+def _walk_tiers(
+    tiers: Sequence[TierT], quantity: Decimal | int,
+    line: Callable[[int, TierT, Decimal, Decimal, Decimal], PricingLine],
+) -> PricingResult:
+    """The graduated tier walk shared by ``graduated`` and ``graduated_percentage``: each
+    tier reached up to the one containing the quantity (a quantity exactly on ``upTo``
+    stays in that tier) gets one line from ``line(index, tier, lower, units, flat)``; the
+    first tier's flat fee is due at zero units too, a later tier's once it holds units."""
+    q = _quantity(quantity)
+    lines: list[PricingLine] = []
+    with _exact("quantity"):
+        for index, tier in enumerate(tiers):
+            lower = _tier_lower(tiers, index)
+            units = _graduated_units(q, lower, tier.up_to)
+            flat = tier.flat_fee if units > 0 or index == 0 else _ZERO
+            lines.append(line(index, tier, lower, units, flat))
+            if tier.up_to is None or tier.up_to >= q:
+                break
+        return _result(lines)
+
+
 def price_graduated(model: GraduatedChargeModel, quantity: Decimal | int) -> PricingResult:
     """Sum over the tiers reached of ``units * unitPrice`` plus their flat fees (the first
     tier's flat fee is charged at zero units too; later tiers' once they hold units).
 
     Lago ``GraduatedService`` / ``AmountDetails::RangeGraduatedService``.
     """
-    q = _quantity(quantity)
-    lines: list[PricingLine] = []
-    with _exact("quantity"):
-        for index, tier in enumerate(model.tiers):
-            lower = _tier_lower(model.tiers, index)
-            units = _graduated_units(q, lower, tier.up_to)
-            flat = tier.flat_fee if units > 0 or index == 0 else _ZERO
-            lines.append(
-                PricingLine(
-                    kind="tier",
-                    description=f"tier {index}: {units} units at {tier.unit_price}"
-                    + (f" + flat fee {flat}" if flat else ""),
-                    amount=units * tier.unit_price + flat,
-                    tier=index,
-                    from_=lower,
-                    to=tier.up_to,
-                    units=units,
-                    unit_price=tier.unit_price,
-                    flat_fee=flat,
-                )
-            )
-            if tier.up_to is None or tier.up_to >= q:
-                break
-        return _result(lines)
+    def line(index: int, tier: PriceTier, lower: Decimal, units: Decimal,
+             flat: Decimal) -> PricingLine:
+        return PricingLine(
+            kind="tier",
+            description=f"tier {index}: {units} units at {tier.unit_price}"
+            + (f" + flat fee {flat}" if flat else ""),
+            amount=units * tier.unit_price + flat,
+            tier=index, from_=lower, to=tier.up_to, units=units,
+            unit_price=tier.unit_price, flat_fee=flat,
+        )
+
+    return _walk_tiers(model.tiers, quantity, line)
 
 
 def price_volume(model: VolumeChargeModel, quantity: Decimal | int) -> PricingResult:
@@ -591,30 +603,18 @@ def price_graduated_percentage(
     The quantity is the period's transaction volume. Lago ``GraduatedPercentageService`` /
     ``AmountDetails::RangeGraduatedPercentageService``.
     """
-    q = _quantity(quantity)
-    lines: list[PricingLine] = []
-    with _exact("quantity"):
-        for index, tier in enumerate(model.tiers):
-            lower = _tier_lower(model.tiers, index)
-            units = _graduated_units(q, lower, tier.up_to)
-            flat = tier.flat_fee if units > 0 or index == 0 else _ZERO
-            lines.append(
-                PricingLine(
-                    kind="tier",
-                    description=f"tier {index}: {tier.rate}% of {units}"
-                    + (f" + flat fee {flat}" if flat else ""),
-                    amount=units * tier.rate / _HUNDRED + flat,
-                    tier=index,
-                    from_=lower,
-                    to=tier.up_to,
-                    units=units,
-                    rate=tier.rate,
-                    flat_fee=flat,
-                )
-            )
-            if tier.up_to is None or tier.up_to >= q:
-                break
-        return _result(lines)
+    def line(index: int, tier: PercentageTier, lower: Decimal, units: Decimal,
+             flat: Decimal) -> PricingLine:
+        return PricingLine(
+            kind="tier",
+            description=f"tier {index}: {tier.rate}% of {units}"
+            + (f" + flat fee {flat}" if flat else ""),
+            amount=units * tier.rate / _HUNDRED + flat,
+            tier=index, from_=lower, to=tier.up_to, units=units,
+            rate=tier.rate, flat_fee=flat,
+        )
+
+    return _walk_tiers(model.tiers, quantity, line)
 
 
 def price_percentage(
