@@ -9,12 +9,12 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import jwt
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openbss.core.cache_invalidation import forget_on_change
 from openbss.core.config import get_settings
 from openbss.core.errors import AuthenticationError, NotFoundError, ValidationError
 from openbss.core.models import ApiKey, Tenant
@@ -160,33 +160,7 @@ def forget_api_key(prefix: str | None = None) -> None:
                 del _cache[header]
 
 
-_CHANGED_KEYS = "openbss_changed_api_keys"
-
-
-def _key_changed(_mapper: Any, connection: Any, target: ApiKey) -> None:
-    session = Session.object_session(target)
-    if session is not None:
-        session.info.setdefault(_CHANGED_KEYS, set()).add(target.prefix)
-    forget_api_key(target.prefix)
-
-
-@event.listens_for(Session, "do_orm_execute")
-def _bulk_key_change(state: Any) -> None:
-    if (state.is_update or state.is_delete) and state.bind_mapper is not None \
-            and state.bind_mapper.class_ is ApiKey:
-        state.session.info.setdefault(_CHANGED_KEYS, set()).add(None)
-        forget_api_key()
-
-
-@event.listens_for(Session, "after_commit")
-def _forget_committed_keys(session: Session) -> None:
-    changed = session.info.pop(_CHANGED_KEYS, None)
-    for prefix in changed or ():
-        forget_api_key(prefix)
-
-
-event.listen(ApiKey, "after_update", _key_changed)
-event.listen(ApiKey, "after_delete", _key_changed)
+forget_on_change(ApiKey, key=lambda row: row.prefix, forget=forget_api_key)
 
 
 def authenticate(session: Session, authorization: str | None) -> Principal:

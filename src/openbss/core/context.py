@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from openbss.core.cache_invalidation import forget_on_change
 from openbss.core.models import Tenant
 
 
@@ -111,33 +112,12 @@ def forget_tenant(tenant_id: str | None = None) -> None:
             _tenants.pop(tenant_id, None)
 
 
-_CHANGED_TENANTS = "openbss_changed_tenants"
-
-
-def _tenant_changed(_mapper: Any, _connection: Any, target: Tenant) -> None:
+def _audit_append_only(target: Tenant) -> bool:
+    """An audit append moves only the chain head, which the cache never serves."""
     state = inspect(target)
     changed = {a.key for a in state.attrs if a.history.has_changes()}
-    if changed and changed <= _VOLATILE:
-        return  # an audit append: the cache never serves the chain head
-    session = Session.object_session(target)
-    if session is not None:
-        session.info.setdefault(_CHANGED_TENANTS, set()).add(target.id)
-    forget_tenant(target.id)
+    return bool(changed) and changed <= _VOLATILE
 
 
-@event.listens_for(Session, "do_orm_execute")
-def _bulk_tenant_change(state: Any) -> None:
-    if (state.is_update or state.is_delete) and state.bind_mapper is not None \
-            and state.bind_mapper.class_ is Tenant:
-        state.session.info.setdefault(_CHANGED_TENANTS, set()).add(None)
-        forget_tenant()
-
-
-@event.listens_for(Session, "after_commit")
-def _forget_committed_tenants(session: Session) -> None:
-    for tenant_id in session.info.pop(_CHANGED_TENANTS, None) or ():
-        forget_tenant(tenant_id)
-
-
-event.listen(Tenant, "after_update", _tenant_changed)
-event.listen(Tenant, "after_delete", _tenant_changed)
+forget_on_change(Tenant, key=lambda row: row.id, forget=forget_tenant,
+                 ignore=_audit_append_only)
