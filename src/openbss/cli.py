@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from openbss.catalog.cli import catalog_app
+from openbss.catalog.cli import catalog_app, require_ready
 from openbss.core.errors import OpenBSSError
 
 app = typer.Typer(
@@ -90,6 +90,9 @@ def _need_database() -> None:
 def _ready() -> None:
     _need_secret_key()
     _need_database()
+
+
+require_ready(_ready)
 
 
 @app.command()
@@ -320,10 +323,11 @@ def audit_verify(
 @db_app.command("check")
 def db_check() -> None:
     """Fail if the models and the migrated database disagree."""
+    from openbss.all_models import metadata
     from openbss.core.migrate import model_drift
 
     _migrate()
-    drift = model_drift()
+    drift = model_drift(metadata)
     if drift:
         for diff in drift:
             err.print(str(diff), highlight=False)

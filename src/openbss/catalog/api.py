@@ -16,8 +16,8 @@ from sqlalchemy import select
 from openbss.catalog import jobs, service
 from openbss.catalog.lifecycle import canonical_status
 from openbss.catalog.models import RESOURCE_MODELS, CatalogJob
+from openbss.catalog.paths import PREFIX, path_of
 from openbss.catalog.schemas import SCHEMAS, ExportJobIn, ImportJobIn
-from openbss.catalog.service import PREFIX
 from openbss.core.context import Context
 from openbss.core.errors import BadRequestError, ValidationError
 from openbss.core.money import validate_currency
@@ -87,7 +87,7 @@ def _normalized(params: ListParams) -> ListParams:
 def _add_resource_routes(kind: str) -> None:
     model = RESOURCE_MODELS[kind]
     columns = _filters(model, kind)
-    path = f"{PREFIX}/{kind}"
+    path = path_of(kind)
     list_filters(path, columns)
 
     @router.post(path, status_code=201, tags=[TAG], name=f"create {kind}",
@@ -130,7 +130,7 @@ for _kind in RESOURCE_MODELS:
 
 
 def _add_job_routes(kind: str) -> None:
-    path = f"{PREFIX}/{kind}"
+    path = path_of(kind)
     list_filters(path, ("id", "status", "creationDate"))
 
     @router.post(path, status_code=201, tags=[TAG], name=f"create {kind}",

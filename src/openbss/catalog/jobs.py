@@ -20,8 +20,8 @@ from pydantic import ValidationError as PydanticValidationError
 
 from openbss.catalog import importer
 from openbss.catalog.models import CatalogJob
+from openbss.catalog.paths import path_of
 from openbss.catalog.schemas import ExportJobIn, ImportJobIn
-from openbss.catalog.service import PREFIX
 from openbss.core import audit
 from openbss.core.config import get_settings
 from openbss.core.context import Context
@@ -38,7 +38,7 @@ def import_dir() -> Path:
 
 
 def view(ctx: Context, job: CatalogJob) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": job.id, "href": href(ctx.base_url, f"{PREFIX}/{job.kind}",
+    out: dict[str, Any] = {"id": job.id, "href": href(ctx.base_url, path_of(job.kind),
                                                       job.id)}
     out.update(job.body)
     out.update({

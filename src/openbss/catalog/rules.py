@@ -21,6 +21,7 @@ from openbss.catalog.models import (
     ProductOfferingPrice,
     ProductSpecification,
 )
+from openbss.catalog.paths import path_of
 from openbss.catalog.pricing import charge_model_adapter, parse_charge_model
 from openbss.catalog.schemas import (
     CatalogIn,
@@ -42,7 +43,6 @@ TYPE_NAMES = {
     "productOffering": "ProductOffering",
     "productOfferingPrice": "ProductOfferingPrice",
 }
-PREFIX = "/tmf-api/productCatalogManagement/v4"
 
 
 def _resolve(ctx: Context, model: Any, kind: str, ref: Ref, field: str, *,
@@ -64,7 +64,7 @@ def _resolve(ctx: Context, model: Any, kind: str, ref: Ref, field: str, *,
 def _local_ref(ctx: Context, kind: str, row: Any, ref: dict[str, Any]) -> dict[str, Any]:
     """Fill ``href`` (and ``name``) of a reference to one of our resources."""
     out = dict(ref)
-    out["href"] = href(ctx.base_url, f"{PREFIX}/{kind}", row.id)
+    out["href"] = href(ctx.base_url, path_of(kind), row.id)
     out.setdefault("name", row.name)
     return out
 

@@ -35,6 +35,7 @@ from openbss.catalog.models import (
     ProductOffering,
     ProductOfferingPrice,
 )
+from openbss.catalog.paths import PREFIX, path_of
 from openbss.catalog.pricing import (
     ChargeModel,
     StandardChargeModel,
@@ -49,7 +50,6 @@ from openbss.core.resources import get_owned, record_change, render, validation_
 from openbss.core.tmf import merge_patch
 
 API = "productCatalogManagement"
-PREFIX = "/tmf-api/productCatalogManagement/v4"
 LABELS = {
     "catalog": "catalog",
     "category": "category",
@@ -63,10 +63,6 @@ VERSIONED = frozenset({"productSpecification", "productOffering", "productOfferi
 MUTABLE_WHEN_FROZEN = frozenset({"lifecycleStatus", "statusReason", "lastUpdate"})
 
 Row = Any
-
-
-def path_of(kind: str) -> str:
-    return f"{PREFIX}/{kind}"
 
 
 def view(ctx: Context, kind: str, row: Row) -> dict[str, Any]:

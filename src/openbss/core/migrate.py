@@ -9,6 +9,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from sqlalchemy import MetaData
 
 from openbss.core.db import get_engine
 
@@ -32,10 +33,10 @@ def revision(message: str, url: str | None = None) -> None:
     command.revision(alembic_config(url), message=message, autogenerate=True)
 
 
-def model_drift(url: str | None = None) -> list[Any]:
-    """Differences between the models and the migrated database (empty = in sync)."""
-    from openbss.all_models import metadata
-
+def model_drift(metadata: MetaData, url: str | None = None) -> list[Any]:
+    """Differences between ``metadata`` (every context's models: the caller passes
+    ``openbss.all_models.metadata``, the kernel imports no context) and the migrated
+    database (empty = in sync)."""
     with get_engine(url).connect() as connection:
         ctx = MigrationContext.configure(connection, opts={"compare_type": True})
         diffs: list[Any] = compare_metadata(ctx, metadata)

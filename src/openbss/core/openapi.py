@@ -22,7 +22,6 @@ FastAPI's generated document is finished here (:func:`install`), for every opera
 from __future__ import annotations
 
 import copy
-import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -42,12 +41,11 @@ from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Route
 
 from openbss.core.config import get_settings
-from openbss.core.tmf_types import TMF_REF
+from openbss.core.tmf_types import TMF_REF, tmf_definitions
 
 _models: dict[str, type[BaseModel]] = {}
 _filters: dict[str, tuple[str, ...]] = {}
 
-DEFINITIONS_FILE = Path(__file__).with_name("tmf_definitions.json")
 #: TMF API name in paths → the TMF specification whose definitions describe it.
 TMF_SPECS: dict[str, str] = {
     "productCatalogManagement": "TMF620-ProductCatalog-v4.0.0.swagger.json",
@@ -259,12 +257,6 @@ def extract_definitions(specs_dir: Path) -> dict[str, dict[str, Any]]:
             out[key] = json.loads(text.replace('"#/definitions/',
                                                f'"#/components/schemas/{prefix}.'))
     return dict(sorted(out.items()))
-
-
-@functools.cache
-def tmf_definitions() -> dict[str, dict[str, Any]]:
-    data: dict[str, dict[str, Any]] = json.loads(DEFINITIONS_FILE.read_text())
-    return data
 
 
 def _tmf_resource(path: str) -> tuple[str, bool] | None:

@@ -4,9 +4,11 @@ free-form TMF sub-objects validated against their official TMF definitions."""
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import jsonschema
@@ -56,10 +58,19 @@ FORMATS.checks("uri")(lambda value: not isinstance(value, str) or is_uri(value))
 FORMATS.checks("date-time")(_date_time)
 
 
+#: The TMF definitions openbss uses, extracted from the official swagger files
+#: (``openbss.core.openapi.extract_definitions``).
+DEFINITIONS_FILE = Path(__file__).with_name("tmf_definitions.json")
+
+
+@functools.cache
+def tmf_definitions() -> dict[str, dict[str, Any]]:
+    data: dict[str, dict[str, Any]] = json.loads(DEFINITIONS_FILE.read_text())
+    return data
+
+
 @functools.cache
 def _validator(component: str) -> Any:
-    from openbss.core.openapi import tmf_definitions
-
     root = {"$ref": f"#/components/schemas/{component}",
             "components": {"schemas": tmf_definitions()}}
     return jsonschema.Draft4Validator(root, format_checker=FORMATS)

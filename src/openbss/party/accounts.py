@@ -17,6 +17,7 @@ from openbss.core.resources import get_owned, patched, record_change, render
 from openbss.core.tmf import ListParams, apply_filters, iso, paginate
 from openbss.party import schemas, validation
 from openbss.party.models import Account
+from openbss.party.paths import account_path
 from openbss.party.service import (
     account_balance,
     account_blockers,
@@ -33,7 +34,6 @@ from openbss.party.service import (
 )
 
 ACCOUNT_API = "accountManagement"
-ACCOUNT_PREFIX = "/tmf-api/accountManagement/v4"
 KINDS = ("billingAccount", "partyAccount")
 TRANSITIONS: dict[str, frozenset[str]] = {
     "initialized": frozenset({"active", "closed"}),
@@ -46,7 +46,7 @@ MAX_DEPTH = 20
 
 
 def path(kind: str) -> str:
-    return f"{ACCOUNT_PREFIX}/{kind}"
+    return account_path(kind)
 
 
 def type_name(kind: str) -> str:

@@ -18,10 +18,7 @@ from openbss.core.resources import validation_error
 from openbss.core.routing import ExactRoute
 from openbss.core.tmf import list_params, list_response, require_merge_patch, resource_response
 from openbss.party import accounts, customers, privacy, schemas, service
-
-PARTY_PREFIX = "/tmf-api/partyManagement/v4"
-CUSTOMER_PREFIX = "/tmf-api/customerManagement/v4"
-ACCOUNT_PREFIX = "/tmf-api/accountManagement/v4"
+from openbss.party.paths import ACCOUNT_PREFIX, CUSTOMER_PREFIX, PARTY_PREFIX
 
 router = APIRouter(route_class=ExactRoute)
 # (api name, path prefix) of every TMF API this context serves: each gets POST/DELETE /hub.

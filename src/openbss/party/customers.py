@@ -15,8 +15,8 @@ from openbss.core.resources import get_owned, patched, record_change, render
 from openbss.core.tmf import ListParams, apply_filters, paginate
 from openbss.party import schemas
 from openbss.party.models import Account, Customer, Party, PartyLink
+from openbss.party.paths import CUSTOMER_PATH, PATHS, account_path
 from openbss.party.service import (
-    PATHS,
     account_blockers,
     bump,
     check_related_parties,
@@ -30,7 +30,6 @@ from openbss.party.service import (
 )
 
 CUSTOMER_API = "customerManagement"
-CUSTOMER_PATH = "/tmf-api/customerManagement/v4/customer"
 TRANSITIONS: dict[str, frozenset[str]] = {
     "initialized": frozenset({"validated", "closed"}),
     "validated": frozenset({"active", "closed"}),
@@ -44,10 +43,6 @@ def render_customer(ctx: Context, row: Customer, *, full: bool = False) -> dict[
     body = unseal(ctx.session, row.body) if full else personal_view(ctx.session, row.body,
                                                                      ctx.role)
     return render(ctx.base_url, CUSTOMER_PATH, row.id, body)
-
-
-def _account_path(kind: str) -> str:
-    return f"/tmf-api/accountManagement/v4/{kind}"
 
 
 def _prepare(ctx: Context, body: dict[str, Any]) -> tuple[Party, list[tuple[str, str, str]]]:
@@ -67,7 +62,7 @@ def _prepare(ctx: Context, body: dict[str, Any]) -> tuple[Party, list[tuple[str,
         if account is None or account.tenant_id != ctx.tenant_id:
             raise ValidationError(f"account[{i}].id: no account {ref['id']!r} in this tenant",
                                   field=f"account[{i}].id")
-        ref.setdefault("href", f"{ctx.base_url.rstrip('/')}{_account_path(account.kind)}/"
+        ref.setdefault("href", f"{ctx.base_url.rstrip('/')}{account_path(account.kind)}/"
                                f"{account.id}")
         ref.setdefault("@referredType", account.kind[0].upper() + account.kind[1:])
     for i, profile in enumerate(body.get("creditProfile") or []):

@@ -42,6 +42,7 @@ from openbss.core.resources import get_owned, patched, record_change, render
 from openbss.core.tmf import ListParams, apply_filters, is_foreign_ref, iso, paginate
 from openbss.party import schemas, validation
 from openbss.party.models import Account, Customer, Party, PartyLink, PartySearchKey
+from openbss.party.paths import CUSTOMER_PATH, PATHS
 
 # Audit payloads of these resources hold personal data: encrypted per resource and
 # crypto-shredded when the person is anonymised (openbss.core.audit); their outbox
@@ -54,9 +55,6 @@ for _personal in ("individual", "organization", "customer", "billingAccount",
 log = structlog.get_logger("openbss.party")
 
 PARTY_API = "partyManagement"
-PARTY_PREFIX = "/tmf-api/partyManagement/v4"
-PATHS = {"individual": f"{PARTY_PREFIX}/individual",
-         "organization": f"{PARTY_PREFIX}/organization"}
 TYPE_NAMES = {"individual": "Individual", "organization": "Organization"}
 REVEAL_ROLES = frozenset({"admin", "care_agent"})
 PHONE_MEDIA = frozenset({"phone", "telephone", "telephonenumber", "mobile", "mobilephone",
@@ -532,8 +530,6 @@ def check_related_parties(ctx: Context, refs: list[dict[str, Any]] | None,
     """References to individuals, organizations or customers must exist in this tenant
     (others, e.g. a partner's system, are kept as given). Returns the resolved targets
     as ``(target_type, target_id, role)`` and fills in ``href``."""
-    from openbss.party.customers import CUSTOMER_PATH
-
     found: list[tuple[str, str, str]] = []
     for i, ref in enumerate(refs or []):
         referred = ref.get("@referredType", "")
