@@ -1,10 +1,10 @@
-"""Clocks, bill cycles and proration: worked examples and the laws of periods."""
+"""Bill cycles and proration: worked examples and the laws of periods."""
 
 from __future__ import annotations
 
 import decimal
 import itertools
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -16,11 +16,8 @@ from openbss.core.errors import ValidationError
 from openbss.core.periods import (
     Alignment,
     BillingCycle,
-    Clock,
-    FixedClock,
     Frequency,
     Period,
-    SystemClock,
     cycle_for_subscription,
     ensure_aware,
     local_date,
@@ -69,32 +66,6 @@ def test_ensure_aware_and_to_utc() -> None:
         to_utc(datetime(2026, 3, 1))
     with pytest.raises(ValidationError):
         ensure_aware(date(2026, 3, 1))  # type: ignore[arg-type]
-
-
-def test_system_clock_is_aware_utc() -> None:
-    now = SystemClock().now()
-    assert now.tzinfo is UTC
-    assert isinstance(SystemClock(), Clock)
-
-
-def test_fixed_clock() -> None:
-    clock = FixedClock(datetime(2026, 1, 1, 12, tzinfo=timezone(timedelta(hours=2))))
-    assert isinstance(clock, Clock)
-    assert clock.now() == utc(2026, 1, 1, 10)
-    assert clock.now().tzinfo is UTC
-    assert clock.now() == clock.now()
-    assert clock.advance(timedelta(days=1, seconds=5)) == utc(2026, 1, 2, 10, 0, 5)
-    assert clock.now() == utc(2026, 1, 2, 10, 0, 5)
-    clock.advance(-timedelta(seconds=5))
-    assert clock.now() == utc(2026, 1, 2, 10)
-    clock.set(utc(2030, 6, 1))
-    assert clock.now() == utc(2030, 6, 1)
-    with pytest.raises(ValidationError):
-        clock.set(datetime(2030, 6, 1))
-    with pytest.raises(ValidationError):
-        FixedClock(datetime(2030, 6, 1))
-    with pytest.raises(TypeError):
-        clock.advance(5)  # type: ignore[arg-type]
 
 
 def test_local_date() -> None:

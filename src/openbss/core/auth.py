@@ -6,14 +6,14 @@ import hashlib
 import hmac
 import secrets
 import threading
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import jwt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from openbss.core import clock
 from openbss.core.cache_invalidation import forget_on_change
 from openbss.core.config import get_settings
 from openbss.core.errors import AuthenticationError, NotFoundError, ValidationError
@@ -124,7 +124,7 @@ def cached_principal(authorization: str | None) -> Principal | None:
     entry = _cache.get(_header_hash(authorization))
     if entry is None:
         return None
-    if entry[2] <= time.monotonic():
+    if entry[2] <= clock.monotonic():
         with _cache_lock:
             _cache.pop(_header_hash(authorization), None)
         return None
@@ -136,9 +136,9 @@ def _remember(authorization: str, principal: Principal, prefix: str, generation:
     ttl = get_settings().auth_cache_seconds
     if ttl <= 0:
         return
-    until = time.monotonic() + ttl
+    until = clock.monotonic() + ttl
     if not_after is not None:
-        until = min(until, time.monotonic() + (not_after - time.time()))
+        until = min(until, clock.monotonic() + (not_after - clock.epoch_seconds()))
     with _cache_lock:
         if generation != _generation:
             return  # a key changed while we were reading it: do not keep what we read
@@ -213,7 +213,7 @@ def issue_token(session: Session, *, client_id: str, client_secret: str) -> tupl
     key = session.get(ApiKey, principal.key_id)
     assert key is not None
     ttl = get_settings().jwt_ttl_seconds
-    now = datetime.now(UTC)
+    now = clock.utcnow()
     claims = {
         "sub": client_id,
         "tid": principal.tenant_id,

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from openbss.core import clock
 from openbss.core.cache_invalidation import forget_on_change
 from openbss.core.models import Tenant
 
@@ -38,13 +38,6 @@ class Context:
         return self.tenant.id
 
 
-def tenant_now(tenant: Tenant) -> datetime:
-    """The tenant's business time: its frozen test clock when a sandbox, else real time."""
-    if tenant.sandbox and tenant.clock_time is not None:
-        return tenant.clock_time
-    return datetime.now(UTC)
-
-
 def system_context(session: Session, tenant: Tenant, *, actor: str = "system") -> Context:
     """A context for CLI commands and background jobs."""
     from openbss.core.config import get_settings
@@ -54,7 +47,7 @@ def system_context(session: Session, tenant: Tenant, *, actor: str = "system") -
         tenant=tenant,
         actor=actor,
         role="admin",
-        now=tenant_now(tenant),
+        now=clock.tenant_now(tenant),
         base_url=get_settings().base_url,
     )
 
@@ -78,7 +71,7 @@ def cached_tenant(session: Session, tenant_id: str) -> Tenant | None:
     """The tenant ``tenant_id`` attached to ``session`` from the cache, or None (a miss:
     load it with :func:`load_tenant`)."""
     entry = _tenants.get(tenant_id)
-    if entry is None or entry[1] <= time.monotonic():
+    if entry is None or entry[1] <= clock.monotonic():
         return None
     copy = Tenant(**entry[0])
     make_transient_to_detached(copy)
@@ -97,7 +90,7 @@ def load_tenant(session: Session, tenant_id: str) -> Tenant | None:
     columns = {name: getattr(tenant, name) for name in _TENANT_COLUMNS}
     with _tenants_lock:
         if generation == _tenant_generation:
-            _tenants[tenant_id] = (columns, time.monotonic() + ttl)
+            _tenants[tenant_id] = (columns, clock.monotonic() + ttl)
     return tenant
 
 

@@ -26,9 +26,8 @@ import base64
 import hashlib
 import hmac
 import os
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -40,6 +39,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from openbss.core import clock
 from openbss.core.config import get_settings
 
 PREFIX = "enc:v1:"
@@ -275,7 +275,7 @@ def keyring(session: Session, tenant_id: str, *, create: bool = True) -> Keyring
     if ring is not None and ((ring.data and ring.index) or not create):
         return ring
     cached = _RINGS.get(tenant_id)
-    if cached is not None and cached[0] > time.monotonic():
+    if cached is not None and cached[0] > clock.monotonic():
         rings[tenant_id] = cached[1]
         return cached[1]
     rows = _key_rows(session, tenant_id)
@@ -284,7 +284,7 @@ def keyring(session: Session, tenant_id: str, *, create: bool = True) -> Keyring
                        and any(r.purpose == INDEX for r in rows)):
         _lock_tenant(session, tenant_id)  # one creator at a time on PostgreSQL
         rows = _key_rows(session, tenant_id)
-        now = datetime.now(UTC)
+        now = clock.utcnow()
         if not any(r.purpose == DATA and r.active for r in rows):
             rows.append(_new_key(session, tenant_id, DATA, now))
             created = True
@@ -298,7 +298,7 @@ def keyring(session: Session, tenant_id: str, *, create: bool = True) -> Keyring
     ring = rings[tenant_id] = Keyring(tenant_id, data, index)
     if not created and data and index:
         # Only committed keys are shared with the other units of work of the process.
-        _RINGS[tenant_id] = (time.monotonic() + RING_TTL_SECONDS, ring)
+        _RINGS[tenant_id] = (clock.monotonic() + RING_TTL_SECONDS, ring)
     return ring
 
 
@@ -325,7 +325,7 @@ def rotate(session: Session, tenant_id: str, *, reencrypt: bool = True) -> dict[
     rows and past events that still hold old ciphertexts). The index key is kept."""
     _lock_tenant(session, tenant_id)
     keyring(session, tenant_id)  # make sure the index key exists
-    now = datetime.now(UTC)
+    now = clock.utcnow()
     old = [r for r in _key_rows(session, tenant_id) if r.purpose == DATA and r.active]
     for row in old:
         row.active = False

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import DateTime, TypeDecorator, TypeEngine
 
-from openbss.core import jsonx
+from openbss.core import clock, jsonx
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -235,4 +235,4 @@ def unit_of_work(url: str | None = None) -> Iterator[Session]:
 
 def utcnow_column_default() -> datetime:
     """Insert-time default for bookkeeping columns (not for business time)."""
-    return datetime.now(UTC)
+    return clock.utcnow()

@@ -32,9 +32,8 @@ import copy
 import hashlib
 import hmac
 import secrets
-import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -44,7 +43,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openbss.core import audit, crypto, jsonx, netguard
+from openbss.core import audit, clock, crypto, jsonx, netguard
 from openbss.core.config import get_settings
 from openbss.core.context import Context
 from openbss.core.errors import NotFoundError, PermissionDeniedError, ValidationError
@@ -237,7 +236,7 @@ def publish(
     if not subs:
         return row
     owners = _owners(ctx.session, (s.owner_key_id for s in subs))
-    due = datetime.now(UTC)
+    due = clock.utcnow()
     views: dict[str, dict[str, Any]] = {}
     for sub in subs:
         role, refusal = listener_role(sub, owners)
@@ -394,7 +393,7 @@ def deliver_due(
     client: httpx.Client | None = None,
     max_attempts: int,
     limit: int = 100,
-    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    now: Callable[[], datetime] = lambda: clock.utcnow(),  # read at call time
 ) -> int:
     """Attempt every due delivery once; returns how many were attempted.
 
@@ -442,7 +441,7 @@ def _deliver_one(session: Session, client: httpx.Client, delivery: EventDelivery
         log.info("event_delivery_refused", delivery_id=delivery.id, reason=refusal)
         return
     attempted_at = now()
-    started = time.monotonic()
+    started = clock.monotonic()
     status_code: int | None = None
     error: str | None = None
     final = False
@@ -476,7 +475,7 @@ def _deliver_one(session: Session, client: httpx.Client, delivery: EventDelivery
             log.info("event_delivery_transport_error", delivery_id=delivery.id,
                      exc_type=type(exc).__name__)
     # A refused target leaves no trace of timing either.
-    duration = 0 if final else int((time.monotonic() - started) * 1000)
+    duration = 0 if final else int((clock.monotonic() - started) * 1000)
     session.add(
         DeliveryAttempt(
             delivery_id=delivery.id,

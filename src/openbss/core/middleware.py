@@ -4,7 +4,6 @@ transaction, ``Idempotency-Key`` replay, metrics and the request log line."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -16,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openbss.core import crypto, idempotency
+from openbss.core import clock, crypto, idempotency
 from openbss.core.auth import Principal, authenticate, cached_principal
 from openbss.core.db import WRITE_INTENT, is_sqlite, session_factory, write_gate
 from openbss.core.error_handlers import error_body, error_response
@@ -63,7 +62,7 @@ class UnitOfWorkMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
+        started = clock.perf_counter()
         request_id = _header(scope, b"x-request-id") or uuid.uuid4().hex
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -84,7 +83,7 @@ class UnitOfWorkMiddleware:
             route = scope.get("route")
             route_path = getattr(route, "path", "unmatched")
             status = status_holder.get("status", 500)
-            elapsed = time.perf_counter() - started
+            elapsed = clock.perf_counter() - started
             REQUESTS.labels(method, route_path, str(status)).inc()
             LATENCY.labels(method, route_path).observe(elapsed)
             log.info(

@@ -1,9 +1,9 @@
-"""Clocks, billing periods, bill cycles and proration (pure; see docs/architecture.md).
+"""Billing periods, bill cycles and proration (pure; see docs/architecture.md).
 
 * Instants are timezone-aware; everything this module returns is in UTC. A naive datetime is
   refused (:class:`~openbss.core.errors.ValidationError` naming the field).
-* "Now" comes from a :class:`Clock`: :class:`SystemClock` in production, :class:`FixedClock`
-  in tests. Nothing else here reads the system clock.
+* Nothing here reads the clock: callers pass the instants (business time is ``ctx.now``,
+  see :mod:`openbss.core.clock`).
 * Periods are half-open ``[start, end)``. Cycle boundaries are local midnights in the cycle's
   IANA time zone (``Europe/Berlin`` monthly: ``2026-03-01T00:00+01:00``,
   ``2026-04-01T00:00+02:00``), returned in UTC. If a local midnight does not exist (a DST
@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from openbss.core.errors import ValidationError
@@ -30,11 +29,8 @@ __all__ = [
     "PRORATION_PRECISION",
     "Alignment",
     "BillingCycle",
-    "Clock",
-    "FixedClock",
     "Frequency",
     "Period",
-    "SystemClock",
     "add_months",
     "cycle_for_subscription",
     "ensure_aware",
@@ -113,49 +109,6 @@ def add_months(instant: datetime, months: int, *, anchor_day: int | None = None,
                               field=field)
     last = calendar.monthrange(year, month + 1)[1]
     return instant.replace(year=year, month=month + 1, day=min(day, last))
-
-
-@runtime_checkable
-class Clock(Protocol):
-    """Where "now" comes from. Services take a clock (or ``now``) instead of reading time."""
-
-    def now(self) -> datetime:
-        """The current instant, timezone-aware (UTC)."""
-        ...
-
-
-class SystemClock:
-    """The real clock: aware UTC now."""
-
-    __slots__ = ()
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-class FixedClock:
-    """A clock for tests: stands still until ``set`` or ``advance`` moves it."""
-
-    __slots__ = ("_now",)
-
-    def __init__(self, start: datetime) -> None:
-        self._now = to_utc(start, "start")
-
-    def now(self) -> datetime:
-        return self._now
-
-    def set(self, dt: datetime) -> None:
-        self._now = to_utc(dt, "dt")
-
-    def advance(self, delta: timedelta) -> datetime:
-        """Move the clock by ``delta`` (may be negative) and return the new now."""
-        if not isinstance(delta, timedelta):
-            raise TypeError(f"delta must be a timedelta, not {type(delta).__name__}")
-        self._now = self._now + delta
-        return self._now
-
-    def __repr__(self) -> str:
-        return f"FixedClock({self._now.isoformat()})"
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,9 +19,10 @@ import structlog
 from fastapi import Request
 from sqlalchemy.orm import Session
 
+from openbss.core import clock
 from openbss.core.auth import ROLES, Principal, authenticate
 from openbss.core.config import get_settings
-from openbss.core.context import Context, cached_tenant, load_tenant, tenant_now
+from openbss.core.context import Context, cached_tenant, load_tenant
 from openbss.core.errors import NotFoundError, PermissionDeniedError
 
 READ, WRITE, DELETE, PERSONAL = "read", "write", "delete", "personal"
@@ -220,7 +221,7 @@ class Requires:
             tenant=tenant,
             actor=principal.actor,
             role=principal.role,
-            now=tenant_now(tenant),
+            now=clock.tenant_now(tenant),
             request_id=request.state.request_id,
             base_url=get_settings().base_url,
             correlation_id=request.headers.get("x-correlation-id", "") or

@@ -9,7 +9,7 @@ import phonenumbers
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openbss.core import audit, events
+from openbss.core import audit, clock, events
 from openbss.core.auth import create_api_key
 from openbss.core.config import get_settings
 from openbss.core.context import Context, system_context
@@ -53,8 +53,8 @@ def create_tenant(
     tenant = Tenant(
         name=name,
         sandbox=sandbox,
-        clock_time=(clock_start or datetime.now(UTC)).astimezone(UTC) if sandbox else None,
-        clock_anchor_day=(clock_start or datetime.now(UTC)).astimezone(UTC).day
+        clock_time=(clock_start or clock.utcnow()).astimezone(UTC) if sandbox else None,
+        clock_anchor_day=(clock_start or clock.utcnow()).astimezone(UTC).day
         if sandbox else None,
         default_region=region,
         default_currency=currency,
@@ -251,7 +251,7 @@ def retry_delivery(ctx: Context, *, delivery_id: str) -> EventDelivery:
         raise ConflictError(f"event delivery {delivery_id} was already delivered")
     before = {"status": delivery.status, "attempts": delivery.attempts}
     delivery.status = "pending"
-    delivery.next_attempt_at = datetime.now(UTC)
+    delivery.next_attempt_at = clock.utcnow()
     ctx.session.flush()
     audit.record(ctx, action="retry", resource_type="eventDelivery", resource_id=delivery.id,
                  before=before, after={"status": "pending"})

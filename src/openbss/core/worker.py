@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import structlog
 
+from openbss.core import clock
 from openbss.core.config import get_settings
 from openbss.core.db import unit_of_work
 from openbss.core.events import deliver_due
@@ -31,7 +31,7 @@ def purge_expired(now: datetime | None = None, tenant_id: str | None = None) -> 
     """Housekeeping: forget idempotent answers older than ``OPENBSS_IDEMPOTENCY_TTL_HOURS``."""
     from openbss.core.idempotency import purge_idempotency_records
 
-    cutoff = (now or datetime.now(UTC)) - timedelta(hours=get_settings().idempotency_ttl_hours)
+    cutoff = (now or clock.utcnow()) - timedelta(hours=get_settings().idempotency_ttl_hours)
     with unit_of_work() as session:
         purged = purge_idempotency_records(session, older_than=cutoff, tenant_id=tenant_id)
     if purged:
@@ -54,9 +54,9 @@ def run_forever(stop: threading.Event) -> None:
                         timeout=settings.webhook_timeout_seconds) as client:
         while not stop.is_set():
             try:
-                if time.monotonic() >= next_housekeeping:
+                if clock.monotonic() >= next_housekeeping:
                     purge_expired()
-                    next_housekeeping = time.monotonic() + HOUSEKEEPING_SECONDS
+                    next_housekeeping = clock.monotonic() + HOUSEKEEPING_SECONDS
                 busy = run_once(client)
             except Exception:
                 log.exception("worker_iteration_failed")
