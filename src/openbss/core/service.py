@@ -50,12 +50,12 @@ def create_tenant(
         raise ValidationError("only sandbox tenants have a test clock", field="clock_start")
     if clock_start is not None and clock_start.tzinfo is None:
         raise ValidationError("clock_start must carry a time zone", field="clock_start")
+    start = (clock_start or clock.utcnow()).astimezone(UTC)  # one reading: time and anchor day
     tenant = Tenant(
         name=name,
         sandbox=sandbox,
-        clock_time=(clock_start or clock.utcnow()).astimezone(UTC) if sandbox else None,
-        clock_anchor_day=(clock_start or clock.utcnow()).astimezone(UTC).day
-        if sandbox else None,
+        clock_time=start if sandbox else None,
+        clock_anchor_day=start.day if sandbox else None,
         default_region=region,
         default_currency=currency,
     )
