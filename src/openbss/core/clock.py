@@ -20,12 +20,20 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:  # the models import the database layer, which imports this module
-    from openbss.core.models import Tenant
+__all__ = ["ClockOwner", "epoch_seconds", "monotonic", "perf_counter", "tenant_now", "utcnow"]
 
-__all__ = ["epoch_seconds", "monotonic", "perf_counter", "tenant_now", "utcnow"]
+
+class ClockOwner(Protocol):
+    """What :func:`tenant_now` reads of a tenant (``core.models.Tenant``; not imported here:
+    the models import the database layer, which imports this module)."""
+
+    @property
+    def sandbox(self) -> bool: ...
+
+    @property
+    def clock_time(self) -> datetime | None: ...
 
 
 def utcnow() -> datetime:
@@ -48,7 +56,7 @@ def perf_counter() -> float:
     return time.perf_counter()
 
 
-def tenant_now(tenant: Tenant) -> datetime:
+def tenant_now(tenant: ClockOwner) -> datetime:
     """The tenant's business time: its frozen test clock when a sandbox, else :func:`utcnow`."""
     if tenant.sandbox and tenant.clock_time is not None:
         return tenant.clock_time
