@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -93,3 +94,28 @@ def self_signed(hostname: str, directory: Path) -> tuple[ssl.SSLContext, ssl.SSL
     server.load_cert_chain(cert_file, key_file)
     client = ssl.create_default_context(cafile=str(cert_file))
     return server, client
+
+
+def deliver(*, allow_private: bool = True, verify: ssl.SSLContext | bool = True) -> int:
+    """Run one delivery pass of the worker through the SSRF-guarded client."""
+    from openbss.core.db import unit_of_work
+    from openbss.core.events import deliver_due
+    from openbss.core.netguard import guarded_client
+
+    with unit_of_work() as session, guarded_client(allow_private=allow_private, timeout=5,
+                                                   verify=verify) as http:
+        return deliver_due(session, client=http, max_attempts=3,
+                           now=lambda: datetime.now(UTC))
+
+
+def deliveries(tenant_id: str) -> list[Any]:
+    """Every event delivery of one tenant."""
+    from sqlalchemy import select
+
+    from openbss.core.db import unit_of_work
+    from openbss.core.models import EventDelivery
+
+    with unit_of_work() as session:
+        return list(session.scalars(
+            select(EventDelivery).where(EventDelivery.tenant_id == tenant_id)))
+

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,11 +17,12 @@ from openbss.core import audit, events
 from openbss.core.config import get_settings
 from openbss.core.context import system_context
 from openbss.core.db import unit_of_work
-from openbss.core.events import SIGNATURE_HEADER, deliver_due, event_payload, verify_signature
-from openbss.core.models import ApiKey, EventDelivery, HubSubscription, OutboxEvent, Tenant
-from openbss.core.netguard import guarded_client
+from openbss.core.events import SIGNATURE_HEADER, event_payload, verify_signature
+from openbss.core.models import ApiKey, HubSubscription, OutboxEvent, Tenant
 from openbss.core.permissions import may_see_personal_data
 from webhook_peer import Peer, peer
+from webhook_peer import deliver as _deliver
+from webhook_peer import deliveries as _deliveries
 
 PARTY = "/tmf-api/partyManagement/v4"
 MASK = "***"
@@ -75,16 +75,6 @@ def _listen(client, tenant, role: str, target: Peer, query: str | None = None) -
     return r.json()
 
 
-def _deliver() -> int:
-    with unit_of_work() as session, guarded_client(allow_private=True, timeout=5) as http:
-        return deliver_due(session, client=http, max_attempts=3,
-                           now=lambda: datetime.now(UTC))
-
-
-def _deliveries(tenant_id: str) -> list[EventDelivery]:
-    with unit_of_work() as session:
-        return list(session.scalars(
-            select(EventDelivery).where(EventDelivery.tenant_id == tenant_id)))
 
 
 def _key_id(tenant, role: str) -> str:

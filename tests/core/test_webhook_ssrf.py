@@ -7,7 +7,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -18,6 +17,8 @@ from openbss.core.db import unit_of_work
 from openbss.core.events import SIGNATURE_HEADER, deliver_due, verify_signature
 from openbss.core.models import DeliveryAttempt, EventDelivery, HubSubscription
 from openbss.core.netguard import REFUSED_MESSAGE, classify, guarded_client, parse_ipv4
+from webhook_peer import deliver as _deliver
+from webhook_peer import deliveries as _deliveries
 from webhook_peer import peer, self_signed
 
 HUB = "/tmf-api/event/v4/hub"
@@ -55,17 +56,6 @@ def fake_dns(monkeypatch):
     return answers_obj
 
 
-def _deliver(*, allow_private: bool, verify=True) -> int:  # type: ignore[no-untyped-def]
-    with unit_of_work() as session, guarded_client(allow_private=allow_private, timeout=5,
-                                                   verify=verify) as http:
-        return deliver_due(session, client=http, max_attempts=3,
-                           now=lambda: datetime.now(UTC))
-
-
-def _deliveries(tenant_id: str) -> list[EventDelivery]:
-    with unit_of_work() as session:
-        return list(session.scalars(
-            select(EventDelivery).where(EventDelivery.tenant_id == tenant_id)))
 
 
 def _event(client, sandbox) -> None:  # type: ignore[no-untyped-def]
