@@ -26,7 +26,8 @@ from openbss.core import audit
 from openbss.core.config import get_settings
 from openbss.core.context import Context
 from openbss.core.errors import NotFoundError, OpenBSSError, ValidationError
-from openbss.core.resources import get_owned, validation_error
+from openbss.core.queries import get_owned
+from openbss.core.resources import validation_error
 from openbss.core.tmf import href, iso
 
 TYPES = {"importJob": "ImportJob", "exportJob": "ExportJob"}

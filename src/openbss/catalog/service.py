@@ -46,7 +46,8 @@ from openbss.catalog.rules import prepare
 from openbss.catalog.schemas import SCHEMAS
 from openbss.core.context import Context
 from openbss.core.errors import ConflictError, CurrencyMismatchError, ValidationError
-from openbss.core.resources import get_owned, record_change, render, validation_error
+from openbss.core.queries import get_owned
+from openbss.core.resources import record_change, render, validation_error
 from openbss.core.tmf import merge_patch
 
 API = "productCatalogManagement"

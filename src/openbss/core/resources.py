@@ -5,8 +5,6 @@ contact media …). Contexts store it as a JSON ``body`` column next to typed, i
 columns for what they filter, sort and enforce rules on (name, status, validity,
 money). These helpers keep every context's CRUD the same:
 
-- :func:`get_owned` loads a row of the caller's tenant or raises 404 (another tenant's
-  id is indistinguishable from a missing one);
 - :func:`render` builds the response: ``id``, ``href``, then the body;
 - :func:`patched` applies a JSON merge-patch to a body and re-validates it;
 - :func:`record_change` writes the audit row and the TMF event of a mutation in the
@@ -21,16 +19,13 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session
 
 from openbss.core import audit, events
 from openbss.core.context import Context
 from openbss.core.error_handlers import clean_loc, order_errors
-from openbss.core.errors import NotFoundError, ValidationError
+from openbss.core.errors import ValidationError
 from openbss.core.tmf import href, merge_patch
 
-T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 Change = Literal["create", "update", "state", "delete"]
 EVENT_SUFFIX: dict[str, str] = {
@@ -39,33 +34,6 @@ EVENT_SUFFIX: dict[str, str] = {
     "state": "StateChangeEvent",
     "delete": "DeleteEvent",
 }
-
-
-_OWNED: dict[tuple[Any, bool], Any] = {}
-
-
-def get_owned(session: Session, model: type[T], tenant_id: str, resource_id: str,
-              label: str, *, lock: bool = False) -> T:
-    """The row ``resource_id`` of ``tenant_id``, or 404 naming the resource.
-
-    ``lock=True`` (for a read-modify-write) takes the row lock ``FOR NO KEY UPDATE`` on
-    PostgreSQL, so two concurrent PATCHes cannot lose one another's change; SQLite
-    serializes writers anyway.
-    """
-    stmt = _OWNED.get((model, lock))
-    if stmt is None:  # built once per model: no statement construction per request
-        stmt = select(model).where(
-            model.id == bindparam("owned_id"),  # type: ignore[attr-defined]
-            model.tenant_id == bindparam("owned_tenant"),  # type: ignore[attr-defined]
-        )
-        if lock:
-            stmt = stmt.with_for_update(key_share=True).execution_options(
-                populate_existing=True)
-        _OWNED[(model, lock)] = stmt
-    row: T | None = session.scalar(stmt, {"owned_id": resource_id, "owned_tenant": tenant_id})
-    if row is None:
-        raise NotFoundError(f"{label} {resource_id!r} not found", field="id")
-    return row
 
 
 def render(base_url: str, path: str, resource_id: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,8 @@ from sqlalchemy import select
 from openbss.core.context import Context
 from openbss.core.errors import ConflictError, NotFoundError, ValidationError
 from openbss.core.money import validate_currency
-from openbss.core.resources import get_owned, patched, record_change, render
+from openbss.core.queries import get_owned
+from openbss.core.resources import patched, record_change, render
 from openbss.core.tmf import ListParams, apply_filters, iso, paginate
 from openbss.party import schemas, validation
 from openbss.party.models import Account

@@ -38,7 +38,8 @@ from openbss.core.crypto import RESERVED_PREFIX as ENCRYPTED_PREFIX
 from openbss.core.crypto import Keyring, decrypt, is_encrypted, looks_masked, mask
 from openbss.core.errors import BadRequestError, ConflictError, ValidationError
 from openbss.core.permissions import may_see_personal_data
-from openbss.core.resources import get_owned, patched, record_change, render
+from openbss.core.queries import get_owned
+from openbss.core.resources import patched, record_change, render
 from openbss.core.tmf import ListParams, apply_filters, is_foreign_ref, iso, paginate
 from openbss.party import schemas, validation
 from openbss.party.models import Account, Customer, Party, PartyLink, PartySearchKey
