@@ -229,14 +229,12 @@ def tenant_set(
 @tenant_app.command("list")
 def tenant_list() -> None:
     """List tenants."""
-    from sqlalchemy import select
-
     from openbss.core.db import unit_of_work
-    from openbss.core.models import Tenant
+    from openbss.core.service import list_tenants
 
     _ready()
     with unit_of_work() as session:
-        for tenant in session.scalars(select(Tenant).order_by(Tenant.name)):
+        for tenant in list_tenants(session):
             kind = f"sandbox, clock {tenant.clock_time:%Y-%m-%dT%H:%M:%SZ}" if tenant.sandbox \
                 else "production"
             sys.stdout.write(f"{tenant.name}\t{kind}\t{tenant.default_region}\t"

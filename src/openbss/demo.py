@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from openbss.catalog import demo as catalog_demo
 from openbss.core.context import system_context
 from openbss.core.db import unit_of_work
+from openbss.core.queries import scoped
 from openbss.core.service import ensure_tenant, set_tenant_defaults
 from openbss.party import demo as party_demo
 from openbss.party.models import Party
@@ -23,8 +22,7 @@ def load_demo(tenant_name: str = "default") -> list[str]:
                                         currency=DEMO_CURRENCY)
         lines.append(f"tenant {tenant_name!r} " + ("created" if created else "ready"))
         ctx = system_context(session, tenant, actor="demo")
-        empty = session.scalar(select(Party.id).where(Party.tenant_id == tenant.id)
-                               .limit(1)) is None
+        empty = session.scalar(scoped(ctx, Party.id).limit(1)) is None
         if empty and set_tenant_defaults(ctx, region=DEMO_REGION, currency=DEMO_CURRENCY):
             lines.append(f"tenant {tenant_name!r}: phone region {DEMO_REGION}, currency "
                          f"{DEMO_CURRENCY} (the demo's data is German)")

@@ -68,6 +68,11 @@ def create_tenant(
     return tenant
 
 
+def list_tenants(session: Session) -> list[Tenant]:
+    """Every tenant, by name (an operator's view across tenants: CLI only)."""
+    return list(session.scalars(select(Tenant).order_by(Tenant.name)))
+
+
 def _region(code: str) -> str:
     region = code.strip().upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
