@@ -26,6 +26,7 @@ LAYERS: dict[str, int] = {
     "openbss.core": 0,
     "openbss.party": 1,
     "openbss.catalog": 2,
+    "openbss.ordering": 3,
     "openbss.app": TOP,
     "openbss.cli": TOP,
     "openbss.demo": TOP,
@@ -217,7 +218,10 @@ def test_context_graph_is_the_documented_one(found: list[Import]) -> None:
                  if LAYERS[a] != TOP and a != "openbss"}
     assert below_top <= {("openbss.party", "openbss.core"),
                          ("openbss.catalog", "openbss.core"),
-                         ("openbss.catalog", "openbss.party")}
+                         ("openbss.catalog", "openbss.party"),
+                         ("openbss.ordering", "openbss.core"),
+                         ("openbss.ordering", "openbss.party"),
+                         ("openbss.ordering", "openbss.catalog")}
     assert ("openbss.party", "openbss.core") in below_top
     assert ("openbss.catalog", "openbss.core") in below_top
 
