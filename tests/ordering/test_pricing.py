@@ -233,7 +233,7 @@ def test_mixed_currencies_are_refused() -> None:
     with pytest.raises(CurrencyMismatchError) as err:
         price_items([PricedItem(id="1", action="add", prices=(monthly("f", "1"),))],
                     tax=WrongCurrencyTax())
-    assert err.value.field == "quoteItem[0].itemPrice"
+    assert err.value.field == "quoteItem[0].quoteItemPrice"
     with pytest.raises(CurrencyMismatchError):
         PriceAmounts(eur(1), Money(1, "USD"))
     with pytest.raises(CurrencyMismatchError):
@@ -292,8 +292,8 @@ def test_proration_seam_applies_to_recurring_before_rounding_and_discounts() -> 
 
     with pytest.raises(ValidationError) as err:
         price_items([PricedItem(id="1", action="add", prices=(fee,))],
-                    proration=lambda item, spec: D("1.5"))
-    assert err.value.field == "quoteItem[0].itemPrice"
+                    proration=lambda item, spec: D("1.5"), item_field="productOrderItem")
+    assert err.value.field == "productOrderItem[0].itemPrice"
 
 
 # -- input errors ------------------------------------------------------------------------------

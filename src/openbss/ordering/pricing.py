@@ -42,7 +42,9 @@ Amount of a line (before tax):
 * alterations apply in ``priority`` order (lower first; no priority after those with one;
   ties keep the catalog's order), each to the amount left by the ones before it (as Stripe
   applies stacked coupons): a percentage takes ``percentage %`` of that running amount, an
-  absolute discount takes ``amount * quantity`` -- both clamped to the running amount, so a
+  absolute discount takes ``amount * quantity`` (per unit of the altered price, so quantities
+  scale linearly; Stripe's ``amount_off`` is per invoice instead) -- both clamped to the
+  running amount, so a
   line never goes below zero (a 100 % discount gives exactly zero). **Rounding point 2**:
   each alteration's amount is rounded to the minor unit when computed, so the net amount
   stays a whole number of minor units;
@@ -66,7 +68,10 @@ by one :class:`TaxCalculator` call on the line's pre-tax amount (the catalog's a
 free, or tax included if the price says ``tax_included``). The default, :data:`NO_TAX`,
 answers ``dutyFreeAmount == taxIncludedAmount == amount`` and no ``taxRate``. Billing will
 pass its own calculator (rates by tax category and the customer's jurisdiction); it must
-answer both amounts in the line's currency.
+answer both amounts in the line's currency. The calculator is called once for the line's
+net amount and once per alteration, so with a rounding calculator the alterations'
+``taxIncludedAmount`` may differ by a minor unit from "list minus net": the line's net
+``price`` is the authoritative one (totals sum the nets).
 
 First-invoice proration -- the seam for billing. A :class:`Proration` gives the fraction
 (``0 <= f <= 1``) of the first period a recurring line is charged for (from the start date
@@ -524,6 +529,11 @@ def _list_amount(item: PricedItem, spec: PriceSpec, field_: str) -> Decimal:
                               field=f"{field_}.quantity") from None
 
 
+def _price_attribute(field_: str) -> str:
+    """``quoteItem[0]`` -> ``quoteItemPrice``; ``productOrderItem[0]`` -> ``itemPrice``."""
+    return "quoteItemPrice" if field_.startswith("quoteItem[") else "itemPrice"
+
+
 def _fraction(item: PricedItem, spec: PriceSpec, proration: Proration | None,
               field_: str) -> Decimal:
     if proration is None or spec.price_type != "recurring":
@@ -533,7 +543,7 @@ def _fraction(item: PricedItem, spec: PriceSpec, proration: Proration | None,
             or not _ZERO <= fraction <= _ONE:
         raise ValidationError(
             f"{field_}: the first-period proration fraction must be a Decimal in [0, 1], "
-            f"got {fraction!r}", field=f"{field_}.itemPrice")
+            f"got {fraction!r}", field=f"{field_}.{_price_attribute(field_)}")
     return fraction
 
 
@@ -635,7 +645,8 @@ def price_items(
             if line.price.currency != spec.money_currency:
                 raise CurrencyMismatchError(
                     f"{field_}: the tax calculator answered {line.price.currency} for a price "
-                    f"in {spec.money_currency}", field=f"{field_}.itemPrice")
+                    f"in {spec.money_currency}",
+                    field=f"{field_}.{_price_attribute(field_)}")
             lines.append(line)
             if not line.informational:
                 previous = totals.get(line.key)
