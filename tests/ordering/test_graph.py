@@ -178,7 +178,7 @@ def dags(draw: st.DrawFn) -> list[GraphItem]:
     return draw(st.permutations(items))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(dags())
 def test_every_item_comes_after_all_its_prerequisites(items: list[GraphItem]) -> None:
     result = plan(items)
@@ -200,7 +200,7 @@ def test_every_item_comes_after_all_its_prerequisites(items: list[GraphItem]) ->
     assert sorted(done) == sorted(result.order)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(dags(), st.data())
 def test_every_cycle_is_refused(items: list[GraphItem], data: st.DataObject) -> None:
     if len(items) < 2:
@@ -236,7 +236,7 @@ def test_every_cycle_is_refused(items: list[GraphItem], data: st.DataObject) -> 
         plan(changed)  # still a DAG
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(dags(), st.data())
 def test_outcome_laws(items: list[GraphItem], data: st.DataObject) -> None:
     result = plan(items)

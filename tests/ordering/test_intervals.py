@@ -212,7 +212,7 @@ def active_hours(history: list[ProductChange], lo: datetime, hi: datetime) -> se
     return hours
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(histories(), periods())
 def test_intervals_are_sorted_disjoint_and_cover_the_active_life(
         history: list[ProductChange], period: tuple[datetime, datetime]) -> None:
@@ -238,7 +238,7 @@ def test_intervals_are_sorted_disjoint_and_cover_the_active_life(
     assert without == [i for i in intervals if i.kind is ACTIVE]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(histories(), st.lists(st.integers(-24 * 10, 24 * 320), min_size=3, max_size=3,
                              unique=True).map(sorted))
 def test_clipping_is_additive(history: list[ProductChange], cuts: list[int]) -> None:
