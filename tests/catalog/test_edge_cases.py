@@ -50,6 +50,7 @@ def test_no_cycles_and_no_dangling_references(client, tenant):
         **{"Content-Type": "application/merge-patch+json"}), json={
         "isBundle": True, "bundledProductOffering": [{"id": b["id"]}]})
     assert r.status_code == 422 and r.json()["field"] == "bundledProductOffering[0].id"
+    assert r.json()["code"] == "bundle_cycle"
 
     c1 = post(client, tenant, "category", {"name": "c1"})
     c2 = post(client, tenant, "category", {"name": "c2", "parentId": c1["id"]})
@@ -57,8 +58,10 @@ def test_no_cycles_and_no_dangling_references(client, tenant):
         **{"Content-Type": "application/merge-patch+json"}),
         json={"parentId": c2["id"], "isRoot": False})
     assert r.status_code == 422 and r.json()["field"] == "parentId"
-    assert client.delete(f"{P}/category/{c1['id']}", headers=tenant.headers()).status_code \
-        == 409
+    assert r.json()["code"] == "category_cycle"
+    r = client.delete(f"{P}/category/{c1['id']}", headers=tenant.headers())
+    assert r.status_code == 409
+    assert (r.json()["code"], r.json()["field"]) == ("still_referenced", "id")
 
     base = post(client, tenant, "productOfferingPrice", {
         "name": "m", "priceType": "recurring", "price": {"unit": "EUR", "value": "10"}})

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from catalog_helpers import P, active_offering, assert_tmf, offering, patch, post, price
 
-from openbss.catalog import service
+from openbss.catalog import errors, selling, service
 from openbss.catalog.pricing import GraduatedChargeModel, StandardChargeModel
 from openbss.core.context import system_context
 from openbss.core.db import unit_of_work
@@ -28,6 +28,9 @@ def test_guarded_transitions_name_both_states(client, tenant):
                      headers=tenant.headers())
     assert r.status_code == 409
     assert "'In design'" in r.json()["message"] and "'Retired'" in r.json()["message"]
+    assert r.json()["code"] == "invalid_transition" and r.json()["field"] == "lifecycleStatus"
+    assert r.json()["details"][0] == {"field": "lifecycleStatus", "from": "In design",
+                                      "to": "Retired", "allowed": ["Active"]}
     active = patch(client, tenant, "productOffering", off["id"], {"lifecycleStatus": "active"})
     assert active["lifecycleStatus"] == "Active"
     # activating the offering activated its price
@@ -41,6 +44,7 @@ def test_guarded_transitions_name_both_states(client, tenant):
     r = client.patch(f"{P}/productOffering/{off['id']}", json={"lifecycleStatus": "Active"},
                      headers=tenant.headers())
     assert r.status_code == 409 and "final" in r.json()["message"]
+    assert r.json()["code"] == "invalid_transition"
 
 
 def test_an_unpriced_price_cannot_be_activated(client, tenant):
@@ -48,10 +52,12 @@ def test_an_unpriced_price_cannot_be_activated(client, tenant):
     r = client.patch(f"{P}/productOfferingPrice/{pop['id']}", json={"lifecycleStatus": "Active"},
                      headers=tenant.headers())
     assert r.status_code == 422 and r.json()["field"] == "price"
+    assert r.json()["code"] == "price_missing"
     off = offering(client, tenant, [pop["id"]])
     r = client.patch(f"{P}/productOffering/{off['id']}", json={"lifecycleStatus": "Active"},
                      headers=tenant.headers())
     assert r.status_code == 422 and r.json()["field"] == "productOfferingPrice[0].id"
+    assert r.json()["code"] == "price_missing"
 
 
 def test_active_offerings_and_prices_are_immutable(client, tenant):
@@ -65,6 +71,7 @@ def test_active_offerings_and_prices_are_immutable(client, tenant):
         r = client.patch(f"{P}/{kind}/{id_}", json=body, headers=tenant.headers())
         assert r.status_code == 409, r.text
         assert "new version" in r.json()["message"]
+        assert r.json()["code"] == "not_editable"
     # ending the validity (retiring on a date) and the status reason may change
     ended = patch(client, tenant, "productOffering", off["id"], {
         "validFor": {"endDateTime": "2030-01-01T00:00:00Z"}, "statusReason": "replaced"})
@@ -113,6 +120,7 @@ def test_orderability_eligibility_and_price_selection(client, tenant):
     assert [p["id"] for p in r.json()] == [chf["id"], promo["id"]]
     r = client.get(f"/api/v1/catalog/productOffering/{off['id']}/prices?currency=USD", headers=h)
     assert r.status_code == 422 and "CHF, EUR" in r.json()["message"]
+    assert r.json()["code"] == "no_price_in_currency" and r.json()["field"] == "currency"
     r = client.get(f"/api/v1/catalog/productOffering/{off['id']}/prices?currency=usd", headers=h)
     assert r.status_code == 422
     r = client.get(f"/api/v1/catalog/productOffering/{off['id']}/eligibility"
@@ -123,15 +131,22 @@ def test_orderability_eligibility_and_price_selection(client, tenant):
     assert r.json()["eligible"] is False
     with unit_of_work() as s:
         ctx = _ctx(s, tenant.id)
-        assert service.is_orderable(ctx, offering_id=off["id"])
-        assert not service.is_orderable(ctx, offering_id=off["id"],
+        assert selling.is_orderable(ctx, offering_id=off["id"])
+        assert not selling.is_orderable(ctx, offering_id=off["id"],
                                         at=datetime(2025, 6, 1, tzinfo=UTC))
-        assert not service.is_orderable(ctx, offering_id=draft["id"])
-        with pytest.raises(ConflictError):
-            service.get_orderable_offering(ctx, offering_id=draft["id"])
-        assert not service.check_eligibility(service.get(ctx, "productOffering", off["id"]),
-                                             customer_type="individual", country="US")
-        chosen = service.select_prices(ctx, offering_id=off["id"], currency="EUR")
+        assert not selling.is_orderable(ctx, offering_id=draft["id"])
+        with pytest.raises(ConflictError) as refused:
+            selling.get_orderable_offering(ctx, offering_id=draft["id"])
+        assert isinstance(refused.value, errors.OfferingNotActive)
+        assert (refused.value.code, refused.value.field) == ("offering_not_active",
+                                                             "lifecycleStatus")
+        with pytest.raises(errors.OfferingNotValidAt):
+            selling.get_orderable_offering(ctx, offering_id=off["id"],
+                                           at=datetime(2025, 6, 1, tzinfo=UTC))
+        assert not selling.check_eligibility(
+            service.get_resource(ctx, kind="productOffering", resource_id=off["id"]),
+            customer_type="individual", country="US")
+        chosen = selling.select_prices(ctx, offering_id=off["id"], currency="EUR")
         assert [p.id for p in chosen] == [eur["id"], promo["id"]]
         assert chosen[0].amount == Decimal("25.00")
 
@@ -149,17 +164,18 @@ def test_charge_model_of_price_contract(client, tenant, other_tenant):
     empty = post(client, tenant, "productOfferingPrice", {"name": "x", "priceType": "usage"})
     with unit_of_work() as s:
         ctx = _ctx(s, tenant.id)
-        model, currency = service.charge_model_of_price(ctx, price_id=graduated["id"])
+        model, currency = selling.charge_model_of_price(ctx, price_id=graduated["id"])
         assert isinstance(model, GraduatedChargeModel) and currency == "USD"
         assert model.tiers[0].unit_price == Decimal("0.00000001")
-        model, currency = service.charge_model_of_price(ctx, price_id=flat["id"])
+        model, currency = selling.charge_model_of_price(ctx, price_id=flat["id"])
         assert model == StandardChargeModel(unit_price=Decimal("5.12345678"))
         assert currency == "EUR"
         with pytest.raises(ValidationError) as caught:
-            service.charge_model_of_price(ctx, price_id=empty["id"])
+            selling.charge_model_of_price(ctx, price_id=empty["id"])
         assert caught.value.field == "productOfferingPrice.id"
+        assert caught.value.code == "not_chargeable"
     with unit_of_work() as s, pytest.raises(NotFoundError):
-        service.charge_model_of_price(_ctx(s, other_tenant.id), price_id=flat["id"])
+        selling.charge_model_of_price(_ctx(s, other_tenant.id), price_id=flat["id"])
 
 
 def test_other_tenants_resources_are_invisible(client, tenant, other_tenant):
@@ -171,5 +187,6 @@ def test_other_tenants_resources_are_invisible(client, tenant, other_tenant):
     r = client.post(f"{P}/productOffering", json={
         "name": "x", "isBundle": True, "bundledProductOffering": [{"id": off["id"]}]},
         headers=other_tenant.headers())
-    assert r.status_code == 422
+    assert r.status_code == 422 and r.json()["code"] == "unknown_reference"
+    assert r.json()["field"] == "bundledProductOffering[0].id"
     assert client.get(f"{P}/productOffering", headers=other_tenant.headers()).json() == []

@@ -1,7 +1,9 @@
 """HTTP routes of the product catalog: TMF620 v4 and the ``/api/v1/catalog`` actions.
 
-Thin: parse (JSON numbers as exact ``Decimal``), authorize, call :mod:`service`, shape
-the reply with exact decimal numbers.
+The five TMF620 resources and ``importJob``/``exportJob`` come from the kernel's route
+factory (:func:`openbss.core.crud.add_resource_routes`; jobs have no PATCH); the actions
+TMF620 does not define validate their body with :func:`openbss.core.crud.validated` and
+call a use case. No SQL here.
 """
 
 from __future__ import annotations
@@ -11,28 +13,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlalchemy import select
 
-from openbss.catalog import jobs, service
-from openbss.catalog.lifecycle import canonical_status
-from openbss.catalog.models import RESOURCE_MODELS, CatalogJob
+from openbss.catalog import jobs, queries, selling, service, versions
+from openbss.catalog.models import RESOURCE_MODELS
 from openbss.catalog.paths import PREFIX, path_of
-from openbss.catalog.schemas import SCHEMAS, ExportJobIn, ImportJobIn
+from openbss.catalog.schemas import SCHEMAS, ExportJobIn, ImportJobIn, NewVersionIn
 from openbss.core.context import Context
-from openbss.core.errors import BadRequestError, ValidationError
+from openbss.core.crud import TmfResource, add_resource_routes, validated
+from openbss.core.errors import BadRequestError
 from openbss.core.money import validate_currency
-from openbss.core.openapi import list_filters, request_body
 from openbss.core.permissions import Requires
-from openbss.core.routing import ExactRoute, json_body, optional_json_body
-from openbss.core.tmf import (
-    ListParams,
-    apply_filters,
-    list_params,
-    list_response,
-    paginate,
-    require_merge_patch,
-    resource_response,
-)
+from openbss.core.routing import ExactRoute, optional_json_body
+from openbss.core.tmf import list_params, list_response, resource_response
 
 router = APIRouter(route_class=ExactRoute)
 TMF_APIS: list[tuple[str, str]] = [("productCatalogManagement", PREFIX)]
@@ -43,139 +35,58 @@ DELETE = Requires.to("catalog", "delete")
 TAG = "productCatalogManagement (TMF620)"
 
 
-# Bodies are parsed by the kernel (ExactRoute): exact decimals, bounded depth and numbers,
-# one Content-Type rule.
-Body = Annotated[Any, Depends(json_body)]
-
-
-def _filters(model: Any, kind: str) -> dict[str, Any]:
-    columns: dict[str, Any] = {
-        "id": model.id, "name": model.name, "lifecycleStatus": model.lifecycle_status,
-        "version": model.version, "lastUpdate": model.last_update,
-        "validFor.startDateTime": model.valid_from, "validFor.endDateTime": model.valid_to,
-    }
-    extra = {
-        "catalog": {"catalogType": "catalog_type"},
-        "category": {"parentId": "parent_id", "isRoot": "is_root"},
-        "productSpecification": {"brand": "brand", "productNumber": "product_number",
-                                 "isBundle": "is_bundle"},
-        "productOffering": {"isBundle": "is_bundle", "isSellable": "is_sellable",
-                            "productSpecification.id": "product_specification_id"},
-        "productOfferingPrice": {"priceType": "price_type", "price.unit": "currency",
-                                 "price.value": "amount", "percentage": "percentage",
-                                 "taxCategory": "tax_category", "taxIncluded": "tax_included",
-                                 "isBundle": "is_bundle"},
-    }[kind]
-    columns.update({name: getattr(model, attr) for name, attr in extra.items()})
-    return columns
-
-
-def _normalized(params: ListParams) -> ListParams:
-    """Accept any spelling of lifecycleStatus in filters (``active``, ``In Design``)."""
-    filters: list[tuple[str, str, list[Any]]] = []
-    for name, op, values in params.filters:
-        parsed: list[Any] = values
-        if name == "lifecycleStatus":
-            try:
-                parsed = [canonical_status(v) for v in values]
-            except ValueError as exc:
-                raise BadRequestError(str(exc), field="lifecycleStatus") from None
-        filters.append((name, op, parsed))
-    return ListParams(params.offset, params.limit, params.fields, params.sort, tuple(filters))
-
-
-def _add_resource_routes(kind: str) -> None:
-    model = RESOURCE_MODELS[kind]
-    columns = _filters(model, kind)
-    path = path_of(kind)
-    list_filters(path, columns)
-
-    @router.post(path, status_code=201, tags=[TAG], name=f"create {kind}",
-                 openapi_extra=request_body(SCHEMAS[kind]))
-    def create(request: Request, body: Body,
-               ctx: Annotated[Context, Depends(WRITE)]) -> JSONResponse:
-        row = service.create(ctx, kind, body)
-        return resource_response(service.view(ctx, kind, row), request, 201)
-
-    @router.get(path, tags=[TAG], name=f"list {kind}")
-    def list_(request: Request, ctx: Annotated[Context, Depends(READ)]) -> JSONResponse:
-        params = _normalized(list_params(request))
-        stmt = apply_filters(select(model).where(model.tenant_id == ctx.tenant_id), params,
-                             columns)
-        rows, total = paginate(ctx.session, stmt, params, [model.name, model.version,
-                                                            model.id])
-        return list_response([service.view(ctx, kind, r) for r in rows], total, params)
-
-    @router.get(path + "/{id}", tags=[TAG], name=f"get {kind}")
-    def get(id: str, request: Request,
-            ctx: Annotated[Context, Depends(READ)]) -> JSONResponse:
-        return resource_response(service.view(ctx, kind, service.get(ctx, kind, id)), request)
-
-    @router.patch(path + "/{id}", tags=[TAG], name=f"patch {kind}",
-                  openapi_extra=request_body(SCHEMAS[kind], patch=True))
-    def patch(id: str, request: Request, body: Body,
-              ctx: Annotated[Context, Depends(WRITE)]) -> JSONResponse:
-        require_merge_patch(request)
-        row = service.update(ctx, kind, id, body)
-        return resource_response(service.view(ctx, kind, row), request)
-
-    @router.delete(path + "/{id}", status_code=204, tags=[TAG], name=f"delete {kind}")
-    def delete(id: str, ctx: Annotated[Context, Depends(DELETE)]) -> Response:
-        service.delete(ctx, kind, id)
-        return Response(status_code=204)
+def _resource(kind: str) -> TmfResource:
+    return TmfResource(
+        name=kind, path=path_of(kind), tag=TAG, schema=SCHEMAS[kind],
+        filters=tuple(queries.filter_columns(kind)), read=READ, write=WRITE, delete=DELETE,
+        create=lambda ctx, data: service.create_resource(ctx, kind=kind, data=data),
+        find=lambda ctx, params: service.list_resources(ctx, kind=kind, params=params),
+        get=lambda ctx, id: service.get_resource(ctx, kind=kind, resource_id=id),
+        update=lambda ctx, id, patch: service.update_resource(ctx, kind=kind, resource_id=id,
+                                                              patch=patch),
+        remove=lambda ctx, id: service.delete_resource(ctx, kind=kind, resource_id=id),
+        render=service.render_resource,
+    )
 
 
 for _kind in RESOURCE_MODELS:
-    _add_resource_routes(_kind)
+    add_resource_routes(router, _resource(_kind))
 
-
-def _add_job_routes(kind: str) -> None:
-    path = path_of(kind)
-    list_filters(path, ("id", "status", "creationDate"))
-
-    @router.post(path, status_code=201, tags=[TAG], name=f"create {kind}",
-                 openapi_extra=request_body(ImportJobIn if kind == "importJob" else ExportJobIn))
-    def create(request: Request, body: Body,
-               ctx: Annotated[Context, Depends(WRITE)]) -> JSONResponse:
-        job = jobs.run_import(ctx, body) if kind == "importJob" else jobs.run_export(ctx, body)
-        return resource_response(jobs.view(ctx, job), request, 201)
-
-    @router.get(path, tags=[TAG], name=f"list {kind}")
-    def list_(request: Request, ctx: Annotated[Context, Depends(READ)]) -> JSONResponse:
-        params = _normalized(list_params(request))
-        stmt = select(CatalogJob).where(CatalogJob.tenant_id == ctx.tenant_id,
-                                        CatalogJob.kind == kind)
-        stmt = apply_filters(stmt, params, {"id": CatalogJob.id, "status": CatalogJob.status,
-                                            "creationDate": CatalogJob.creation_date})
-        rows, total = paginate(ctx.session, stmt, params, [CatalogJob.creation_date,
-                                                            CatalogJob.id])
-        return list_response([jobs.view(ctx, r) for r in rows], total, params)
-
-    @router.get(path + "/{id}", tags=[TAG], name=f"get {kind}")
-    def get(id: str, request: Request,
-            ctx: Annotated[Context, Depends(READ)]) -> JSONResponse:
-        return resource_response(jobs.view(ctx, jobs.get(ctx, kind, id)), request)
-
-    @router.delete(path + "/{id}", status_code=204, tags=[TAG], name=f"delete {kind}")
-    def delete(id: str, ctx: Annotated[Context, Depends(DELETE)]) -> Response:
-        jobs.delete(ctx, kind, id)
-        return Response(status_code=204)
-
-
-_add_job_routes("importJob")
-_add_job_routes("exportJob")
+add_resource_routes(router, TmfResource(
+    name="importJob", path=path_of("importJob"), tag=TAG, schema=ImportJobIn,
+    filters=tuple(queries.JOB_FILTERS), read=READ, write=WRITE, delete=DELETE,
+    create=lambda ctx, data: jobs.create_import_job(ctx, data=data),
+    find=lambda ctx, params: jobs.list_jobs(ctx, kind="importJob", params=params),
+    get=lambda ctx, id: jobs.get_job(ctx, kind="importJob", job_id=id),
+    remove=lambda ctx, id: jobs.delete_job(ctx, kind="importJob", job_id=id),
+    render=jobs.render_job,
+))
+add_resource_routes(router, TmfResource(
+    name="exportJob", path=path_of("exportJob"), tag=TAG, schema=ExportJobIn,
+    filters=tuple(queries.JOB_FILTERS), read=READ, write=WRITE, delete=DELETE,
+    create=lambda ctx, data: jobs.create_export_job(ctx, data=data),
+    find=lambda ctx, params: jobs.list_jobs(ctx, kind="exportJob", params=params),
+    get=lambda ctx, id: jobs.get_job(ctx, kind="exportJob", job_id=id),
+    remove=lambda ctx, id: jobs.delete_job(ctx, kind="exportJob", job_id=id),
+    render=jobs.render_job,
+))
 
 
 @router.get(PREFIX + "/exportJob/{id}/content", tags=[TAG])
 def export_content(id: str, ctx: Annotated[Context, Depends(READ)]) -> Response:
     """The exported file of an export job (the job's ``url``)."""
-    job = jobs.get(ctx, "exportJob", id)
+    job = jobs.get_job(ctx, kind="exportJob", job_id=id)
     return PlainTextResponse(job.content or "", media_type=job.content_type)
 
 
 # -- /api/v1/catalog: actions TMF620 does not define ------------------------------------------
 
 V1 = "/api/v1/catalog/productOffering/{id}"
+
+
+def _aware(at: datetime | None) -> None:
+    if at is not None and at.tzinfo is None:
+        raise BadRequestError("at must include a time zone offset", field="at")
 
 
 @router.post(V1 + "/version", status_code=201, tags=["catalog"])
@@ -185,11 +96,9 @@ def new_version(id: str, request: Request, body: Annotated[Any, Depends(optional
 
     Body (optional): ``{"version": "2.0", "validFor": {"startDateTime": "..."}}``.
     """
-    if not isinstance(body, dict) or set(body) - {"version", "validFor"}:
-        raise ValidationError("the body may only carry version and validFor", field="body")
-    row = service.new_offering_version(ctx, offering_id=id, version=body.get("version"),
-                                       valid_for=body.get("validFor"))
-    return resource_response(service.view(ctx, "productOffering", row), request, 201)
+    data = validated(NewVersionIn, {} if body is None else body)
+    row = versions.new_offering_version(ctx, offering_id=id, data=data)
+    return resource_response(service.render_resource(ctx, row), request, 201)
 
 
 @router.get(V1 + "/prices", tags=["catalog"])
@@ -200,14 +109,13 @@ def offering_prices(
 ) -> JSONResponse:
     """The prices of an offering for a buyer paying in ``currency`` at ``at`` (without
     ``currency``: every price valid at ``at``)."""
-    service.get(ctx, "productOffering", id)
-    if at is not None and at.tzinfo is None:
-        raise BadRequestError("at must include a time zone offset", field="at")
+    service.get_resource(ctx, kind="productOffering", resource_id=id)
+    _aware(at)
     if currency is not None:
         validate_currency(currency)
-    pops = service.select_prices(ctx, offering_id=id, currency=currency, at=at)
-    return list_response([service.view(ctx, "productOfferingPrice", p) for p in pops],
-                         len(pops), list_params(request))
+    pops = selling.select_prices(ctx, offering_id=id, currency=currency, at=at)
+    return list_response([service.render_resource(ctx, p) for p in pops], len(pops),
+                         list_params(request))
 
 
 @router.get(V1 + "/eligibility", tags=["catalog"])
@@ -218,9 +126,8 @@ def offering_eligibility(
     at: Annotated[datetime | None, Query()] = None,
 ) -> dict[str, Any]:
     """Whether a customer of that type and country may order the offering now (or ``at``)."""
-    row = service.get(ctx, "productOffering", id)
-    if at is not None and at.tzinfo is None:
-        raise BadRequestError("at must include a time zone offset", field="at")
-    eligible = service.check_eligibility(row, customer_type=customerType, country=country)
+    row = service.get_resource(ctx, kind="productOffering", resource_id=id)
+    _aware(at)
+    eligible = selling.check_eligibility(row, customer_type=customerType, country=country)
     return {"id": row.id, "eligible": eligible,
-            "orderable": service.is_orderable(ctx, offering_id=id, at=at)}
+            "orderable": selling.is_orderable(ctx, offering_id=id, at=at)}

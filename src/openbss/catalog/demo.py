@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from sqlalchemy import select
-
-from openbss.catalog import importer
-from openbss.catalog.models import Catalog
+from openbss.catalog import importer, queries
 from openbss.core.context import Context
 
 DEMO_FILES = {"demo-mobile": "mobile.yaml", "demo-fibre": "fibre.yaml", "demo-saas": "saas.yaml"}
@@ -22,9 +19,7 @@ def load(ctx: Context) -> list[str]:
     """Create the demo catalogs unless they exist; return summary lines."""
     lines = []
     for key, filename in DEMO_FILES.items():
-        exists = ctx.session.scalar(select(Catalog.id).where(
-            Catalog.tenant_id == ctx.tenant_id, Catalog.key == key))
-        if exists is not None:
+        if queries.key_taken(ctx, "catalog", key):
             lines.append(f"catalog {key!r} already loaded")
             continue
         text = resources.files("openbss.catalog").joinpath("demo_data", filename).read_text(

@@ -29,13 +29,17 @@ from decimal import Decimal
 from typing import Any
 
 import yaml
-from sqlalchemy import select
 
-from openbss.catalog import lifecycle, service
+from openbss.catalog import queries, service
 from openbss.catalog.documents import with_numbers
+from openbss.catalog.errors import ImportKeyConflict, InvalidCatalogFile
+from openbss.catalog.lifecycle import LIFECYCLE, is_editable
 from openbss.catalog.models import RESOURCE_MODELS
 from openbss.catalog.rules import prepare
+from openbss.catalog.schemas import SCHEMAS
+from openbss.catalog.versions import version_key
 from openbss.core.context import Context
+from openbss.core.crud import validated
 from openbss.core.errors import OpenBSSError, ValidationError
 from openbss.core.jsonx import MAX_DEPTH, BoundsError, check_bounds, loads_bounded
 
@@ -71,11 +75,11 @@ def parse(text: str) -> Any:
     except BoundsError as exc:
         raise ValidationError(f"{exc.field}: {exc.message}", field=exc.field) from None
     except RecursionError:
-        raise ValidationError(f"the file is nested more than {MAX_DEPTH} levels",
-                              field="file") from None
+        raise InvalidCatalogFile(f"the file is nested more than {MAX_DEPTH} levels",
+                                 field="file") from None
     except (ValueError, yaml.YAMLError) as exc:
-        raise ValidationError(f"the file is not valid YAML or JSON: {exc}", field="file") \
-            from None
+        raise InvalidCatalogFile(f"the file is not valid YAML or JSON: {exc}",
+                                 field="file") from None
 
 
 def _plain(value: Any) -> Any:
@@ -102,13 +106,6 @@ def dump(data: dict[str, Any], fmt: str = "yaml") -> str:
 _MAX_KEY = 200
 #: What an import did with one resource of the file.
 OUTCOMES = ("created", "updated", "newVersion", "unchanged")
-
-
-def _version_key(version: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(p) for p in version.split("."))
-    except ValueError:
-        return (0,)
 
 
 def _comparable(kind: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -141,8 +138,9 @@ class _Importer:
         if isinstance(value, dict) and "key" in value:
             key = str(value["key"])
             if key not in self.ids[kind]:
-                raise ValidationError(f"{path}.key: no {kind} with key {key!r} defined before",
-                                      field=f"{path}.key")
+                raise ImportKeyConflict(
+                    f"{path}.key: no {kind} with key {key!r} defined before",
+                    field=f"{path}.key")
             out = {k: v for k, v in value.items() if k != "key"}
             out["id"] = self.ids[kind][key]
             return out
@@ -159,8 +157,8 @@ class _Importer:
         doc = dict(doc)
         key = str(doc.pop("key", doc.get("name", "")))
         if key in self.ids[kind]:
-            raise ValidationError(f"{path}.key: duplicate {kind} key {key!r}",
-                                  field=f"{path}.key")
+            raise ImportKeyConflict(f"{path}.key: duplicate {kind} key {key!r}",
+                                    field=f"{path}.key")
         if len(key) > _MAX_KEY:
             raise ValidationError(f"{path}.key: at most {_MAX_KEY} characters",
                                   field=f"{path}.key")
@@ -173,67 +171,63 @@ class _Importer:
         return row_id
 
     def _put(self, kind: str, key: str, doc: dict[str, Any]) -> tuple[str, str]:
-        ctx, model = self.ctx, RESOURCE_MODELS[kind]
-        rows = list(ctx.session.scalars(select(model).where(
-            model.tenant_id == ctx.tenant_id, model.key == key)))
+        ctx = self.ctx
+        rows = queries.with_key(ctx, kind, key)
         if not rows:
-            return str(service.create(ctx, kind, doc, key=key).id), "created"
-        row = max(rows, key=lambda r: (_version_key(r.version), r.last_update, r.id))
+            return str(service.create_from_document(ctx, kind=kind, doc=doc, key=key).id), \
+                "created"
+        row = max(rows, key=lambda r: (version_key(r.version), r.last_update, r.id))
         wanted = dict(doc)
         wanted.setdefault("lifecycleStatus", row.lifecycle_status)
         version = wanted.get("version")
-        higher = isinstance(version, str) and _version_key(version) > _version_key(row.version)
+        higher = isinstance(version, str) and version_key(version) > version_key(row.version)
         if not higher:
             wanted["version"] = row.version
-        body, _ = prepare(ctx, kind, service._validate(kind, wanted), current=row)
+        body, _ = prepare(ctx, kind, validated(SCHEMAS[kind], wanted), current=row)
         before, after = _comparable(kind, row.body), _comparable(kind, body)
         if before == after:
             return str(row.id), "unchanged"
-        frozen = kind in service.VERSIONED and not lifecycle.is_editable(row.lifecycle_status)
-        status = body["lifecycleStatus"]
-        movable = status == row.lifecycle_status or status in lifecycle.TRANSITIONS[
-            row.lifecycle_status]
-        if not frozen or (movable and not service._frozen_changes(before, after)):
+        frozen = kind in service.VERSIONED and not is_editable(row.lifecycle_status)
+        movable = LIFECYCLE[kind].can(row.lifecycle_status, body["lifecycleStatus"])
+        if not frozen or (movable and not service.frozen_changes(before, after)):
             patch: dict[str, Any] = dict.fromkeys(set(row.body) - set(wanted))
             patch.update(wanted)
-            service.update(ctx, kind, row.id, patch)
+            service.update_resource(ctx, kind=kind, resource_id=row.id, patch=patch)
             return str(row.id), "updated"
         # A frozen resource changes by a new version.
-        same_name = list(ctx.session.scalars(select(model.version).where(
-            model.tenant_id == ctx.tenant_id, model.name == body["name"])))
-        highest = max([_version_key(r.version) for r in rows]
-                      + [_version_key(v) for v in same_name])
-        if not higher or _version_key(str(version)) <= highest:
+        same_name = queries.versions_named(ctx, kind, body["name"])
+        highest = max([version_key(r.version) for r in rows]
+                      + [version_key(v) for v in same_name])
+        if not higher or version_key(str(version)) <= highest:
             wanted["version"] = f"{highest[0] + 1}.0"
         for old in rows:
-            old.key = self._archived_key(model, key, old.version)
+            old.key = self._archived_key(kind, key, old.version)
         ctx.session.flush()
-        new = service.create(ctx, kind, wanted, key=key)
+        new = service.create_from_document(ctx, kind=kind, doc=wanted, key=key)
         if kind == "productOffering":
             new.previous_version_id = row.id
         return str(new.id), "newVersion"
 
-    def _archived_key(self, model: Any, key: str, version: str) -> str:
+    def _archived_key(self, kind: str, key: str, version: str) -> str:
         def named(suffix: str) -> str:
             return key[:_MAX_KEY - len(suffix)] + suffix
 
         candidate, n = named(f"@{version}"), 2
-        while self.ctx.session.scalar(select(model.id).where(
-                model.tenant_id == self.ctx.tenant_id, model.key == candidate)) is not None:
+        while queries.key_taken(self.ctx, kind, candidate):
             candidate, n = named(f"@{version}-{n}"), n + 1
         return candidate
 
     def run(self, data: Any) -> dict[str, dict[str, int]]:
         if not isinstance(data, dict):
-            raise ValidationError("a catalog file is a mapping of sections", field="file")
+            raise InvalidCatalogFile("a catalog file is a mapping of sections", field="file")
         unknown = set(data) - {*SECTIONS, "format"}
         if unknown:
             name = sorted(unknown)[0]
-            raise ValidationError(f"unknown section {name!r}; sections: {', '.join(SECTIONS)}",
-                                  field=name)
+            raise InvalidCatalogFile(
+                f"unknown section {name!r}; sections: {', '.join(SECTIONS)}", field=name)
         if data.get("format", FORMAT) != FORMAT:
-            raise ValidationError(f"unsupported format {data['format']!r}; expected {FORMAT}",
-                                  field="format")
+            raise InvalidCatalogFile(
+                f"unsupported format {data['format']!r}; expected {FORMAT}", field="format")
         for section in SECTIONS:
             if not isinstance(data.get(section) or [], list):
                 raise ValidationError(f"{section} must be a list", field=section)
@@ -271,7 +265,7 @@ class _Importer:
                 progress = True
             if not progress:
                 i, item = later[0]
-                raise ValidationError(
+                raise ImportKeyConflict(
                     f"category[{i}].parentId: no category with key {item['parentId']!r}",
                     field=f"category[{i}].parentId")
             pending = later
@@ -392,9 +386,8 @@ def export_catalog(ctx: Context) -> dict[str, Any]:
     """The tenant's whole catalog in the file format (re-imports cleanly)."""
     rows: dict[str, list[Any]] = {}
     keys: dict[str, dict[str, str]] = {}
-    for kind, model in RESOURCE_MODELS.items():
-        rows[kind] = list(ctx.session.scalars(select(model).where(
-            model.tenant_id == ctx.tenant_id)))
+    for kind in RESOURCE_MODELS:
+        rows[kind] = queries.every(ctx, kind)
         rows[kind].sort(key=lambda r: (r.name, r.version, r.key or "", r.id))
         used: set[str] = set()
         keys[kind] = {}

@@ -1,52 +1,63 @@
-"""Lifecycle of catalog resources (pure): ``In design`` → ``Active`` → ``Retired`` →
-``Obsolete``.
+"""The statuses of catalog resources and jobs, declared once (pure).
 
-The canonical spellings are TMF's: ``In design``, ``Active``, ``Retired``, ``Obsolete``.
-Input is accepted case-insensitively, ignoring spaces, hyphens and underscores
-(``"in_design"``, ``"In Design"``, ``"ACTIVE"``); responses always use the canonical form.
+A catalog resource moves ``In design`` → ``Active`` → ``Retired`` → ``Obsolete``
+(:data:`LIFECYCLE`, one :class:`~openbss.core.states.StateMachine`; staying in the same
+state is always allowed). The canonical spellings are TMF's; input is accepted
+case-insensitively, ignoring spaces, hyphens and underscores (``"in_design"``,
+``"In Design"``, ``"ACTIVE"``): :func:`canonical_status`. Responses always use the canonical
+form. ``importJob``/``exportJob`` statuses are :class:`JobStatus`.
 """
 
 from __future__ import annotations
 
-from openbss.core.errors import ConflictError
+from enum import StrEnum
 
-IN_DESIGN = "In design"
-ACTIVE = "Active"
-RETIRED = "Retired"
-OBSOLETE = "Obsolete"
-STATUSES = (IN_DESIGN, ACTIVE, RETIRED, OBSOLETE)
+from openbss.core.states import StateMachine
 
-#: Allowed transitions (staying in the same state is always allowed).
-TRANSITIONS: dict[str, frozenset[str]] = {
-    IN_DESIGN: frozenset({ACTIVE}),
-    ACTIVE: frozenset({RETIRED}),
-    RETIRED: frozenset({OBSOLETE}),
-    OBSOLETE: frozenset(),
+
+class LifecycleStatus(StrEnum):
+    IN_DESIGN = "In design"
+    ACTIVE = "Active"
+    RETIRED = "Retired"
+    OBSOLETE = "Obsolete"
+
+
+class JobStatus(StrEnum):
+    """Status of an ``importJob`` / ``exportJob`` (jobs run at once: a stored job is
+    ``Succeeded`` or ``Failed``; ``Running`` only while it runs)."""
+
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+IN_DESIGN = LifecycleStatus.IN_DESIGN
+ACTIVE = LifecycleStatus.ACTIVE
+RETIRED = LifecycleStatus.RETIRED
+OBSOLETE = LifecycleStatus.OBSOLETE
+
+#: The catalog resources, each with its own lifecycle of the same shape.
+KINDS = ("catalog", "category", "productSpecification", "productOffering",
+         "productOfferingPrice")
+_NEXT = {IN_DESIGN: {ACTIVE}, ACTIVE: {RETIRED}, RETIRED: {OBSOLETE}}
+#: The lifecycle of each catalog resource kind (409 ``invalid_transition`` otherwise).
+LIFECYCLE: dict[str, StateMachine[LifecycleStatus]] = {
+    kind: StateMachine(kind, LifecycleStatus, field="lifecycleStatus", transitions=_NEXT)
+    for kind in KINDS
 }
-_BY_SQUASHED = {s.replace(" ", "").lower(): s for s in STATUSES}
+
+_BY_SQUASHED = {s.value.replace(" ", "").lower(): s for s in LifecycleStatus}
 
 
-def canonical_status(value: str) -> str:
-    """The canonical spelling of a lifecycle status, or ``ValueError`` listing them."""
+def canonical_status(value: str) -> LifecycleStatus:
+    """The lifecycle status ``value`` names in any spelling, or ``ValueError`` listing
+    them."""
     squashed = value.replace(" ", "").replace("-", "").replace("_", "").lower()
     try:
         return _BY_SQUASHED[squashed]
     except KeyError:
-        raise ValueError(
-            f"lifecycleStatus must be one of {', '.join(STATUSES)} (got {value!r})"
-        ) from None
-
-
-def check_transition(label: str, current: str, requested: str) -> None:
-    """Raise 409 naming both states unless ``current`` may move to ``requested``."""
-    if requested == current or requested in TRANSITIONS[current]:
-        return
-    allowed = sorted(TRANSITIONS[current])
-    raise ConflictError(
-        f"{label} cannot move from lifecycleStatus {current!r} to {requested!r}; "
-        + (f"allowed next: {', '.join(allowed)}" if allowed else f"{current!r} is final"),
-        field="lifecycleStatus",
-    )
+        names = ", ".join(s.value for s in LifecycleStatus)
+        raise ValueError(f"lifecycleStatus must be one of {names} (got {value!r})") from None
 
 
 def is_editable(status: str) -> bool:

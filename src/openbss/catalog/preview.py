@@ -34,6 +34,7 @@ from openbss.catalog.pricing import (
     parse_charge_model,
     price,
 )
+from openbss.catalog.selling import charge_model_of_price, included_quantity_of_price
 from openbss.core.context import Context
 from openbss.core.errors import CurrencyMismatchError, ValidationError
 from openbss.core.money import DEFAULT_ROUNDING, round_amount, validate_currency
@@ -143,10 +144,6 @@ def _inline_charge_model(data: dict[str, Any]) -> ChargeModel:
 
 
 def _price_charge_model(ctx: Context, price_id: str) -> tuple[ChargeModel, str]:
-    # Imported here: the catalog service imports half the catalog context, the calculator
-    # preview of an inline model needs none of it.
-    from openbss.catalog.service import charge_model_of_price
-
     found: tuple[ChargeModel, str] = charge_model_of_price(ctx, price_id=price_id)
     return found
 
@@ -184,8 +181,6 @@ def preview_pricing(ctx: Context, request: PricingPreviewRequest) -> PricingPrev
     if request.product_offering_price is not None and quantity is not None:
         # A usage price's included allowance (e.g. 10 GB a month) is free: only what
         # exceeds it is priced under the charge model.
-        from openbss.catalog.service import included_quantity_of_price
-
         included = included_quantity_of_price(ctx, price_id=request.product_offering_price.id)
         if included > 0:
             used = min(quantity, included)

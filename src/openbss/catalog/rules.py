@@ -12,15 +12,16 @@ from typing import Any
 
 import pycountry
 from pydantic import BaseModel
-from sqlalchemy import select
 
-from openbss.catalog import lifecycle
-from openbss.catalog.models import (
-    Category,
-    ProductOffering,
-    ProductOfferingPrice,
-    ProductSpecification,
+from openbss.catalog import queries
+from openbss.catalog.errors import (
+    BundleCycle,
+    CategoryCycle,
+    CurrencyRequired,
+    NotApplicable,
+    UnknownReference,
 )
+from openbss.catalog.lifecycle import IN_DESIGN
 from openbss.catalog.paths import path_of
 from openbss.catalog.pricing import charge_model_adapter, parse_charge_model
 from openbss.catalog.schemas import (
@@ -45,19 +46,17 @@ TYPE_NAMES = {
 }
 
 
-def _resolve(ctx: Context, model: Any, kind: str, ref: Ref, field: str, *,
+def _resolve(ctx: Context, kind: str, ref: Ref, field: str, *,
              external_ok: bool = True) -> Any:
     """The referenced row of this tenant; ``None`` for an external reference."""
     if ref.id is None:
         raise ValidationError(f"{field}.id is required", field=f"{field}.id")
     if external_ok and is_foreign_ref(ref.href, ctx.base_url):
         return None
-    row = ctx.session.scalar(
-        select(model).where(model.id == ref.id, model.tenant_id == ctx.tenant_id)
-    )
+    row = queries.find(ctx, kind, ref.id)
     if row is None:
-        raise ValidationError(f"{field}.id: {kind} {ref.id!r} does not exist",
-                              field=f"{field}.id")
+        raise UnknownReference(f"{field}.id: {kind} {ref.id!r} does not exist",
+                               field=f"{field}.id")
     return row
 
 
@@ -69,11 +68,11 @@ def _local_ref(ctx: Context, kind: str, row: Any, ref: dict[str, Any]) -> dict[s
     return out
 
 
-def _refs(ctx: Context, body: dict[str, Any], attr: str, model: Any, kind: str,
-          refs: list[Ref] | None, *, external_ok: bool = True) -> list[Any]:
+def _refs(ctx: Context, body: dict[str, Any], attr: str, kind: str, refs: list[Ref] | None,
+          *, external_ok: bool = True) -> list[Any]:
     rows = []
     for index, ref in enumerate(refs or []):
-        row = _resolve(ctx, model, kind, ref, f"{attr}[{index}]", external_ok=external_ok)
+        row = _resolve(ctx, kind, ref, f"{attr}[{index}]", external_ok=external_ok)
         if row is not None:
             body[attr][index] = _local_ref(ctx, kind, row, body[attr][index])
         rows.append(row)
@@ -85,7 +84,7 @@ def prepare(ctx: Context, kind: str, doc: BaseModel, *, current: Any
     body: dict[str, Any] = doc.model_dump(mode="json", by_alias=True, exclude_none=True)
     body.pop("lastUpdate", None)
     status = getattr(doc, "lifecycle_status", None) or (
-        current.lifecycle_status if current is not None else lifecycle.IN_DESIGN)
+        current.lifecycle_status if current is not None else IN_DESIGN.value)
     body["lifecycleStatus"] = status
     body.setdefault("version", current.version if current is not None else "1.0")
     body.setdefault("@type", TYPE_NAMES[kind])
@@ -100,13 +99,13 @@ def prepare(ctx: Context, kind: str, doc: BaseModel, *, current: Any
         "last_update": ctx.now,
     }
     if isinstance(doc, CatalogIn):
-        _refs(ctx, body, "category", Category, "category", doc.category)
+        _refs(ctx, body, "category", "category", doc.category)
         columns["catalog_type"] = doc.catalog_type
     elif isinstance(doc, CategoryIn):
         _category(ctx, doc, body, columns, current)
     elif isinstance(doc, ProductSpecificationIn):
-        _refs(ctx, body, "bundledProductSpecification", ProductSpecification,
-              "productSpecification", doc.bundled_product_specification)
+        _refs(ctx, body, "bundledProductSpecification", "productSpecification",
+              doc.bundled_product_specification)
         body.setdefault("isBundle", False)
         columns.update(brand=doc.brand, product_number=doc.product_number,
                        is_bundle=body["isBundle"])
@@ -121,23 +120,23 @@ def _category(ctx: Context, doc: CategoryIn, body: dict[str, Any], columns: dict
               current: Any) -> None:
     if doc.parent_id is not None:
         if current is not None and doc.parent_id == current.id:
-            raise ValidationError("a category cannot be its own parent", field="parentId")
-        parent = _resolve(ctx, Category, "category", Ref(id=doc.parent_id), "parentId",
+            raise CategoryCycle("a category cannot be its own parent", field="parentId")
+        parent = _resolve(ctx, "category", Ref(id=doc.parent_id), "parentId",
                           external_ok=False)
         seen: set[str] = set()
         while current is not None and parent is not None and parent.id not in seen:
             if parent.id == current.id:
-                raise ValidationError("parentId would make the category its own ancestor",
-                                      field="parentId")
+                raise CategoryCycle("parentId would make the category its own ancestor",
+                                    field="parentId")
             seen.add(parent.id)
-            parent = ctx.session.get(Category, parent.parent_id) if parent.parent_id else None
+            parent = queries.find(ctx, "category", parent.parent_id) if parent.parent_id \
+                else None
     is_root = doc.is_root if doc.is_root is not None else doc.parent_id is None
     if is_root and doc.parent_id is not None:
-        raise ValidationError("a root category has no parentId", field="isRoot")
+        raise NotApplicable("a root category has no parentId", field="isRoot")
     body["isRoot"] = is_root
-    _refs(ctx, body, "productOffering", ProductOffering, "productOffering",
-          doc.product_offering)
-    _refs(ctx, body, "subCategory", Category, "category", doc.sub_category)
+    _refs(ctx, body, "productOffering", "productOffering", doc.product_offering)
+    _refs(ctx, body, "subCategory", "category", doc.sub_category)
     columns.update(parent_id=doc.parent_id, is_root=is_root)
 
 
@@ -152,8 +151,8 @@ def _bundles(ctx: Context, offering: Any, target_id: str) -> bool:
                 return True
             if ref_id and ref_id not in seen:
                 seen.add(ref_id)
-                child = ctx.session.get(ProductOffering, ref_id)
-                if child is not None and child.tenant_id == ctx.tenant_id:
+                child = queries.find(ctx, "productOffering", ref_id)
+                if child is not None:
                     pending.append(child)
     return False
 
@@ -165,36 +164,35 @@ def _offering(ctx: Context, doc: ProductOfferingIn, body: dict[str, Any],
     body.setdefault("isSellable", True)
     spec_id = None
     if doc.product_specification is not None:
-        spec = _resolve(ctx, ProductSpecification, "productSpecification",
-                        doc.product_specification, "productSpecification")
+        spec = _resolve(ctx, "productSpecification", doc.product_specification,
+                        "productSpecification")
         spec_id = doc.product_specification.id
         if spec is not None:
             body["productSpecification"] = _local_ref(
                 ctx, "productSpecification", spec, body["productSpecification"])
-    _refs(ctx, body, "category", Category, "category", doc.category)
-    _refs(ctx, body, "productOfferingPrice", ProductOfferingPrice, "productOfferingPrice",
+    _refs(ctx, body, "category", "category", doc.category)
+    _refs(ctx, body, "productOfferingPrice", "productOfferingPrice",
           doc.product_offering_price, external_ok=False)
     bundled = doc.bundled_product_offering or []
     if is_bundle and not bundled:
-        raise ValidationError("a bundle (isBundle true) needs bundledProductOffering",
-                              field="bundledProductOffering")
+        raise NotApplicable("a bundle (isBundle true) needs bundledProductOffering",
+                            field="bundledProductOffering")
     if bundled and not is_bundle:
-        raise ValidationError("bundledProductOffering needs isBundle true", field="isBundle")
+        raise NotApplicable("bundledProductOffering needs isBundle true", field="isBundle")
     seen: set[str] = set()
     for index, item in enumerate(bundled):
         field = f"bundledProductOffering[{index}]"
         if current is not None and item.id == current.id:
-            raise ValidationError("a bundle cannot contain itself", field=f"{field}.id")
+            raise BundleCycle("a bundle cannot contain itself", field=f"{field}.id")
         if item.id in seen:
             raise ValidationError(f"productOffering {item.id!r} is listed twice",
                                   field=f"{field}.id")
         seen.add(item.id)
-        row = _resolve(ctx, ProductOffering, "productOffering", Ref(id=item.id), field,
-                       external_ok=False)
+        row = _resolve(ctx, "productOffering", Ref(id=item.id), field, external_ok=False)
         if current is not None and _bundles(ctx, row, current.id):
-            raise ValidationError(f"productOffering {row.id!r} already contains this "
-                                  "offering: bundles cannot contain each other",
-                                  field=f"{field}.id")
+            raise BundleCycle(f"productOffering {row.id!r} already contains this "
+                              "offering: bundles cannot contain each other",
+                              field=f"{field}.id")
         body["bundledProductOffering"][index] = _local_ref(
             ctx, "productOffering", row, body["bundledProductOffering"][index])
         option = item.bundled_product_offering_option
@@ -235,11 +233,11 @@ def _price(ctx: Context, doc: ProductOfferingPriceIn, body: dict[str, Any],
         for attr in ("recurringChargePeriodType", "recurringChargePeriodLength",
                      "billingTiming"):
             if attr in body:
-                raise ValidationError(f"{attr} applies only to recurring prices", field=attr)
+                raise NotApplicable(f"{attr} applies only to recurring prices", field=attr)
     if doc.charge_model is not None:
         if price_type not in ("recurring", "usage"):
-            raise ValidationError("chargeModel applies to recurring and usage prices",
-                                  field="chargeModel")
+            raise NotApplicable("chargeModel applies to recurring and usage prices",
+                                field="chargeModel")
         try:
             model = parse_charge_model(doc.charge_model)
         except ValidationError as exc:
@@ -257,28 +255,28 @@ def _price(ctx: Context, doc: ProductOfferingPriceIn, body: dict[str, Any],
                                                                by_alias=True)
     if (doc.charge_model is not None or (doc.price and doc.price.value is not None)) \
             and currency is None:
-        raise ValidationError("price.unit (the currency) is required with a price",
-                              field="price.unit")
+        raise CurrencyRequired("price.unit (the currency) is required with a price",
+                               field="price.unit")
     if doc.price is not None and doc.price.value is not None and doc.price.value < 0 \
             and price_type != "discount":
         raise ValidationError("price.value must not be negative", field="price.value")
     if doc.included_quantity is not None and price_type != "usage":
-        raise ValidationError("includedQuantity applies to usage prices",
-                              field="includedQuantity")
+        raise NotApplicable("includedQuantity applies to usage prices",
+                            field="includedQuantity")
     if doc.percentage is not None and price_type != "discount":
-        raise ValidationError("percentage applies to discount prices", field="percentage")
+        raise NotApplicable("percentage applies to discount prices", field="percentage")
     if doc.application_duration is not None and price_type != "discount":
-        raise ValidationError("applicationDuration applies to discount prices",
-                              field="applicationDuration")
+        raise NotApplicable("applicationDuration applies to discount prices",
+                            field="applicationDuration")
     if doc.is_bundle:
-        _refs(ctx, body, "bundledPopRelationship", ProductOfferingPrice,
-              "productOfferingPrice", doc.bundled_pop_relationship, external_ok=False)
+        _refs(ctx, body, "bundledPopRelationship", "productOfferingPrice",
+              doc.bundled_pop_relationship, external_ok=False)
     for index, rel in enumerate(doc.pop_relationship or []):
         field = f"popRelationship[{index}]"
         if current is not None and rel.id == current.id:
-            raise ValidationError("a price cannot relate to itself", field=f"{field}.id")
-        row = _resolve(ctx, ProductOfferingPrice, "productOfferingPrice", Ref(id=rel.id),
-                       field, external_ok=False)
+            raise BundleCycle("a price cannot relate to itself", field=f"{field}.id")
+        row = _resolve(ctx, "productOfferingPrice", Ref(id=rel.id), field,
+                       external_ok=False)
         body["popRelationship"][index] = _local_ref(ctx, "productOfferingPrice", row,
                                                     body["popRelationship"][index])
     body["taxCategory"] = doc.tax_category

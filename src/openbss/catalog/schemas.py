@@ -9,22 +9,24 @@ and decimal strings are accepted too.
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    model_validator,
-)
-from pydantic.alias_generators import to_camel
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from openbss.catalog.lifecycle import canonical_status
+from openbss.core import tmf_common
+from openbss.core.tmf_common import (
+    Amount,
+    Id,
+    Name,
+    NonNegativeAmount,
+    PartialMoney,
+    Text,
+    TimePeriod,
+    TmfModel,
+)
 from openbss.core.tmf_types import TmfType, Uri
 
 TAX_CATEGORIES = ("standard", "reduced", "zero", "exempt")
@@ -37,17 +39,11 @@ VALUE_TYPES = ("string", "number", "integer", "boolean", "decimal", "date", "dat
                "object", "msisdn", "quantity")
 
 
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("must include a time zone offset, e.g. 2026-01-31T00:00:00Z")
-    return value
-
-
 def _status(value: Any) -> Any:
     if value is None:
         return None
     try:
-        return canonical_status(str(value))
+        return canonical_status(str(value)).value
     except ValueError as exc:
         raise PydanticCustomError("invalid_status", str(exc)) from None
 
@@ -65,15 +61,9 @@ def _price_type(value: Any) -> Any:
     )
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 Status = Annotated[str | None, BeforeValidator(_status)]
-# Catalog amounts: up to 18 integer digits and 28 decimal places — beyond any price, and
-# small enough that every amount and its events serialize safely.
-Amount = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=48, decimal_places=28,
-                                  lt=Decimal("1e18"), gt=Decimal("-1e18"))]
-NonNegative = Annotated[Decimal, Field(ge=0, allow_inf_nan=False, max_digits=48,
-                                       decimal_places=28, lt=Decimal("1e18"))]
-Text = Annotated[str, Field(max_length=4000)]
+#: A catalog version: dotted numbers (``1.0``, ``2.1.3``).
+Version = Annotated[str, Field(pattern=r"^\d+(\.\d+){0,3}$")]
 # Free-form TMF620 sub-objects, validated against their TMF definitions.
 TmfAgreementRef = Annotated[dict[str, Any], TmfType("TMF620.AgreementRef")]
 TmfAttachmentRefOrValue = Annotated[dict[str, Any], TmfType("TMF620.AttachmentRefOrValue")]
@@ -94,72 +84,49 @@ TmfTargetProductSchema = Annotated[dict[str, Any], TmfType("TMF620.TargetProduct
 TmfTaxItem = Annotated[dict[str, Any], TmfType("TMF620.TaxItem")]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", str_max_length=4000
-    )
-
-
-class _Open(_Model):
+class _Open(TmfModel):
     """A TMF sub-object: the attributes we read are typed, others are kept as given."""
 
     model_config = ConfigDict(extra="allow")
 
 
-class TimePeriod(_Model):
-    start_date_time: AwareDatetime | None = None
-    end_date_time: AwareDatetime | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> TimePeriod:
-        if self.start_date_time and self.end_date_time and \
-                self.end_date_time < self.start_date_time:
-            raise PydanticCustomError(
-                "invalid_period", "endDateTime must not be before startDateTime"
-            )
-        return self
-
-
 class Ref(_Open):
     """A reference to another resource: its ``id`` (required, as in every TMF620 ``…Ref``)
-    in this tenant, or with an ``href`` to another system."""
+    in this tenant, or with an ``href`` to another system. Looser than core's
+    ``EntityRef``: TMF620's references carry attributes of their own, kept as given."""
 
-    id: Annotated[str, Field(min_length=1, max_length=200)]
+    id: Id
     href: Text | None = None
     name: Text | None = None
 
 
-class Money(_Model):
-    unit: Annotated[str, Field(max_length=3)] | None = None
-    value: Amount | None = None
+class Quantity(tmf_common.Quantity):
+    """A catalog quantity (a term's duration, a unit of measure) is never negative."""
+
+    amount: NonNegativeAmount | None = None
 
 
-class Quantity(_Model):
-    amount: NonNegative | None = None
-    units: Text | None = None
-
-
-class IncludedQuantity(_Model):
+class IncludedQuantity(TmfModel):
     """Extension: units included in every period before the usage price applies."""
 
-    amount: NonNegative
+    amount: NonNegativeAmount
     units: Text
 
 
-class Eligibility(_Model):
+class Eligibility(TmfModel):
     """Extension: who may buy the offering (an empty or absent list means anyone)."""
 
     customer_types: list[Annotated[str, Field(max_length=50)]] = Field(default_factory=list)
     countries: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] = Field(default_factory=list)
 
 
-class _Resource(_Model):
+class _Resource(TmfModel):
     """Attributes common to every catalog resource."""
 
-    name: Annotated[str, Field(min_length=1, max_length=500)]
+    name: Name
     description: Text | None = None
     lifecycle_status: Status = None
-    version: Annotated[str, Field(pattern=r"^\d+(\.\d+){0,3}$")] | None = None
+    version: Version | None = None
     valid_for: TimePeriod | None = None
     last_update: str | None = None  # set by the server; a client value is ignored
     type_: Annotated[str | None, Field(alias="@type", max_length=100)] = None
@@ -194,7 +161,10 @@ class CharacteristicValue(_Open):
 
 
 class Characteristic(_Open):
-    name: Annotated[str, Field(min_length=1, max_length=500)]
+    """A specification's characteristic (not core's name/value ``Characteristic``: this one
+    declares the values a product may take)."""
+
+    name: Name
     value_type: str | None = None
     min_cardinality: Annotated[int, Field(ge=0)] | None = None
     max_cardinality: Annotated[int, Field(ge=0)] | None = None
@@ -236,7 +206,7 @@ class BundleOption(_Open):
 
 
 class BundledOffering(_Open):
-    id: Annotated[str, Field(min_length=1, max_length=200)]
+    id: Id
     bundled_product_offering_option: BundleOption | None = None
 
 
@@ -268,7 +238,7 @@ class ProductOfferingIn(_Resource):
 
 
 class PopRelationship(_Open):
-    id: Annotated[str, Field(min_length=1, max_length=200)]
+    id: Id
     relationship_type: Text | None = None
 
 
@@ -282,7 +252,7 @@ class ProductOfferingPriceIn(_Resource):
     constraint: list[TmfConstraintRef] | None = None
     place: list[TmfPlaceRef] | None = None
     pop_relationship: list[PopRelationship] | None = None
-    price: Money | None = None
+    price: PartialMoney | None = None
     pricing_logic_algorithm: list[TmfPricingLogicAlgorithm] | None = None
     prod_spec_char_value_use: list[TmfCharValueUse] | None = None
     product_offering_term: list[OfferingTerm] | None = None
@@ -297,7 +267,7 @@ class ProductOfferingPriceIn(_Resource):
     application_duration: Annotated[int, Field(ge=1)] | None = None
 
 
-class ImportJobIn(_Model):
+class ImportJobIn(TmfModel):
     """``url`` (``file://`` inside the import directory) or inline ``content``."""
 
     url: Annotated[str, Field(max_length=2000)] | None = None
@@ -307,12 +277,19 @@ class ImportJobIn(_Model):
     type_: Annotated[str | None, Field(alias="@type", max_length=100)] = None
 
 
-class ExportJobIn(_Model):
+class ExportJobIn(TmfModel):
     content_type: Text | None = None
     path: Text | None = None
     query: Text | None = None
     url: Text | None = None
     type_: Annotated[str | None, Field(alias="@type", max_length=100)] = None
+
+
+class NewVersionIn(TmfModel):
+    """Body of ``POST /api/v1/catalog/productOffering/{id}/version`` (both optional)."""
+
+    version: Version | None = None
+    valid_for: TimePeriod | None = None
 
 
 SCHEMAS: dict[str, type[_Resource]] = {
