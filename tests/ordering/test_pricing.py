@@ -534,3 +534,30 @@ def test_output_validates_against_the_tmf_price_definitions() -> None:
             product_price["productPriceAlteration"] = price["priceAlteration"]
         assert_valid("TMF637-ProductInventory-v4.0.0.swagger.json", "ProductPrice",
                      product_price)
+
+
+def test_later_periods_drop_expired_discounts_and_one_off_lines() -> None:
+    # "Welcome offer: -50% for 3 months": periods 0-2 at 17.49, from period 3 the list 34.99.
+    specs = prices_from_catalog(MOBILE_L)
+    order = [PricedItem(id="1", action="add", prices=specs)]
+
+    def monthly_total(k: int) -> Money:
+        total = price_items(order, period_index=k).total("recurring", "month", "EUR")
+        assert total is not None
+        return total.price.duty_free
+
+    assert [monthly_total(k) for k in range(5)] == [eur("17.49")] * 3 + [eur("34.99")] * 2
+    later = price_items(order, period_index=3)
+    assert [line.price_type for line in later.items[0].lines] == ["recurring"]
+    assert later.items[0].lines[0].alterations == ()
+    # a discount without duration applies in every period; proration only in period 0
+    fee = monthly("fee", "20.00", AlterationSpec(id="d", name="d", percentage=D(10)))
+    item = [PricedItem(id="1", action="add", prices=(fee,))]
+    assert price_items(item, period_index=7, proration=lambda i, s: D("0.5")
+                       ).items[0].lines[0].price.duty_free == eur("18.00")
+    assert price_items(item, proration=lambda i, s: D("0.5")
+                       ).items[0].lines[0].price.duty_free == eur("9.00")
+    for bad in (-1, True):
+        with pytest.raises(ValidationError) as err:
+            price_items(item, period_index=bad)
+        assert err.value.field == "periodIndex"

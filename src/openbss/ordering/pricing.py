@@ -80,6 +80,11 @@ to the bill-cycle boundary, e.g. :func:`openbss.core.periods.prorate_by_day`); t
 line's amount before rounding point 1; alterations then apply to the prorated amount
 (absolute ones clamped to it). One-time, usage and penalty lines are never prorated.
 
+Later periods: ``price_items(..., period_index=k)`` prices the ``k``-th recurring period
+(0-based): a discount with ``application_duration`` ``n`` applies to periods ``0 .. n-1``
+only ("-50 % for 3 months": periods 0, 1 and 2); proration applies to period 0 only, and a
+later period has recurring lines only (one-time, usage and penalty lines belong to period 0).
+
 Recurring periods render as TMF ``recurringChargePeriod`` strings: ``month`` for one month,
 ``3 months`` for a period of length 3 (:meth:`ChargePeriod.label`).
 """
@@ -548,7 +553,8 @@ def _fraction(item: PricedItem, spec: PriceSpec, proration: Proration | None,
 
 
 def _price_line(item: PricedItem, spec: PriceSpec, *, tax: TaxCalculator,
-                proration: Proration | None, rounding: str, field_: str) -> PriceLine:
+                proration: Proration | None, rounding: str, field_: str,
+                period_index: int = 0) -> PriceLine:
     currency = spec.money_currency
     if spec.price_type == "usage":
         per = f" per {spec.unit_of_measure}" if spec.unit_of_measure else " per unit"
@@ -564,13 +570,16 @@ def _price_line(item: PricedItem, spec: PriceSpec, *, tax: TaxCalculator,
             informational=True,
         )
     raw = _list_amount(item, spec, field_)
-    fraction = _fraction(item, spec, proration, field_)
+    fraction = _fraction(item, spec, proration, field_) if period_index == 0 else _ONE
     if fraction != _ONE:
         raw = decimal.Context(prec=60).multiply(raw, fraction)
     listed = Money(raw, currency).rounded(rounding)
     running = listed
     lines: list[AlterationLine] = []
     for alteration in _sorted_alterations(spec.alterations):
+        duration = alteration.application_duration
+        if spec.price_type == "recurring" and duration is not None and period_index >= duration:
+            continue  # expired: applied to the first ``duration`` periods only
         if alteration.percentage is not None:
             off = running * alteration.percentage / _HUNDRED
         else:
@@ -620,14 +629,20 @@ def price_items(
     proration: Proration | None = None,
     rounding: str = DEFAULT_ROUNDING,
     item_field: str = "quoteItem",
+    period_index: int = 0,
 ) -> PriceCalculation:
     """Price every item and total them (rules in the module docstring).
 
     Errors are :class:`ValidationError` (422) naming ``{item_field}[i].quantity`` /
-    ``.action``; a tax calculator answering in another currency, or alterations in another
-    currency than their price, raise :class:`CurrencyMismatchError`.
+    ``.action``. ``period_index`` (default 0, the first period) prices a later period: only
+    the recurring lines, without the alterations whose ``application_duration`` is over and
+    without first-period proration. A tax calculator answering in another currency, or
+    alterations in another currency than their price, raise :class:`CurrencyMismatchError`.
     """
     _check_rounding(rounding)
+    if isinstance(period_index, bool) or not isinstance(period_index, int) or period_index < 0:
+        raise ValidationError(f"period_index must be an integer >= 0, got {period_index!r}",
+                              field="periodIndex")
     priced: list[ItemPrices] = []
     totals: dict[TotalKey, PriceAmounts] = {}
     for index, item in enumerate(items):
@@ -640,8 +655,10 @@ def price_items(
                 continue
             if spec.price_type == "penalty" and not item.early_termination:
                 continue
+            if period_index > 0 and spec.price_type != "recurring":
+                continue
             line = _price_line(item, spec, tax=tax, proration=proration, rounding=rounding,
-                               field_=field_)
+                               field_=field_, period_index=period_index)
             if line.price.currency != spec.money_currency:
                 raise CurrencyMismatchError(
                     f"{field_}: the tax calculator answered {line.price.currency} for a price "
