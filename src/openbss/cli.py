@@ -361,7 +361,7 @@ def keys_rotate(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant (default: all).")] = None,
 ) -> None:
     """New data key per tenant; re-encrypt its personal data under it (old keys retire)."""
-    import openbss.party.service  # noqa: F401  (registers the party re-encryption)
+    import openbss.party.personal  # noqa: F401  (registers the party re-encryption)
     from openbss.core import crypto
     from openbss.core.auth import tenant_by_name
     from openbss.core.db import unit_of_work

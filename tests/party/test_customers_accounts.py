@@ -10,7 +10,8 @@ from sqlalchemy import select
 
 from openbss.core.db import unit_of_work
 from openbss.core.models import AuditEntry, OutboxEvent
-from openbss.party import service as party_service
+from openbss.core.money import Money
+from openbss.party import hooks as party_hooks
 
 CUSTOMER = "/tmf-api/customerManagement/v4/customer"
 BA = "/tmf-api/accountManagement/v4/billingAccount"
@@ -258,13 +259,13 @@ def test_close_and_delete_refused_by_hooks(client, tenant, make_account):
     url = f"{BA}/{account['id']}"
 
     def owes(ctx, acc):
-        return Decimal("12.50") if acc.id == account["id"] else None
+        return Money(Decimal("12.50"), acc.currency) if acc.id == account["id"] else None
 
     def subscriptions(ctx, acc):
         return "1 active subscription" if acc.id == account["id"] else None
 
-    party_service.register_balance_provider(owes)
-    party_service.register_close_check(subscriptions)
+    party_hooks.register_balance_provider(owes)
+    party_hooks.register_close_check(subscriptions)
     try:
         r = client.get(url, headers=tenant.headers())
         assert r.json()["accountBalance"][0]["amount"] == {"unit": "EUR", "value": 12.5}
@@ -274,8 +275,8 @@ def test_close_and_delete_refused_by_hooks(client, tenant, make_account):
         assert "1 active subscription" in r.json()["message"]
         assert client.delete(url, headers=tenant.headers()).status_code == 409
     finally:
-        party_service.unregister_hook(owes)
-        party_service.unregister_hook(subscriptions)
+        party_hooks.unregister_hook(owes)
+        party_hooks.unregister_hook(subscriptions)
     r = client.patch(url, json={"state": "suspended"}, headers=tenant.headers(**MERGE))
     assert r.status_code == 200
     r = client.patch(url, json={"currency": "USD"}, headers=tenant.headers(**MERGE))

@@ -434,7 +434,7 @@ def test_databases_from_before_0006_are_encrypted_by_the_migration(tmp_path):
                 "('t1', 'p1', :k, :v)"), {"k": key_type, "v": value})
     upgrade(url)
     from openbss.core.db import session_factory
-    from openbss.party.service import search_values, unseal
+    from openbss.party.personal import search_values, unseal
 
     with session_factory(url)() as s:
         row = s.get(Party, "p1")

@@ -7,7 +7,8 @@ from sqlalchemy import select
 
 from openbss.core.db import unit_of_work
 from openbss.core.models import AuditEntry, OutboxEvent
-from openbss.party import service as party_service
+from openbss.core.money import Money
+from openbss.party import hooks as party_hooks
 from openbss.party.models import Party, PartySearchKey
 
 PARTY = "/tmf-api/partyManagement/v4"
@@ -70,12 +71,12 @@ def test_export_then_anonymize_round_trip(client, tenant, tmf, make_individual,
     def blocker(ctx, acc):
         return "2 active products" if acc.id == account["id"] else None
 
-    party_service.register_close_check(blocker)
+    party_hooks.register_close_check(blocker)
     try:
         r = client.post(f"/api/v1/parties/{pid}/anonymize", headers=tenant.headers("care_agent"))
         assert r.status_code == 409 and "2 active products" in r.json()["message"]
     finally:
-        party_service.unregister_hook(blocker)
+        party_hooks.unregister_hook(blocker)
     r = client.post(f"/api/v1/parties/{pid}/anonymize", headers=tenant.headers("sales_agent"))
     assert r.status_code == 403
 
@@ -144,14 +145,14 @@ def test_anonymize_refused_for_organizations_and_open_balances(client, tenant,
     account = make_account(tenant, person)
 
     def owes(ctx, acc):
-        return 5 if acc.id == account["id"] else None
+        return Money(5, "EUR") if acc.id == account["id"] else None
 
-    party_service.register_balance_provider(owes)
+    party_hooks.register_balance_provider(owes)
     try:
         r = client.post(f"/api/v1/parties/{person['id']}/anonymize", headers=tenant.headers())
         assert r.status_code == 409 and "open balance of 5 EUR" in r.json()["message"]
     finally:
-        party_service.unregister_hook(owes)
+        party_hooks.unregister_hook(owes)
     r = client.get("/api/v1/parties/nope/personal-data", headers=tenant.headers())
     assert r.status_code == 404
 

@@ -11,8 +11,9 @@ from openbss.core import events
 from openbss.core.context import system_context
 from openbss.core.db import unit_of_work
 from openbss.core.models import OutboxEvent, Tenant
+from openbss.core.money import Money
 from openbss.demo import load_demo
-from openbss.party import service as party_service
+from openbss.party import hooks as party_hooks
 
 PARTY = "/tmf-api/partyManagement/v4"
 ACCOUNTS = "/tmf-api/accountManagement/v4"
@@ -55,9 +56,9 @@ def test_the_balance_is_exact_in_responses_and_events(client, tenant, make_indiv
     owed = Decimal("0.10000000000000000001")  # a float would print 0.1
 
     def provider(ctx, account):  # type: ignore[no-untyped-def]
-        return owed if ctx.tenant_id == tenant.id else None
+        return Money(owed, account.currency) if ctx.tenant_id == tenant.id else None
 
-    party_service.register_balance_provider(provider)
+    party_hooks.register_balance_provider(provider)
     try:
         r = client.post(f"{ACCOUNTS}/billingAccount", json=_minimal(owner["id"]),
                         headers=tenant.headers())
@@ -74,7 +75,7 @@ def test_the_balance_is_exact_in_responses_and_events(client, tenant, make_indiv
         balance = payload["event"]["billingAccount"]["accountBalance"][0]["amount"]["value"]
         assert balance == owed and isinstance(balance, Decimal)
     finally:
-        party_service._balance_providers.remove(provider)
+        party_hooks._balance_providers.remove(provider)
 
 
 def test_demo_sets_a_fresh_tenant_to_german_numbers_and_euros(client, make_tenant):

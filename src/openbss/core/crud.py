@@ -28,8 +28,8 @@ by the kernel (:class:`~openbss.core.routing.ExactRoute`: exact decimals, bounde
 and numbers, one ``Content-Type`` rule).
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: the routes' ``Depends(res.…)`` annotations
+# name a closure variable, which FastAPI can only see when they are evaluated here.
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar

@@ -6,42 +6,34 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
-
 from openbss.core.context import Context
-from openbss.core.errors import ConflictError, NotFoundError, ValidationError
-from openbss.core.money import validate_currency
-from openbss.core.queries import get_owned
+from openbss.core.errors import CurrencyMismatchError, NotFoundError, ValidationError
+from openbss.core.money import Money
 from openbss.core.resources import patched, record_change, render
-from openbss.core.tmf import ListParams, apply_filters, iso, paginate
-from openbss.party import schemas, validation
-from openbss.party.models import Account
-from openbss.party.paths import account_path
-from openbss.party.service import (
-    account_balance,
-    account_blockers,
-    bump,
-    check_related_parties,
-    contains_pattern,
-    invalid,
-    normalize_contact_media,
-    personal_view,
-    replace_links,
-    restore_masked,
-    seal,
-    unseal,
+from openbss.core.tmf import ListParams, iso
+from openbss.party import queries, schemas, validation
+from openbss.party.errors import (
+    AccountClosed,
+    AccountHasChildren,
+    AccountNotClosable,
+    AccountNotDeletable,
+    CreatedFinal,
+    CurrencyImmutable,
+    UnknownReference,
 )
+from openbss.party.hooks import account_balance, account_blockers
+from openbss.party.models import Account
+from openbss.party.normalize import invalid, normalize_contact_media
+from openbss.party.paths import account_path
+from openbss.party.personal import personal_view, restore_masked, seal, unseal
+from openbss.party.references import Target, bump, check_related_parties, replace_links
+from openbss.party.states import ACCOUNT_STATES, AccountState
 
 ACCOUNT_API = "accountManagement"
-KINDS = ("billingAccount", "partyAccount")
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "initialized": frozenset({"active", "closed"}),
-    "active": frozenset({"suspended", "closed"}),
-    "suspended": frozenset({"active", "closed"}),
-    "closed": frozenset(),
-}
+KINDS = queries.ACCOUNT_KINDS
 READONLY = frozenset({"id", "href", "accountBalance", "lastModified"})
 MAX_DEPTH = 20
 
@@ -56,17 +48,20 @@ def type_name(kind: str) -> str:
 
 def _children(ctx: Context, ids: list[str]) -> dict[str, list[Account]]:
     found: dict[str, list[Account]] = defaultdict(list)
-    if ids:
-        rows = ctx.session.scalars(select(Account).where(
-            Account.tenant_id == ctx.tenant_id, Account.parent_id.in_(ids)
-        ).order_by(Account.created_at, Account.id))
-        for row in rows:
-            assert row.parent_id is not None
-            found[row.parent_id].append(row)
+    for row in queries.children_of(ctx, ids):
+        assert row.parent_id is not None
+        found[row.parent_id].append(row)
     return found
 
 
-def render_accounts(ctx: Context, rows: list[Account], *, full: bool = False
+def balance_doc(balance: Money) -> dict[str, Any]:
+    """A balance as TMF Money, exact: a Decimal (an integer when whole), never a float."""
+    value = balance.amount
+    return {"unit": balance.currency,
+            "value": int(value) if value == value.to_integral_value() else value}
+
+
+def render_accounts(ctx: Context, rows: Sequence[Account], *, full: bool = False
                     ) -> list[dict[str, Any]]:
     """The TMF resources, with the derived ``child`` relationships, ``lastModified``
     and the ``accountBalance`` read model (zero until billing registers a provider)."""
@@ -89,13 +84,10 @@ def render_accounts(ctx: Context, rows: list[Account], *, full: bool = False
         if relationships:
             body["accountRelationship"] = relationships
         body["lastModified"] = iso(row.updated_at)
-        balance = account_balance(ctx, row)
         body["accountBalance"] = [{
             "@type": "AccountBalance",
             "balanceType": "receivableBalance",
-            "amount": {"unit": row.currency,
-                       "value": int(balance) if balance == balance.to_integral_value()
-                       else balance},  # exact: a Decimal, never a float
+            "amount": balance_doc(account_balance(ctx, row)),
             "validFor": {"startDateTime": iso(row.created_at)},
         }]
         docs.append(render(ctx.base_url, path(row.kind), row.id, body))
@@ -108,10 +100,10 @@ def render_account(ctx: Context, row: Account, *, full: bool = False) -> dict[st
 
 def _check_parent(ctx: Context, row_id: str | None, kind: str, parent_id: str,
                   field: str) -> Account:
-    parent = ctx.session.get(Account, parent_id)
-    if parent is None or parent.tenant_id != ctx.tenant_id or parent.kind != kind:
-        raise ValidationError(f"{field}: no {kind} {parent_id!r} in this tenant", field=field)
-    if parent.state == "closed":
+    parent = queries.find(ctx, Account, parent_id)
+    if parent is None or parent.kind != kind:
+        raise UnknownReference(f"{field}: no {kind} {parent_id!r} in this tenant", field=field)
+    if ACCOUNT_STATES.is_final(parent.state):
         raise ValidationError(f"{field}: parent account {parent_id} is closed", field=field)
     node: Account | None = parent
     depth = 0
@@ -124,29 +116,23 @@ def _check_parent(ctx: Context, row_id: str | None, kind: str, parent_id: str,
         if depth > MAX_DEPTH:
             raise ValidationError(f"{field}: account hierarchies are at most {MAX_DEPTH} "
                                   "levels deep", field=field)
-        node = ctx.session.get(Account, node.parent_id) if node.parent_id else None
+        node = queries.find(ctx, Account, node.parent_id) if node.parent_id else None
     return parent
 
 
 def _prepare(ctx: Context, kind: str, body: dict[str, Any], row_id: str | None
-             ) -> tuple[Account | None, list[tuple[str, str, str]]]:
+             ) -> tuple[Account | None, list[Target]]:
     body.setdefault("@type", type_name(kind))
-    currency = validate_currency(body["currency"], field="currency")
-    if body.get("creditLimit"):
-        validate_currency(body["creditLimit"]["unit"], field="creditLimit.unit")
-        if body["creditLimit"]["unit"] != currency:
-            raise ValidationError(
-                f"creditLimit.unit: {body['creditLimit']['unit']} differs from the account "
-                f"currency {currency}", field="creditLimit.unit")
+    currency = body["currency"]
+    if body.get("creditLimit") and body["creditLimit"]["unit"] != currency:
+        raise CurrencyMismatchError(
+            f"creditLimit.unit: {body['creditLimit']['unit']} differs from the account "
+            f"currency {currency}", field="creditLimit.unit")
     targets = check_related_parties(ctx, body.get("relatedParty"), "relatedParty")
     if not targets:
         raise ValidationError(
             "relatedParty: an account needs at least one related Individual, Organization "
             "or Customer of this tenant (with its @referredType)", field="relatedParty")
-    for i, plan in enumerate(body.get("paymentPlan") or []):
-        if plan.get("totalAmount"):
-            validate_currency(plan["totalAmount"]["unit"],
-                              field=f"paymentPlan[{i}].totalAmount.unit")
     # hierarchy: one "parent" relationship; "child" entries are derived, never stored
     parent: Account | None = None
     kept = []
@@ -223,8 +209,8 @@ def _prepare(ctx: Context, kind: str, body: dict[str, Any], row_id: str | None
 
 def create_account(ctx: Context, *, kind: str, data: schemas.Account) -> Account:
     body = data.doc()
-    if body["state"] == "closed":
-        raise ValidationError("state: an account cannot be created closed", field="state")
+    if ACCOUNT_STATES.is_final(body["state"]):
+        raise CreatedFinal("state: an account cannot be created closed", field="state")
     body.setdefault("currency", ctx.tenant.default_currency)  # TMF666 v4 has no currency
     parent, targets = _prepare(ctx, kind, body, None)
     row = Account(tenant_id=ctx.tenant_id, kind=kind, name=body["name"], state=body["state"],
@@ -241,7 +227,7 @@ def create_account(ctx: Context, *, kind: str, data: schemas.Account) -> Account
 
 
 def get_account(ctx: Context, *, kind: str, account_id: str, lock: bool = False) -> Account:
-    row = get_owned(ctx.session, Account, ctx.tenant_id, account_id, kind, lock=lock)
+    row = queries.owned(ctx, Account, account_id, kind, lock=lock)
     if row.kind != kind:
         raise NotFoundError(f"{kind} {account_id!r} not found", field="id")
     return row
@@ -250,7 +236,7 @@ def get_account(ctx: Context, *, kind: str, account_id: str, lock: bool = False)
 def _close_blockers(ctx: Context, row: Account) -> list[str]:
     reasons = account_blockers(ctx, row)
     open_children = [c.id for c in _children(ctx, [row.id]).get(row.id, [])
-                     if c.state != "closed"]
+                     if not ACCOUNT_STATES.is_final(c.state)]
     if open_children:
         reasons.append(f"child accounts {', '.join(open_children[:5])} are not closed")
     return reasons
@@ -262,23 +248,19 @@ def update_account(ctx: Context, *, kind: str, account_id: str, patch: Any) -> A
     model = patched(current, patch, schemas.Account, readonly=READONLY)
     body = model.doc()
     restore_masked(body, current)
-    old, new = row.state, body["state"]
-    if old != new:
-        if new not in TRANSITIONS[old]:
-            allowed = ", ".join(sorted(TRANSITIONS[old])) or "none (final state)"
-            raise ConflictError(
-                f"{kind} {row.id} is {old!r} and cannot become {new!r}; allowed next "
-                f"states: {allowed}", field="state")
-        if new == "closed":
-            reasons = _close_blockers(ctx, row)
-            if reasons:
-                raise ConflictError(f"{kind} {row.id} cannot be closed: " + "; ".join(reasons),
-                                    field="state")
-    elif old == "closed":
-        raise ConflictError(f"{kind} {row.id} is closed and cannot be changed", field="state")
+    old = row.state
+    new = ACCOUNT_STATES.check(old, body["state"], resource_id=row.id)
+    if ACCOUNT_STATES.is_final(old):
+        raise AccountClosed(f"{kind} {row.id} is {old!r} and cannot be changed (a final "
+                            "state)", field="state")
+    if new != old and new == AccountState.CLOSED:
+        reasons = _close_blockers(ctx, row)
+        if reasons:
+            raise AccountNotClosable(f"{kind} {row.id} cannot be closed", field="state",
+                                     reasons=reasons)
     if body.get("currency") != row.currency:
-        raise ConflictError(f"currency: {kind} {row.id} bills in {row.currency}; the "
-                            "currency of an account cannot change", field="currency")
+        raise CurrencyImmutable(f"currency: {kind} {row.id} bills in {row.currency}; the "
+                                "currency of an account cannot change", field="currency")
     parent, targets = _prepare(ctx, kind, body, row.id)
     if current == body:
         return row
@@ -298,12 +280,15 @@ def update_account(ctx: Context, *, kind: str, account_id: str, patch: Any) -> A
 
 def delete_account(ctx: Context, *, kind: str, account_id: str) -> None:
     row = get_account(ctx, kind=kind, account_id=account_id, lock=True)
-    if _children(ctx, [row.id]).get(row.id):
-        raise ConflictError(f"{kind} {row.id} has child accounts; delete or re-parent them "
-                            "first")
+    children = _children(ctx, [row.id]).get(row.id)
+    if children:
+        raise AccountHasChildren(
+            f"{kind} {row.id} has child accounts; delete or re-parent them first",
+            field="id", details=[{"field": "id", "child": c.id} for c in children[:20]])
     reasons = account_blockers(ctx, row)
     if reasons:
-        raise ConflictError(f"{kind} {row.id} cannot be deleted: " + "; ".join(reasons))
+        raise AccountNotDeletable(f"{kind} {row.id} cannot be deleted", field="id",
+                                  reasons=reasons)
     event = render_account(ctx, row, full=True)
     before = dict(row.body)
     replace_links(ctx, kind, row.id, [])
@@ -314,17 +299,14 @@ def delete_account(ctx: Context, *, kind: str, account_id: str) -> None:
 
 
 def list_accounts(ctx: Context, *, kind: str, params: ListParams) -> tuple[list[Account], int]:
-    stmt = select(Account).where(Account.tenant_id == ctx.tenant_id, Account.kind == kind)
+    """Filter by ``state``, ``currency``, ``parentId``, ``paidByParent``,
+    ``lastModified``; ``name`` is a case-insensitive substring."""
+    names: list[str] = []
     rest = []
     for name, op, values in params.filters:
         if name == "name" and op == "eq" and len(values) == 1:
-            stmt = stmt.where(Account.name.ilike(contains_pattern(values[0]), escape="\\"))
+            names.append(values[0])
         else:
             rest.append((name, op, values))
-    params = dataclasses.replace(params, filters=tuple(rest))
-    stmt = apply_filters(stmt, params, {
-        "state": Account.state, "currency": Account.currency, "name": Account.name,
-        "parentId": Account.parent_id, "paidByParent": Account.paid_by_parent,
-        "lastModified": Account.updated_at,
-    })
-    return paginate(ctx.session, stmt, params, [Account.name, Account.id])
+    return queries.account_page(ctx, kind, dataclasses.replace(params, filters=tuple(rest)),
+                                names=names)

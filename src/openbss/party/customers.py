@@ -1,42 +1,35 @@
 """Use cases of customer management (TMF629): a party in the customer role with a
-guarded status lifecycle ``initialized → validated → active → closed``."""
+guarded status lifecycle ``initialized → validated → active → closed``
+(:data:`openbss.party.states.CUSTOMER_STATES`)."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
-from sqlalchemy import select
-
 from openbss.core.context import Context
-from openbss.core.errors import BadRequestError, ConflictError, ValidationError
-from openbss.core.money import validate_currency
-from openbss.core.queries import get_owned
+from openbss.core.errors import BadRequestError, ValidationError
 from openbss.core.resources import patched, record_change, render
-from openbss.core.tmf import ListParams, apply_filters, paginate
-from openbss.party import schemas
-from openbss.party.models import Account, Customer, Party, PartyLink
-from openbss.party.paths import CUSTOMER_PATH, PATHS, account_path
-from openbss.party.service import (
-    account_blockers,
-    bump,
-    check_related_parties,
-    contains_pattern,
-    normalize_contact_media,
-    personal_view,
-    replace_links,
-    restore_masked,
-    seal,
-    unseal,
+from openbss.core.tmf import ListParams
+from openbss.party import queries, schemas
+from openbss.party.errors import (
+    CreatedFinal,
+    CustomerClosed,
+    CustomerHasAccounts,
+    CustomerNotClosable,
+    CustomerNotDeletable,
+    UnknownReference,
 )
+from openbss.party.hooks import account_blockers
+from openbss.party.models import Account, Customer, Party
+from openbss.party.normalize import normalize_contact_media
+from openbss.party.paths import CUSTOMER_PATH, PATHS, account_path
+from openbss.party.personal import personal_view, restore_masked, seal, unseal
+from openbss.party.references import Target, bump, check_related_parties, replace_links
+from openbss.party.states import CUSTOMER_STATES, CustomerStatus
 
 CUSTOMER_API = "customerManagement"
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "initialized": frozenset({"validated", "closed"}),
-    "validated": frozenset({"active", "closed"}),
-    "active": frozenset({"closed"}),
-    "closed": frozenset(),
-}
+DELETABLE = frozenset({CustomerStatus.INITIALIZED, CustomerStatus.CLOSED})
 
 
 def render_customer(ctx: Context, row: Customer, *, full: bool = False) -> dict[str, Any]:
@@ -46,37 +39,33 @@ def render_customer(ctx: Context, row: Customer, *, full: bool = False) -> dict[
     return render(ctx.base_url, CUSTOMER_PATH, row.id, body)
 
 
-def _prepare(ctx: Context, body: dict[str, Any]) -> tuple[Party, list[tuple[str, str, str]]]:
+def _prepare(ctx: Context, body: dict[str, Any]) -> tuple[Party, list[Target]]:
     body.setdefault("@type", "Customer")
     engaged = body["engagedParty"]
-    party = ctx.session.get(Party, engaged["id"])
-    if party is None or party.tenant_id != ctx.tenant_id:
-        raise ValidationError(f"engagedParty.id: no party {engaged['id']!r} in this tenant",
-                              field="engagedParty.id")
+    party = queries.find(ctx, Party, engaged["id"])
+    if party is None:
+        raise UnknownReference(f"engagedParty.id: no party {engaged['id']!r} in this tenant",
+                               field="engagedParty.id")
     engaged.setdefault("name", party.name)
     engaged.setdefault("href", f"{ctx.base_url.rstrip('/')}{PATHS[party.kind]}/{party.id}")
     normalize_contact_media(ctx, body.get("contactMedium"), "contactMedium")
-    targets = [("party", party.id, engaged.get("role") or "engagedParty")]
+    targets: list[Target] = [("party", party.id, engaged.get("role") or "engagedParty")]
     targets += check_related_parties(ctx, body.get("relatedParty"), "relatedParty")
     for i, ref in enumerate(body.get("account") or []):
-        account = ctx.session.get(Account, ref["id"])
-        if account is None or account.tenant_id != ctx.tenant_id:
-            raise ValidationError(f"account[{i}].id: no account {ref['id']!r} in this tenant",
-                                  field=f"account[{i}].id")
+        account = queries.find(ctx, Account, ref["id"])
+        if account is None:
+            raise UnknownReference(f"account[{i}].id: no account {ref['id']!r} in this "
+                                   "tenant", field=f"account[{i}].id")
         ref.setdefault("href", f"{ctx.base_url.rstrip('/')}{account_path(account.kind)}/"
                                f"{account.id}")
         ref.setdefault("@referredType", account.kind[0].upper() + account.kind[1:])
-    for i, profile in enumerate(body.get("creditProfile") or []):
-        if profile.get("creditLimit"):
-            validate_currency(profile["creditLimit"]["unit"],
-                              field=f"creditProfile[{i}].creditLimit.unit")
     return party, targets
 
 
 def create_customer(ctx: Context, *, data: schemas.Customer) -> Customer:
     body = data.doc()
-    if body["status"] == "closed":
-        raise ValidationError("status: a customer cannot be created closed", field="status")
+    if CUSTOMER_STATES.is_final(body["status"]):
+        raise CreatedFinal("status: a customer cannot be created closed", field="status")
     party, targets = _prepare(ctx, body)
     row = Customer(tenant_id=ctx.tenant_id, party_id=party.id, name=body["name"],
                    status=body["status"], body=seal(ctx, body), created_at=ctx.now,
@@ -91,45 +80,36 @@ def create_customer(ctx: Context, *, data: schemas.Customer) -> Customer:
 
 
 def get_customer(ctx: Context, *, customer_id: str, lock: bool = False) -> Customer:
-    return get_owned(ctx.session, Customer, ctx.tenant_id, customer_id, "customer", lock=lock)
+    return queries.owned(ctx, Customer, customer_id, "customer", lock=lock)
 
 
 def customer_accounts(ctx: Context, row: Customer) -> list[Account]:
     """Accounts that refer to the customer or that the customer lists."""
-    ids = set(ctx.session.scalars(select(PartyLink.resource_id).where(
-        PartyLink.tenant_id == ctx.tenant_id, PartyLink.target_type == "customer",
-        PartyLink.target_id == row.id)))
+    ids = queries.customer_account_ids(ctx, row.id)
     ids |= {ref["id"] for ref in row.body.get("account") or []}
-    if not ids:
-        return []
-    return list(ctx.session.scalars(select(Account).where(
-        Account.tenant_id == ctx.tenant_id, Account.id.in_(ids)).order_by(Account.id)))
+    return sorted(queries.accounts_by_id(ctx, ids), key=lambda a: a.id)
 
 
 def update_customer(ctx: Context, *, customer_id: str, patch: Any) -> Customer:
+    """Apply a JSON merge-patch; a status change follows :data:`CUSTOMER_STATES`, and
+    closing waits until no account of the customer has a blocker."""
     row = get_customer(ctx, customer_id=customer_id, lock=True)
-    if row.status == "closed":
-        raise ConflictError(f"customer {row.id} is closed and cannot be changed; create a "
-                            "new customer (closed is a final state)", field="status")
+    if CUSTOMER_STATES.is_final(row.status):
+        raise CustomerClosed(f"customer {row.id} is closed and cannot be changed; create a "
+                             "new customer (closed is a final state)", field="status")
     current = unseal(ctx.session, row.body)
-    model = patched(current, patch, schemas.Customer)
-    body = model.doc()
+    body = patched(current, patch, schemas.Customer).doc()
     restore_masked(body, current)
     if body["engagedParty"]["id"] != row.party_id:
         raise ValidationError("engagedParty.id: the engaged party of a customer cannot "
                               "change; create a new customer", field="engagedParty.id")
-    old, new = row.status, body["status"]
-    if old != new:
-        if new not in TRANSITIONS[old]:
-            allowed = ", ".join(sorted(TRANSITIONS[old])) or "none (final state)"
-            raise ConflictError(
-                f"customer {row.id} is {old!r} and cannot become {new!r}; allowed next "
-                f"states: {allowed}", field="status")
-        if new == "closed":
-            reasons = [r for a in customer_accounts(ctx, row) for r in account_blockers(ctx, a)]
-            if reasons:
-                raise ConflictError(f"customer {row.id} cannot be closed: "
-                                    + "; ".join(reasons), field="status")
+    old = row.status
+    new = CUSTOMER_STATES.check(old, body["status"], resource_id=row.id)
+    if new != old and new == CustomerStatus.CLOSED:
+        reasons = [r for a in customer_accounts(ctx, row) for r in account_blockers(ctx, a)]
+        if reasons:
+            raise CustomerNotClosable(f"customer {row.id} cannot be closed", field="status",
+                                      reasons=reasons)
     _, targets = _prepare(ctx, body)
     if current == body:
         return row
@@ -147,14 +127,16 @@ def update_customer(ctx: Context, *, customer_id: str, patch: Any) -> Customer:
 
 def delete_customer(ctx: Context, *, customer_id: str) -> None:
     row = get_customer(ctx, customer_id=customer_id, lock=True)
-    if row.status not in ("initialized", "closed"):
-        raise ConflictError(f"customer {row.id} is {row.status!r}; only an initialized or "
-                            "closed customer can be deleted (close it first)", field="status")
+    if row.status not in DELETABLE:
+        raise CustomerNotDeletable(
+            f"customer {row.id} is {row.status!r}; only an initialized or closed customer "
+            "can be deleted (close it first)", field="status")
     accounts = customer_accounts(ctx, row)
     if accounts:
-        raise ConflictError(
+        raise CustomerHasAccounts(
             f"customer {row.id} still has accounts ({', '.join(a.id for a in accounts[:5])});"
-            " delete or re-assign them first")
+            " delete or re-assign them first", field="account",
+            details=[{"field": "account", "id": a.id} for a in accounts[:20]])
     event = render_customer(ctx, row, full=True)
     before = dict(row.body)
     replace_links(ctx, "customer", row.id, [])
@@ -167,18 +149,14 @@ def delete_customer(ctx: Context, *, customer_id: str) -> None:
 def list_customers(ctx: Context, *, params: ListParams) -> tuple[list[Customer], int]:
     """Filter by ``status``, ``name``, ``engagedParty.id``; ``name.like``-style search is
     ``name`` as a case-insensitive substring."""
-    stmt = select(Customer).where(Customer.tenant_id == ctx.tenant_id)
+    names: list[str] = []
     rest = []
     for name, op, values in params.filters:
         if name == "name" and op == "eq":
             if len(values) != 1:
                 raise BadRequestError("name takes one value", field="name")
-            stmt = stmt.where(Customer.name.ilike(contains_pattern(values[0]), escape="\\"))
+            names.append(values[0])
         else:
             rest.append((name, op, values))
-    params = dataclasses.replace(params, filters=tuple(rest))
-    stmt = apply_filters(stmt, params, {
-        "status": Customer.status, "engagedParty.id": Customer.party_id,
-        "name": Customer.name, "lastUpdate": Customer.updated_at,
-    })
-    return paginate(ctx.session, stmt, params, [Customer.name, Customer.id])
+    return queries.customer_page(ctx, dataclasses.replace(params, filters=tuple(rest)),
+                                 names=names)

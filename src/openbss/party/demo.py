@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from openbss.core.context import Context
-from openbss.party import accounts, customers, schemas, service
+from openbss.party import accounts, customers, parties, queries, schemas
 from openbss.party.models import Account, Customer, Party
 
 DEMO_REF = "openbss-demo"
 
 
 def _existing(ctx: Context, key: str) -> Party | None:
-    for row in ctx.session.scalars(select(Party).where(Party.tenant_id == ctx.tenant_id)):
+    for row in queries.parties(ctx):
         for ref in row.body.get("externalReference") or []:
             if ref.get("externalReferenceType") == DEMO_REF and ref.get("name") == key:
                 return row
@@ -27,18 +25,16 @@ def _existing(ctx: Context, key: str) -> Party | None:
 
 
 def _customer(ctx: Context, party: Party, name: str) -> Customer:
-    row = ctx.session.scalar(select(Customer).where(
-        Customer.tenant_id == ctx.tenant_id, Customer.party_id == party.id))
+    row = queries.customer_of_party(ctx, party.id)
     if row is not None:
         return row
-    ref = {"id": party.id, "@referredType": service.TYPE_NAMES[party.kind]}
+    ref = {"id": party.id, "@referredType": parties.TYPE_NAMES[party.kind]}
     return customers.create_customer(ctx, data=schemas.Customer.model_validate(
         {"name": name, "status": "active", "engagedParty": ref}))
 
 
 def _account(ctx: Context, body: dict[str, Any]) -> Account:
-    row = ctx.session.scalar(select(Account).where(Account.tenant_id == ctx.tenant_id,
-                                                   Account.name == body["name"]))
+    row = queries.account_named(ctx, body["name"])
     if row is not None:
         return row
     return accounts.create_account(ctx, kind="billingAccount",
@@ -53,7 +49,7 @@ def _party(ctx: Context, key: str, kind: str, body: dict[str, Any]) -> tuple[Par
     model: schemas.Individual | schemas.Organization = (
         schemas.Individual.model_validate(body) if kind == "individual"
         else schemas.Organization.model_validate(body))
-    return service.create_party(ctx, kind=kind, data=model), True
+    return parties.create_party(ctx, kind=kind, data=model), True
 
 
 def _cycle(tz: str, locale: str, media: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ data-subject export exact and fast.
 Each resource keeps its validated TMF document in ``body`` (without ``id``/``href``)
 and typed columns for what is filtered, sorted or enforced on. Personal values inside
 ``body`` (e-mails, phones, postal addresses, identification numbers) are stored
-encrypted under the tenant's data key (:func:`openbss.party.service.seal`).
+encrypted under the tenant's data key (:func:`openbss.party.personal.seal`).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class Party(Base):
     anonymized_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow_column_default)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow_column_default)
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    row_version: Mapped[int] = mapped_column(Integer, default=1)  # counts changes
     body: Mapped[Any] = mapped_column(JSONType)
 
 
@@ -72,7 +72,7 @@ class Customer(Base):
     status: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow_column_default)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow_column_default)
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    row_version: Mapped[int] = mapped_column(Integer, default=1)  # counts changes
     body: Mapped[Any] = mapped_column(JSONType)
 
 
@@ -92,7 +92,7 @@ class Account(Base):
     paid_by_parent: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow_column_default)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow_column_default)
-    version: Mapped[int] = mapped_column(Integer, default=1)
+    row_version: Mapped[int] = mapped_column(Integer, default=1)  # counts changes
     body: Mapped[Any] = mapped_column(JSONType)
 
 

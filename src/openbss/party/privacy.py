@@ -5,7 +5,7 @@ birth data, characteristics, credit profiles, account contacts) with fixed neutr
 values, but keeps ids, states, currencies, tax and billing settings, so invoices,
 payments and ledger entries keep pointing at consistent records. It is refused while
 any of the person's accounts has an open balance or an active product (the hooks of
-:mod:`openbss.party.service`), or while an erasure check objects.
+:mod:`openbss.party.hooks`), or while an erasure check objects.
 """
 
 from __future__ import annotations
@@ -13,27 +13,20 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from sqlalchemy import delete, or_, select
-
 from openbss.core import audit, events
 from openbss.core.api import audit_view
 from openbss.core.context import Context
-from openbss.core.errors import ConflictError, ValidationError
-from openbss.core.models import AuditEntry
+from openbss.core.errors import ValidationError
 from openbss.core.tmf import iso
+from openbss.party import queries
 from openbss.party.accounts import ACCOUNT_API, render_account, type_name
 from openbss.party.customers import CUSTOMER_API, render_customer
-from openbss.party.models import Account, Customer, Party, PartyLink, PartySearchKey
-from openbss.party.service import (
-    PARTY_API,
-    account_blockers,
-    bump,
-    erasure_blockers,
-    get_party,
-    ident_field,
-    personal_view,
-    render_party,
-)
+from openbss.party.errors import PartyAlreadyAnonymized, PartyNotErasable
+from openbss.party.hooks import account_blockers, erasure_blockers
+from openbss.party.models import Account, Customer, Party
+from openbss.party.parties import PARTY_API, get_party, ident_field, render_party
+from openbss.party.personal import personal_view
+from openbss.party.references import bump
 
 ANONYMIZED = "Anonymized"
 
@@ -41,25 +34,10 @@ ANONYMIZED = "Anonymized"
 def _holdings(ctx: Context, party: Party) -> tuple[list[Customer], list[Account]]:
     """The customers of the person and every account that refers to the person or to
     one of those customers (or that a customer lists)."""
-    linked_customers = select(PartyLink.resource_id).where(
-        PartyLink.tenant_id == ctx.tenant_id, PartyLink.target_type == "party",
-        PartyLink.target_id == party.id, PartyLink.resource_type == "customer")
-    customers = list(ctx.session.scalars(select(Customer).where(
-        Customer.tenant_id == ctx.tenant_id,
-        or_(Customer.party_id == party.id, Customer.id.in_(linked_customers)),
-    ).order_by(Customer.created_at, Customer.id)))
-    customer_ids = [c.id for c in customers]
-    conditions = [(PartyLink.target_type == "party") & (PartyLink.target_id == party.id)]
-    if customer_ids:
-        conditions.append((PartyLink.target_type == "customer")
-                          & PartyLink.target_id.in_(customer_ids))
-    account_ids = set(ctx.session.scalars(select(PartyLink.resource_id).where(
-        PartyLink.tenant_id == ctx.tenant_id,
-        PartyLink.resource_type.in_(("billingAccount", "partyAccount")), or_(*conditions))))
+    customers = queries.customers_of_person(ctx, party.id)
+    account_ids = queries.account_ids_referring(ctx, party.id, [c.id for c in customers])
     account_ids |= {ref["id"] for c in customers for ref in c.body.get("account") or []}
-    accounts = list(ctx.session.scalars(select(Account).where(
-        Account.tenant_id == ctx.tenant_id, Account.id.in_(account_ids)
-    ).order_by(Account.created_at, Account.id))) if account_ids else []
+    accounts = queries.accounts_by_id(ctx, account_ids)
     return customers, accounts
 
 
@@ -80,9 +58,7 @@ def personal_data(ctx: Context, *, party_id: str) -> dict[str, Any]:
     party = get_party(ctx, kind=None, party_id=party_id)
     customers, accounts = _holdings(ctx, party)
     ids = [party.id, *(c.id for c in customers), *(a.id for a in accounts)]
-    history = ctx.session.scalars(select(AuditEntry).where(
-        AuditEntry.tenant_id == ctx.tenant_id, AuditEntry.resource_id.in_(ids)
-    ).order_by(AuditEntry.seq))
+    history = queries.history_of(ctx, ids)
     export = {
         "@type": "PersonalDataExport",
         "exportedAt": iso(ctx.now),
@@ -130,7 +106,8 @@ def anonymize(ctx: Context, *, party_id: str) -> dict[str, Any]:
         raise ValidationError("only individuals are data subjects; organizations are not "
                               "anonymised", field="id")
     if party.anonymized_at is not None:
-        raise ConflictError(f"individual {party.id} was already anonymised")
+        raise PartyAlreadyAnonymized(f"individual {party.id} was already anonymised",
+                                     field="id")
     customers, accounts = _holdings(ctx, party)
     # The person's own records: customers they are the engaged party of, and accounts
     # owned only by them or those customers. Records of other people that merely mention
@@ -143,8 +120,8 @@ def anonymize(ctx: Context, *, party_id: str) -> dict[str, Any]:
         if account.id in owned_accounts:
             reasons += account_blockers(ctx, account)
     if reasons:
-        raise ConflictError(f"individual {party.id} cannot be anonymised yet: "
-                            + "; ".join(reasons))
+        raise PartyNotErasable(f"individual {party.id} cannot be anonymised yet",
+                               field="id", reasons=reasons)
 
     # Crypto-shred what the audit log and past events said about the person: the audit
     # rows keep their hashes (the chain still verifies) but their payloads become
@@ -162,7 +139,7 @@ def anonymize(ctx: Context, *, party_id: str) -> dict[str, Any]:
     party.name = party.name_key = ANONYMIZED.lower()
     party.country = None
     party.anonymized_at = ctx.now
-    ctx.session.execute(delete(PartySearchKey).where(PartySearchKey.party_id == party.id))
+    queries.delete_search_keys(ctx.session, ctx.tenant_id, party.id)
     bump(party, ctx)
     ctx.session.flush()
     _record(ctx, api=PARTY_API, resource_name="individual", resource_id=party.id,

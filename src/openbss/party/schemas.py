@@ -10,83 +10,43 @@ naming them) so a typo never disappears silently. Semantic checks that need the 
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import (
+from pydantic import ConfigDict, Field, StringConstraints, model_validator
+
+from openbss.core.tmf_common import (
     AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    model_validator,
+    Characteristic,
+    Currency,
+    EntityRef,
+    Money,
+    Polymorphic,
+    Quantity,
+    RelatedParty,
+    Str,
+    Text,
+    TimePeriod,
+    TmfModel,
 )
-
-from openbss.core import jsonx
 from openbss.core.tmf_types import Uri
+from openbss.party.states import AccountState, CustomerStatus, IndividualStatus, OrganizationStatus
 
-Str = Annotated[str, StringConstraints(max_length=255)]
+__all__ = ["AwareDatetime", "Characteristic", "EntityRef", "Money", "Quantity",
+           "RelatedParty", "TimePeriod"]
+
+#: A name the party context stores in a 300-character column (stricter than the common
+#: ``Name``).
 Name = Annotated[str, StringConstraints(min_length=1, max_length=300)]
-Text = Annotated[str, StringConstraints(max_length=4000)]
 Ref = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Url = Uri  # absolute URIs (TMF format: uri): href, @schemaLocation, url
+Tmf = Polymorphic  # every party sub-resource: strict, with the polymorphism attributes
 
 
-# Money is exact: a Decimal in the stored document and an exact JSON number in responses
-# (openbss.core.jsonx), as the TMF schema declares it a number.
-JsonDecimal = Annotated[Decimal, Field(allow_inf_nan=False)]
+class Resource(Tmf):
+    """A party resource: its status is a StrEnum of :mod:`openbss.party.states`, stored
+    and served as its plain value."""
 
-
-class Tmf(BaseModel):
-    """Base of every TMF sub-resource: strict, with the polymorphism attributes."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=False)
-
-    type_: Str | None = Field(default=None, alias="@type")
-    base_type: Str | None = Field(default=None, alias="@baseType")
-    schema_location: Url | None = Field(default=None, alias="@schemaLocation")
-
-    def doc(self) -> dict[str, Any]:
-        return jsonx.plain(self.model_dump(by_alias=True, exclude_none=True))  # type: ignore[no-any-return]
-
-
-class TimePeriod(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    startDateTime: AwareDatetime | None = None
-    endDateTime: AwareDatetime | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> TimePeriod:
-        if self.startDateTime and self.endDateTime and self.endDateTime < self.startDateTime:
-            raise ValueError("endDateTime is before startDateTime")
-        return self
-
-
-class Quantity(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    amount: JsonDecimal | None = None
-    units: Str | None = None
-
-
-class Money(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    unit: Annotated[str, StringConstraints(min_length=3, max_length=3)]
-    value: JsonDecimal
-
-
-class Characteristic(Tmf):
-    name: Name
-    valueType: Str | None = None
-    value: Any = None
-
-    @model_validator(mode="after")
-    def _has_value(self) -> Characteristic:
-        if self.value is None:
-            raise ValueError("a characteristic needs a value")
-        return self
+    model_config = ConfigDict(use_enum_values=True, validate_default=True)
 
 
 class MediumCharacteristic(Tmf):
@@ -108,21 +68,6 @@ class ContactMedium(Tmf):
     preferred: bool | None = None
     characteristic: MediumCharacteristic
     validFor: TimePeriod | None = None
-
-
-class RelatedParty(Tmf):
-    id: Ref
-    href: Url | None = None
-    name: Name | None = None  # as long as the names it copies
-    role: Str | None = None
-    referred_type: Str = Field(alias="@referredType")
-
-
-class EntityRef(Tmf):
-    id: Ref
-    href: Url | None = None
-    name: Str | None = None
-    referred_type: Str | None = Field(default=None, alias="@referredType")
 
 
 class ExternalReference(Tmf):
@@ -222,17 +167,13 @@ class Skill(Tmf):
     validFor: TimePeriod | None = None
 
 
-class PartyBase(Tmf):
+class PartyBase(Resource):
     contactMedium: list[ContactMedium] | None = Field(default=None, max_length=50)
     creditRating: list[PartyCreditProfile] | None = None
     externalReference: list[ExternalReference] | None = None
     partyCharacteristic: list[Characteristic] | None = Field(default=None, max_length=200)
     relatedParty: list[RelatedParty] | None = None
     taxExemptionCertificate: list[TaxExemptionCertificate] | None = None
-
-
-IndividualState = Literal["initialized", "validated", "deceaded"]
-OrganizationState = Literal["initialized", "validated", "closed"]
 
 
 class Individual(PartyBase):
@@ -262,7 +203,7 @@ class Individual(PartyBase):
     languageAbility: list[LanguageAbility] | None = None
     otherName: list[OtherNameIndividual] | None = None
     skill: list[Skill] | None = None
-    status: IndividualState = "initialized"
+    status: IndividualStatus = IndividualStatus.INITIALIZED
 
 
 class OrganizationRelationship(Tmf):
@@ -285,13 +226,10 @@ class Organization(PartyBase):
                                                                     max_length=20)
     organizationParentRelationship: OrganizationRelationship | None = None
     otherName: list[OtherNameOrganization] | None = None
-    status: OrganizationState = "initialized"
+    status: OrganizationStatus = OrganizationStatus.INITIALIZED
 
 
 # --- TMF629 Customer ----------------------------------------------------------------------
-
-CustomerStatus = Literal["initialized", "validated", "active", "closed"]
-
 
 class CustomerAccountRef(Tmf):
     id: Ref
@@ -311,9 +249,9 @@ class CreditProfile(Tmf):
     validFor: TimePeriod
 
 
-class Customer(Tmf):
+class Customer(Resource):
     name: Name
-    status: CustomerStatus = "initialized"
+    status: CustomerStatus = CustomerStatus.INITIALIZED
     statusReason: Text | None = None
     engagedParty: RelatedParty
     account: list[CustomerAccountRef] | None = None
@@ -328,7 +266,6 @@ class Customer(Tmf):
 
 # --- TMF666 accounts -----------------------------------------------------------------------
 
-AccountState = Literal["initialized", "active", "suspended", "closed"]
 Frequency = Literal["monthly", "quarterly", "yearly"]
 Alignment = Literal["calendar", "anniversary"]
 # TMF leaves the name free ("Post Mail", "e-bill"); email, pdf, paper and portal are the
@@ -429,10 +366,8 @@ class AccountTaxExemption(Tmf):
     validFor: TimePeriod | None = None
 
 
-class PaymentTerms(BaseModel):
+class PaymentTerms(TmfModel):
     """openbss extension: when an invoice of the account falls due."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: Str | None = None
     dueDays: int = Field(ge=0, le=365)
@@ -444,10 +379,8 @@ class PaymentTerms(BaseModel):
         return self
 
 
-class TaxIdentification(BaseModel):
+class TaxIdentification(TmfModel):
     """openbss extension: the account's VAT id (the identification shape of TMF632)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     identificationType: Literal["VAT"] = "VAT"
     identificationId: Annotated[str, StringConstraints(min_length=2, max_length=64)]
@@ -468,7 +401,7 @@ class FinancialAccountRef(Tmf):
     accountBalance: AccountBalance | None = None
 
 
-class Account(Tmf):
+class Account(Resource):
     """TMF666 BillingAccount / PartyAccount with the openbss extensions ``currency``,
     ``paymentTerms``, ``paidByParent`` and ``taxIdentification``."""
 
@@ -476,7 +409,7 @@ class Account(Tmf):
     description: Text | None = None
     accountType: Str | None = None
     paymentStatus: Str | None = None
-    state: AccountState = "active"
+    state: AccountState = AccountState.ACTIVE
     relatedParty: list[RelatedParty] = Field(min_length=1, max_length=50)
     accountRelationship: list[AccountRelationship] | None = Field(default=None,
                                                                   max_length=100)
@@ -488,7 +421,7 @@ class Account(Tmf):
     paymentPlan: list[PaymentPlan] | None = None
     taxExemption: list[AccountTaxExemption] | None = None
     # openbss extensions (TMF666 v4 has no currency: when absent, the tenant's default)
-    currency: Annotated[str, StringConstraints(min_length=3, max_length=3)] | None = None
+    currency: Currency | None = None
     paymentTerms: PaymentTerms | None = None
     paidByParent: bool = False
     taxIdentification: TaxIdentification | None = None

@@ -187,6 +187,12 @@ def national_id(number: str, country: str) -> str:
     return _check_with(module, number, "national id", country)
 
 
+def identifier_normal(number: str) -> str:
+    """The search form of an identification number: letters and digits, upper case (so
+    ``DE 136 695 976`` and ``de136695976`` match)."""
+    return re.sub(r"[^0-9A-Za-z]", "", number).upper()
+
+
 def identifier_key(secret: str, identification_type: str, number: str) -> str:
     """Keyed hash (HMAC-SHA256) of an identifier, for exact search without the plain text.
 

@@ -57,7 +57,7 @@ def upgrade() -> None:
 def _encrypt_existing_data() -> None:
     from openbss.core import crypto
     from openbss.core.db import new_id
-    from openbss.party.service import seal_with, search_keys, unseal
+    from openbss.party.personal import seal_with, search_keys, unseal
 
     bind = op.get_bind()
     keys = sa.table('tenant_data_key', sa.column('id', sa.String), sa.column(
