@@ -2,9 +2,14 @@
 (BillingAccount, PartyAccount), with openbss extension fields documented in
 docs/party.md.
 
-Field names are the TMF ones (camelCase, ``@type`` …); unknown fields are refused (422
-naming them) so a typo never disappears silently. Semantic checks that need the tenant
-(phone region, references) live in the service; these models check shape and ranges.
+The common TMF shapes (``TimePeriod``, ``Money``, ``Quantity``, ``EntityRef``,
+``RelatedParty``, ``Characteristic``, ``AwareDatetime``) come from
+:mod:`openbss.core.tmf_common`; the party's own sub-resources are here. As there,
+attributes are snake_case in Python and the TMF camelCase names on the wire
+(``contact_medium`` is ``contactMedium``, ``type_`` is ``@type``); unknown fields are
+refused (422 naming them) so a typo never disappears silently. Statuses are the StrEnums
+of :mod:`openbss.party.states`. Semantic checks that need the tenant (phone region,
+references) live in the use cases; these models check shape and ranges.
 """
 
 from __future__ import annotations
@@ -51,181 +56,181 @@ class Resource(Tmf):
 
 class MediumCharacteristic(Tmf):
     city: Str | None = None
-    contactType: Str | None = None
+    contact_type: Str | None = None
     country: Str | None = None
-    emailAddress: Annotated[str, StringConstraints(max_length=320)] | None = None
-    faxNumber: Str | None = None
-    phoneNumber: Str | None = None
-    postCode: Str | None = None
-    socialNetworkId: Str | None = None
-    stateOrProvince: Str | None = None
+    email_address: Annotated[str, StringConstraints(max_length=320)] | None = None
+    fax_number: Str | None = None
+    phone_number: Str | None = None
+    post_code: Str | None = None
+    social_network_id: Str | None = None
+    state_or_province: Str | None = None
     street1: Str | None = None
     street2: Str | None = None
 
 
 class ContactMedium(Tmf):
-    mediumType: Str
+    medium_type: Str
     preferred: bool | None = None
     characteristic: MediumCharacteristic
-    validFor: TimePeriod | None = None
+    valid_for: TimePeriod | None = None
 
 
 class ExternalReference(Tmf):
-    externalReferenceType: Str | None = None
+    external_reference_type: Str | None = None
     name: Str
 
 
 class Attachment(Tmf):
     id: Ref | None = None
     href: Url | None = None
-    attachmentType: Str | None = None
+    attachment_type: Str | None = None
     content: Text | None = None
     description: Text | None = None
-    mimeType: Str | None = None
+    mime_type: Str | None = None
     name: Str | None = None
     url: Url | None = None
     size: Quantity | None = None
-    validFor: TimePeriod | None = None
+    valid_for: TimePeriod | None = None
     referred_type: Str | None = Field(default=None, alias="@referredType")
 
 
 class Identification(Tmf):
-    identificationId: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    identificationType: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    issuingAuthority: Str | None = None
-    issuingDate: AwareDatetime | None = None
+    identification_id: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    identification_type: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    issuing_authority: Str | None = None
+    issuing_date: AwareDatetime | None = None
     attachment: Attachment | None = None
-    validFor: TimePeriod | None = None
+    valid_for: TimePeriod | None = None
 
 
 class PartyCreditProfile(Tmf):
-    creditAgencyName: Str | None = None
-    creditAgencyType: Str | None = None
-    ratingReference: Str | None = None
-    ratingScore: int | None = None
-    validFor: TimePeriod | None = None
+    credit_agency_name: Str | None = None
+    credit_agency_type: Str | None = None
+    rating_reference: Str | None = None
+    rating_score: int | None = None
+    valid_for: TimePeriod | None = None
 
 
 class TaxDefinition(Tmf):
     id: Ref | None = None
     name: Str | None = None
-    taxType: Str | None = None
+    tax_type: Str | None = None
     referred_type: Str | None = Field(default=None, alias="@referredType")
 
 
 class TaxExemptionCertificate(Tmf):
     id: Ref | None = None
     attachment: Attachment | None = None
-    taxDefinition: list[TaxDefinition] | None = None
-    validFor: TimePeriod | None = None
+    tax_definition: list[TaxDefinition] | None = None
+    valid_for: TimePeriod | None = None
 
 
 class OtherNameIndividual(Tmf):
-    aristocraticTitle: Str | None = None
-    familyName: Str | None = None
-    familyNamePrefix: Str | None = None
-    formattedName: Str | None = None
-    fullName: Str | None = None
+    aristocratic_title: Str | None = None
+    family_name: Str | None = None
+    family_name_prefix: Str | None = None
+    formatted_name: Str | None = None
+    full_name: Str | None = None
     generation: Str | None = None
-    givenName: Str | None = None
-    legalName: Str | None = None
-    middleName: Str | None = None
-    preferredGivenName: Str | None = None
+    given_name: Str | None = None
+    legal_name: Str | None = None
+    middle_name: Str | None = None
+    preferred_given_name: Str | None = None
     title: Str | None = None
-    validFor: TimePeriod | None = None
+    valid_for: TimePeriod | None = None
 
 
 class OtherNameOrganization(Tmf):
     name: Str | None = None
-    nameType: Str | None = None
-    tradingName: Str | None = None
-    validFor: TimePeriod | None = None
+    name_type: Str | None = None
+    trading_name: Str | None = None
+    valid_for: TimePeriod | None = None
 
 
 class Disability(Tmf):
-    disabilityCode: Str | None = None
-    disabilityName: Str | None = None
-    validFor: TimePeriod | None = None
+    disability_code: Str | None = None
+    disability_name: Str | None = None
+    valid_for: TimePeriod | None = None
 
 
 class LanguageAbility(Tmf):
-    isFavouriteLanguage: bool | None = None
-    languageCode: Str | None = None
-    languageName: Str | None = None
-    listeningProficiency: Str | None = None
-    readingProficiency: Str | None = None
-    speakingProficiency: Str | None = None
-    writingProficiency: Str | None = None
-    validFor: TimePeriod | None = None
+    is_favourite_language: bool | None = None
+    language_code: Str | None = None
+    language_name: Str | None = None
+    listening_proficiency: Str | None = None
+    reading_proficiency: Str | None = None
+    speaking_proficiency: Str | None = None
+    writing_proficiency: Str | None = None
+    valid_for: TimePeriod | None = None
 
 
 class Skill(Tmf):
     comment: Text | None = None
-    evaluatedLevel: Str | None = None
-    skillCode: Str | None = None
-    skillName: Str | None = None
-    validFor: TimePeriod | None = None
+    evaluated_level: Str | None = None
+    skill_code: Str | None = None
+    skill_name: Str | None = None
+    valid_for: TimePeriod | None = None
 
 
 class PartyBase(Resource):
-    contactMedium: list[ContactMedium] | None = Field(default=None, max_length=50)
-    creditRating: list[PartyCreditProfile] | None = None
-    externalReference: list[ExternalReference] | None = None
-    partyCharacteristic: list[Characteristic] | None = Field(default=None, max_length=200)
-    relatedParty: list[RelatedParty] | None = None
-    taxExemptionCertificate: list[TaxExemptionCertificate] | None = None
+    contact_medium: list[ContactMedium] | None = Field(default=None, max_length=50)
+    credit_rating: list[PartyCreditProfile] | None = None
+    external_reference: list[ExternalReference] | None = None
+    party_characteristic: list[Characteristic] | None = Field(default=None, max_length=200)
+    related_party: list[RelatedParty] | None = None
+    tax_exemption_certificate: list[TaxExemptionCertificate] | None = None
 
 
 class Individual(PartyBase):
     """TMF632 Individual (``givenName`` and ``familyName`` are required on create)."""
 
-    aristocraticTitle: Str | None = None
-    birthDate: AwareDatetime | date | None = None
-    countryOfBirth: Str | None = None
-    deathDate: AwareDatetime | date | None = None
-    familyName: Name
-    familyNamePrefix: Str | None = None
-    formattedName: Str | None = None
-    fullName: Str | None = None
+    aristocratic_title: Str | None = None
+    birth_date: AwareDatetime | date | None = None
+    country_of_birth: Str | None = None
+    death_date: AwareDatetime | date | None = None
+    family_name: Name
+    family_name_prefix: Str | None = None
+    formatted_name: Str | None = None
+    full_name: Str | None = None
     gender: Str | None = None
     generation: Str | None = None
-    givenName: Name
-    legalName: Str | None = None
+    given_name: Name
+    legal_name: Str | None = None
     location: Str | None = None
-    maritalStatus: Str | None = None
-    middleName: Str | None = None
+    marital_status: Str | None = None
+    middle_name: Str | None = None
     nationality: Str | None = None
-    placeOfBirth: Str | None = None
-    preferredGivenName: Str | None = None
+    place_of_birth: Str | None = None
+    preferred_given_name: Str | None = None
     title: Str | None = None
     disability: list[Disability] | None = None
-    individualIdentification: list[Identification] | None = Field(default=None, max_length=20)
-    languageAbility: list[LanguageAbility] | None = None
-    otherName: list[OtherNameIndividual] | None = None
+    individual_identification: list[Identification] | None = Field(default=None, max_length=20)
+    language_ability: list[LanguageAbility] | None = None
+    other_name: list[OtherNameIndividual] | None = None
     skill: list[Skill] | None = None
     status: IndividualStatus = IndividualStatus.INITIALIZED
 
 
 class OrganizationRelationship(Tmf):
-    relationshipType: Str | None = None
+    relationship_type: Str | None = None
     organization: EntityRef | None = None
 
 
 class Organization(PartyBase):
     """TMF632 Organization (``tradingName`` or ``name`` is required)."""
 
-    isHeadOffice: bool | None = None
-    isLegalEntity: bool | None = None
+    is_head_office: bool | None = None
+    is_legal_entity: bool | None = None
     name: Name | None = None
-    nameType: Str | None = None
-    organizationType: Str | None = None
-    tradingName: Name | None = None
-    existsDuring: TimePeriod | None = None
-    organizationChildRelationship: list[OrganizationRelationship] | None = None
-    organizationIdentification: list[Identification] | None = Field(default=None,
+    name_type: Str | None = None
+    organization_type: Str | None = None
+    trading_name: Name | None = None
+    exists_during: TimePeriod | None = None
+    organization_child_relationship: list[OrganizationRelationship] | None = None
+    organization_identification: list[Identification] | None = Field(default=None,
                                                                     max_length=20)
-    organizationParentRelationship: OrganizationRelationship | None = None
-    otherName: list[OtherNameOrganization] | None = None
+    organization_parent_relationship: OrganizationRelationship | None = None
+    other_name: list[OtherNameOrganization] | None = None
     status: OrganizationStatus = OrganizationStatus.INITIALIZED
 
 
@@ -242,26 +247,26 @@ class CustomerAccountRef(Tmf):
 class CreditProfile(Tmf):
     """TMF629 CreditProfile; ``creditLimit`` is an openbss extension (Money)."""
 
-    creditProfileDate: AwareDatetime
-    creditRiskRating: int | None = Field(default=None, ge=0, le=1000)
-    creditScore: int | None = Field(default=None, ge=0, le=1000)
-    creditLimit: Money | None = None
-    validFor: TimePeriod
+    credit_profile_date: AwareDatetime
+    credit_risk_rating: int | None = Field(default=None, ge=0, le=1000)
+    credit_score: int | None = Field(default=None, ge=0, le=1000)
+    credit_limit: Money | None = None
+    valid_for: TimePeriod
 
 
 class Customer(Resource):
     name: Name
     status: CustomerStatus = CustomerStatus.INITIALIZED
-    statusReason: Text | None = None
-    engagedParty: RelatedParty
+    status_reason: Text | None = None
+    engaged_party: RelatedParty
     account: list[CustomerAccountRef] | None = None
     agreement: list[EntityRef] | None = None
     characteristic: list[Characteristic] | None = Field(default=None, max_length=200)
-    contactMedium: list[ContactMedium] | None = Field(default=None, max_length=50)
-    creditProfile: list[CreditProfile] | None = None
-    paymentMethod: list[EntityRef] | None = None
-    relatedParty: list[RelatedParty] | None = None
-    validFor: TimePeriod | None = None
+    contact_medium: list[ContactMedium] | None = Field(default=None, max_length=50)
+    credit_profile: list[CreditProfile] | None = None
+    payment_method: list[EntityRef] | None = None
+    related_party: list[RelatedParty] | None = None
+    valid_for: TimePeriod | None = None
 
 
 # --- TMF666 accounts -----------------------------------------------------------------------
@@ -280,20 +285,20 @@ class CycleSpecification(Tmf):
     id: Ref | None = None
     href: Url | None = None
     name: Str | None = None
-    isRef: bool = False
+    is_ref: bool = False
     description: Text | None = None
     frequency: Frequency = "monthly"
-    anchorDay: int = Field(default=1, ge=1, le=31)
+    anchor_day: int = Field(default=1, ge=1, le=31)
     alignment: Alignment = "calendar"
-    timeZone: Str = "UTC"
-    billingDateShift: int | None = None
-    billingPeriod: Str | None = None
-    chargeDateOffset: int | None = None
-    creditDateOffset: int | None = None
-    dateShift: int | None = None
-    mailingDateOffset: int | None = None
-    paymentDueDateOffset: int | None = Field(default=None, ge=0, le=365)
-    validFor: TimePeriod | None = None
+    time_zone: Str = "UTC"
+    billing_date_shift: int | None = None
+    billing_period: Str | None = None
+    charge_date_offset: int | None = None
+    credit_date_offset: int | None = None
+    date_shift: int | None = None
+    mailing_date_offset: int | None = None
+    payment_due_date_offset: int | None = Field(default=None, ge=0, le=365)
+    valid_for: TimePeriod | None = None
     referred_type: Str | None = Field(default=None, alias="@referredType")
 
     @model_validator(mode="after")
@@ -307,7 +312,7 @@ class NamedRefOrValue(Tmf):
     id: Ref | None = None
     href: Url | None = None
     name: Str
-    isRef: bool = False
+    is_ref: bool = False
     description: Text | None = None
     referred_type: Str | None = Field(default=None, alias="@referredType")
 
@@ -319,9 +324,9 @@ class PresentationMediaRef(NamedRefOrValue):
 class BillStructure(Tmf):
     """TMF666 BillStructure plus the ``locale`` extension (bill language/locale)."""
 
-    cycleSpecification: CycleSpecification | None = None
+    cycle_specification: CycleSpecification | None = None
     format: NamedRefOrValue | None = None
-    presentationMedia: list[PresentationMediaRef] | None = Field(default=None, max_length=5)
+    presentation_media: list[PresentationMediaRef] | None = Field(default=None, max_length=5)
     locale: Annotated[str, StringConstraints(max_length=35)] | None = None
 
 
@@ -334,63 +339,63 @@ class AccountRef(Tmf):
 
 
 class AccountRelationship(Tmf):
-    relationshipType: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    relationship_type: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     account: AccountRef
-    validFor: TimePeriod | None = None
+    valid_for: TimePeriod | None = None
 
 
 class Contact(Tmf):
-    contactName: Str | None = None
-    contactType: Annotated[str, StringConstraints(min_length=1, max_length=64)]
-    partyRoleType: Str | None = None
-    contactMedium: list[ContactMedium] | None = Field(default=None, max_length=20)
-    relatedParty: RelatedParty | None = None
-    validFor: TimePeriod | None = None
+    contact_name: Str | None = None
+    contact_type: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    party_role_type: Str | None = None
+    contact_medium: list[ContactMedium] | None = Field(default=None, max_length=20)
+    related_party: RelatedParty | None = None
+    valid_for: TimePeriod | None = None
 
 
 class PaymentPlan(Tmf):
-    numberOfPayments: int | None = Field(default=None, ge=1)
-    paymentFrequency: Str | None = None
-    planType: Str | None = None
+    number_of_payments: int | None = Field(default=None, ge=1)
+    payment_frequency: Str | None = None
+    plan_type: Str | None = None
     priority: int | None = None
     status: Str | None = None
-    paymentMethod: EntityRef | None = None
-    totalAmount: Money | None = None
-    validFor: TimePeriod | None = None
+    payment_method: EntityRef | None = None
+    total_amount: Money | None = None
+    valid_for: TimePeriod | None = None
 
 
 class AccountTaxExemption(Tmf):
-    certificateNumber: Str | None = None
-    issuingJurisdiction: Annotated[str, StringConstraints(min_length=2, max_length=64)]
+    certificate_number: Str | None = None
+    issuing_jurisdiction: Annotated[str, StringConstraints(min_length=2, max_length=64)]
     reason: Text | None = None
-    validFor: TimePeriod | None = None
+    valid_for: TimePeriod | None = None
 
 
 class PaymentTerms(TmfModel):
     """openbss extension: when an invoice of the account falls due."""
 
     name: Str | None = None
-    dueDays: int = Field(ge=0, le=365)
+    due_days: int = Field(ge=0, le=365)
 
     @model_validator(mode="after")
     def _named(self) -> PaymentTerms:
         if self.name is None:
-            self.name = "due on receipt" if self.dueDays == 0 else f"net {self.dueDays}"
+            self.name = "due on receipt" if self.due_days == 0 else f"net {self.due_days}"
         return self
 
 
 class TaxIdentification(TmfModel):
     """openbss extension: the account's VAT id (the identification shape of TMF632)."""
 
-    identificationType: Literal["VAT"] = "VAT"
-    identificationId: Annotated[str, StringConstraints(min_length=2, max_length=64)]
-    issuingAuthority: Str | None = None
+    identification_type: Literal["VAT"] = "VAT"
+    identification_id: Annotated[str, StringConstraints(min_length=2, max_length=64)]
+    issuing_authority: Str | None = None
 
 
 class AccountBalance(Tmf):
-    balanceType: Str
+    balance_type: Str
     amount: Money
-    validFor: TimePeriod
+    valid_for: TimePeriod
 
 
 class FinancialAccountRef(Tmf):
@@ -398,7 +403,7 @@ class FinancialAccountRef(Tmf):
     href: Url | None = None
     name: Str | None = None
     referred_type: Str | None = Field(default=None, alias="@referredType")
-    accountBalance: AccountBalance | None = None
+    account_balance: AccountBalance | None = None
 
 
 class Account(Resource):
@@ -407,25 +412,25 @@ class Account(Resource):
 
     name: Name
     description: Text | None = None
-    accountType: Str | None = None
-    paymentStatus: Str | None = None
+    account_type: Str | None = None
+    payment_status: Str | None = None
     state: AccountState = AccountState.ACTIVE
-    relatedParty: list[RelatedParty] = Field(min_length=1, max_length=50)
-    accountRelationship: list[AccountRelationship] | None = Field(default=None,
+    related_party: list[RelatedParty] = Field(min_length=1, max_length=50)
+    account_relationship: list[AccountRelationship] | None = Field(default=None,
                                                                   max_length=100)
-    billStructure: BillStructure | None = None
+    bill_structure: BillStructure | None = None
     contact: list[Contact] | None = Field(default=None, max_length=20)
-    creditLimit: Money | None = None
-    defaultPaymentMethod: EntityRef | None = None
-    financialAccount: FinancialAccountRef | None = None
-    paymentPlan: list[PaymentPlan] | None = None
-    taxExemption: list[AccountTaxExemption] | None = None
+    credit_limit: Money | None = None
+    default_payment_method: EntityRef | None = None
+    financial_account: FinancialAccountRef | None = None
+    payment_plan: list[PaymentPlan] | None = None
+    tax_exemption: list[AccountTaxExemption] | None = None
     # openbss extensions (TMF666 v4 has no currency: when absent, the tenant's default)
     currency: Currency | None = None
-    paymentTerms: PaymentTerms | None = None
-    paidByParent: bool = False
-    taxIdentification: TaxIdentification | None = None
+    payment_terms: PaymentTerms | None = None
+    paid_by_parent: bool = False
+    tax_identification: TaxIdentification | None = None
     # Server-managed, but listed in TMF666 BillingAccount_Create: accepted and ignored.
-    lastModified: AwareDatetime | None = Field(default=None, exclude=True)
-    accountBalance: list[dict[str, Any]] | None = Field(default=None, exclude=True,
+    last_modified: AwareDatetime | None = Field(default=None, exclude=True)
+    account_balance: list[dict[str, Any]] | None = Field(default=None, exclude=True,
                                                         max_length=20)
