@@ -48,6 +48,14 @@ def _delivery(client, tenant) -> dict[str, str]:
     return {"id": delivery_id}
 
 
+def _product(client, tenant) -> dict[str, str]:
+    """A product of the tenant (created, so it can also be deleted)."""
+    r = client.post("/tmf-api/productInventory/v4/product", json={"status": "created"},
+                    headers=tenant.headers())
+    assert r.status_code == 201, r.text
+    return {"id": r.json()["id"]}
+
+
 # route path template -> factory(client, tenant) returning the path parameters
 FACTORIES: dict[str, Callable] = {
     "/tmf-api/event/v4/hub/{id}": _hub("/tmf-api/event/v4"),
@@ -94,6 +102,10 @@ FACTORIES: dict[str, Callable] = {
               {"name": "x"}) for action in ("version", "prices", "eligibility")]]},
     "/tmf-api/productCatalogManagement/v4/hub/{id}": _hub(
         "/tmf-api/productCatalogManagement/v4"),
+    # --- ordering (TMF637) ---
+    "/tmf-api/productInventory/v4/product/{id}": lambda c, t: _product(c, t),
+    "/api/v1/products/{id}/history": lambda c, t: _product(c, t),
+    "/tmf-api/productInventory/v4/hub/{id}": _hub("/tmf-api/productInventory/v4"),
 }
 
 

@@ -3,6 +3,7 @@
 from openbss.catalog import models as catalog_models  # noqa: F401
 from openbss.core import models as core_models  # noqa: F401
 from openbss.core.db import Base
+from openbss.ordering import models as ordering_models  # noqa: F401
 from openbss.party import models as party_models  # noqa: F401
 
 metadata = Base.metadata

@@ -17,6 +17,7 @@ from openbss.core.config import HOW_TO_SET_SECRET_KEY, get_settings, secret_key_
 from openbss.core.error_handlers import install_error_handlers
 from openbss.core.logging import configure_logging
 from openbss.core.middleware import UnitOfWorkMiddleware
+from openbss.ordering import api as ordering_api
 from openbss.party import api as party_api
 
 # Every TMF API mounted here gets its hub (listener registration) automatically.
@@ -24,8 +25,10 @@ TMF_APIS: list[tuple[str, str]] = [
     ("event", "/tmf-api/event/v4"),
     *party_api.TMF_APIS,
     *catalog_api.TMF_APIS,
+    *ordering_api.TMF_APIS,
 ]
-CONTEXT_ROUTERS = [party_api.router, catalog_api.router, pricing_preview.router]
+CONTEXT_ROUTERS = [party_api.router, catalog_api.router, pricing_preview.router,
+                   ordering_api.router]
 
 
 @asynccontextmanager

@@ -55,6 +55,11 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
         READ: "GET (offerings, prices, eligibility, export content)",
         WRITE: "POST, PATCH, import and export jobs, new offering versions",
         DELETE: "DELETE"}),
+    Family("product", "TMF637 `product`, `/api/v1/products/{id}/history`", {
+        READ: "GET products and their history",
+        WRITE: "POST (bring an existing subscription over), PATCH (suspend, resume, "
+               "terminate, characteristics)",
+        DELETE: "DELETE a product that never went live"}),
     Family("pricing", "`POST /api/v1/pricing/preview` (nothing is stored)", {
         READ: "price a quantity"}),
     Family("audit", "`GET /api/v1/audit`", {READ: "page through the audit log"}),
@@ -73,16 +78,16 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 # `billing_ops`. Listeners make openbss call URLs of the caller's choice: not for
 # read-only roles or external partners.
 MATRIX_TABLE = """
-role             party  customer  account  personalData  catalog  pricing  audit  testClock  eventDeliveries  hubs
-admin            rwdp   rwdp      rwdp     rd            rwd      r        r      rw         rw               wd
-catalog_manager  -      -         -        -             rwd      r        -      r          -                wd
-sales_agent      rwp    rwp       rwp      -             r        r        -      r          -                wd
-care_agent       rwdp   rwdp      rwdp     rd            r        r        -      r          -                wd
-billing_ops      rp     rp        rwp      -             r        r        -      r          rw               wd
-finance          r      r         r        -             r        r        -      r          -                wd
-partner          -      -         -        -             r        r        -      r          -                -
-auditor          rp     rp        rp       r             r        r        r      r          r                -
-read_only        r      r         r        -             r        r        -      r          -                -
+role             party  customer  account  personalData  catalog  product  pricing  audit  testClock  eventDeliveries  hubs
+admin            rwdp   rwdp      rwdp     rd            rwd      rwd      r        r      rw         rw               wd
+catalog_manager  -      -         -        -             rwd      -        r        -      r          -                wd
+sales_agent      rwp    rwp       rwp      -             r        rw       r        -      r          -                wd
+care_agent       rwdp   rwdp      rwdp     rd            r        rwd      r        -      r          -                wd
+billing_ops      rp     rp        rwp      -             r        rw       r        -      r          rw               wd
+finance          r      r         r        -             r        r        r        -      r          -                wd
+partner          -      -         -        -             r        -        r        -      r          -                -
+auditor          rp     rp        rp       r             r        r        r        r      r          r                -
+read_only        r      r         r        -             r        r        r        -      r          -                -
 """  # noqa: E501
 
 
@@ -151,6 +156,7 @@ API_FAMILIES: dict[str, str] = {
     "customerManagement": "customer",
     "accountManagement": "account",
     "productCatalogManagement": "catalog",
+    "productInventory": "product",
 }
 API_READERS: dict[str, frozenset[str]] = {
     api: roles_for(family, READ) for api, family in API_FAMILIES.items()
