@@ -4,7 +4,7 @@ its ``field``; the lifecycle is one state machine per kind; jobs have no PATCH."
 from __future__ import annotations
 
 import pytest
-from catalog_helpers import P, active_offering, offering, patch, post, price
+from catalog_helpers import P, active_offering, offering, patch, price
 
 from openbss.catalog import errors, importer
 from openbss.catalog.lifecycle import LIFECYCLE, JobStatus, LifecycleStatus, canonical_status
@@ -112,7 +112,7 @@ def test_a_new_version_must_be_higher(client, tenant):
 def test_import_errors_keep_their_type_and_name_the_path(tenant, text, error, field):
     with pytest.raises(OpenBSSError) as caught, unit_of_work() as s:
         ctx = system_context(s, s.get(Tenant, tenant.id), actor="test")
-        importer.import_catalog(ctx, importer.parse(text))
+        importer.import_catalog(ctx, data=importer.parse(text))
     assert type(caught.value) is error and caught.value.field == field
 
 

@@ -9,7 +9,7 @@ from catalog_helpers import P, assert_tmf
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from openbss.catalog import demo, importer
+from openbss.catalog import demo, exporter, importer
 from openbss.catalog.models import ProductOffering
 from openbss.cli import app
 from openbss.core.context import system_context
@@ -54,14 +54,14 @@ def test_export_reimports_identically(make_tenant):
     with unit_of_work() as s:
         demo.load(_ctx(s, a.id))
     with unit_of_work() as s:
-        exported = importer.export_catalog(_ctx(s, a.id))
+        exported = exporter.export_catalog(_ctx(s, a.id))
     for fmt in ("yaml", "json"):
         target = make_tenant()
         text = importer.dump(exported, fmt)
         with unit_of_work() as s:
-            importer.import_catalog(_ctx(s, target.id), importer.parse(text))
+            importer.import_catalog(_ctx(s, target.id), data=importer.parse(text))
         with unit_of_work() as s:
-            again = importer.export_catalog(_ctx(s, target.id))
+            again = exporter.export_catalog(_ctx(s, target.id))
         assert again == exported, fmt
     assert b.id != a.id
 
@@ -87,7 +87,7 @@ productOffering:
 
 def test_a_bad_file_changes_nothing_and_names_the_path(tenant):
     with pytest.raises(ValidationError) as caught, unit_of_work() as s:
-        importer.import_catalog(_ctx(s, tenant.id), importer.parse(BAD))
+        importer.import_catalog(_ctx(s, tenant.id), data=importer.parse(BAD))
     assert caught.value.field == \
         "productOffering[2].productOfferingPrice[0].chargeModel.tiers[1].upTo"
     assert caught.value.message.startswith(
@@ -108,7 +108,7 @@ def test_a_bad_file_changes_nothing_and_names_the_path(tenant):
 ])
 def test_file_errors_name_the_path(tenant, text, field):
     with pytest.raises(ValidationError) as caught, unit_of_work() as s:
-        importer.import_catalog(_ctx(s, tenant.id), importer.parse(text))
+        importer.import_catalog(_ctx(s, tenant.id), data=importer.parse(text))
     assert caught.value.field == field
 
 
@@ -183,10 +183,10 @@ def test_export_reimports_cross_references(client, make_tenant):
     post("productOffering", {"name": "Beta", "productOfferingPrice": [{"id": fee["id"]}]})
     post("productOffering", {"name": "Alpha", "productOfferingPrice": [{"id": promo["id"]}]})
     with unit_of_work() as s:
-        exported = importer.export_catalog(_ctx(s, source.id))
+        exported = exporter.export_catalog(_ctx(s, source.id))
     target = make_tenant()
     with unit_of_work() as s:
-        importer.import_catalog(_ctx(s, target.id), importer.parse(importer.dump(exported,
+        importer.import_catalog(_ctx(s, target.id), data=importer.parse(importer.dump(exported,
                                                                                    "yaml")))
     with unit_of_work() as s:
-        assert importer.export_catalog(_ctx(s, target.id)) == exported
+        assert exporter.export_catalog(_ctx(s, target.id)) == exported

@@ -11,7 +11,7 @@ from catalog_helpers import P
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from openbss.catalog import demo, importer
+from openbss.catalog import demo, exporter, importer
 from openbss.catalog.models import ProductOffering, ProductOfferingPrice
 from openbss.cli import app
 from openbss.core.context import system_context
@@ -46,7 +46,7 @@ productOffering:
 def _import(tenant_id: str, text: str) -> dict[str, dict[str, int]]:
     with unit_of_work() as s:
         ctx = system_context(s, s.get(Tenant, tenant_id), actor="test")
-        return importer.import_catalog(ctx, importer.parse(text))
+        return importer.import_catalog(ctx, data=importer.parse(text))
 
 
 def _total(counts: dict[str, dict[str, int]], outcome: str) -> int:
@@ -79,7 +79,7 @@ def test_same_file_twice_and_own_export_change_nothing(make_tenant):
     assert _total(again, "unchanged") == _total(first, "created")
     assert _total(again, "created") + _total(again, "updated") + _total(again, "newVersion") == 0
     with unit_of_work() as s:
-        exported = importer.export_catalog(system_context(s, s.get(Tenant, a.id), actor="t"))
+        exported = exporter.export_catalog(system_context(s, s.get(Tenant, a.id), actor="t"))
     own = _import(a.id, importer.dump(exported, "yaml"))
     assert _total(own, "unchanged") == _total(first, "created")
     assert _total(own, "created") == 0
@@ -129,7 +129,7 @@ def test_a_changed_active_item_gets_a_new_version(client, tenant):
     assert _total(again, "unchanged") == 2 and _total(again, "newVersion") == 0
     # and the export of both versions re-imports as it is
     with unit_of_work() as s:
-        exported = importer.export_catalog(
+        exported = exporter.export_catalog(
             system_context(s, s.get(Tenant, tenant.id), actor="t"))
     keys = sorted(o["key"] for o in exported["productOffering"])
     assert keys == ["live", "live@1.0"]

@@ -53,7 +53,7 @@ def import_file(
         raise typer.Exit(1) from None
     with unit_of_work() as session:
         ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
-        counts = importer.import_catalog(ctx, importer.parse(text))
+        counts = importer.import_catalog(ctx, data=importer.parse(text))
     err.print(f"imported {file} into tenant {tenant!r}: {importer.summary(counts)}",
               highlight=False)
 
@@ -64,7 +64,7 @@ def export_file(
     tenant: Annotated[str, typer.Option(help="Tenant name.")] = "default",
 ) -> None:
     """Write the tenant's whole catalog to stdout (re-imports with `catalog import`)."""
-    from openbss.catalog import importer
+    from openbss.catalog import exporter, importer
     from openbss.core.auth import tenant_by_name
     from openbss.core.context import system_context
     from openbss.core.db import unit_of_work
@@ -75,5 +75,5 @@ def export_file(
     _ready()
     with unit_of_work() as session:
         ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
-        text = importer.dump(importer.export_catalog(ctx), format)
+        text = importer.dump(exporter.export_catalog(ctx), format)
     sys.stdout.write(text)

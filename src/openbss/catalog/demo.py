@@ -24,7 +24,7 @@ def load(ctx: Context) -> list[str]:
             continue
         text = resources.files("openbss.catalog").joinpath("demo_data", filename).read_text(
             encoding="utf-8")
-        counts = importer.import_catalog(ctx, importer.parse(text))
+        counts = importer.import_catalog(ctx, data=importer.parse(text))
         lines.append(f"catalog {key!r}: {counts['productOffering']['created']} offerings, "
                      f"{counts['productOfferingPrice']['created']} prices")
     return lines

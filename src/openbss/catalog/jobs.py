@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from openbss.catalog import importer, queries
+from openbss.catalog import exporter, importer, queries
 from openbss.catalog.errors import ImportSourceUnreadable
 from openbss.catalog.lifecycle import JobStatus
 from openbss.catalog.models import CatalogJob
@@ -105,7 +105,7 @@ def create_import_job(ctx: Context, *, data: ImportJobIn) -> CatalogJob:
                      creation_date=ctx.now, body=body)
     savepoint = ctx.session.begin_nested()
     try:
-        counts = importer.import_catalog(ctx, importer.parse(text))
+        counts = importer.import_catalog(ctx, data=importer.parse(text))
         savepoint.commit()
         job.status = JobStatus.SUCCEEDED.value
         job.body = {**body, "result": counts}
@@ -129,7 +129,7 @@ def create_export_job(ctx: Context, *, data: ExportJobIn) -> CatalogJob:
     if media not in formats:
         raise ValidationError(f"contentType must be one of {', '.join(MEDIA.values())}",
                               field="contentType")
-    content = importer.dump(importer.export_catalog(ctx), formats[media])
+    content = importer.dump(exporter.export_catalog(ctx), formats[media])
     body = {k: v for k, v in {"path": request.path, "query": request.query}.items() if v}
     job = CatalogJob(tenant_id=ctx.tenant_id, kind="exportJob", status=JobStatus.SUCCEEDED.value,
                      content_type=media, creation_date=ctx.now, completion_date=ctx.now,
