@@ -128,6 +128,6 @@ def offering_eligibility(
     """Whether a customer of that type and country may order the offering now (or ``at``)."""
     row = service.get_resource(ctx, kind="productOffering", resource_id=id)
     _aware(at)
-    eligible = selling.check_eligibility(row, customer_type=customerType, country=country)
+    eligible = selling.check_eligibility(row.body, customer_type=customerType, country=country)
     return {"id": row.id, "eligible": eligible,
             "orderable": selling.is_orderable(ctx, offering_id=id, at=at)}

@@ -34,7 +34,7 @@ from openbss.catalog import queries, service
 from openbss.catalog.documents import with_numbers
 from openbss.catalog.errors import ImportKeyConflict, InvalidCatalogFile
 from openbss.catalog.lifecycle import LIFECYCLE, is_editable
-from openbss.catalog.models import RESOURCE_MODELS
+from openbss.catalog.models import RESOURCE_MODELS, ProductOffering
 from openbss.catalog.rules import prepare
 from openbss.catalog.schemas import SCHEMAS
 from openbss.catalog.versions import version_key
@@ -205,7 +205,7 @@ class _Importer:
             old.key = self._archived_key(kind, key, old.version)
         ctx.session.flush()
         new = service.create_from_document(ctx, kind=kind, doc=wanted, key=key)
-        if kind == "productOffering":
+        if isinstance(new, ProductOffering):
             new.previous_version_id = row.id
         return str(new.id), "newVersion"
 

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from openbss.core.db import Base, ExactDecimal, JSONType, UTCDateTime, new_id
 
 
-class _Resource:
-    """Columns shared by every catalog resource."""
+class CatalogResource:
+    """Columns shared by every catalog resource (the type of "one of the catalog's rows")."""
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenant.id"), index=True)
@@ -35,14 +35,14 @@ class _Resource:
     body: Mapped[dict[str, Any]] = mapped_column(JSONType)
 
 
-class Catalog(_Resource, Base):
+class Catalog(CatalogResource, Base):
     __tablename__ = "catalog_catalog"
     __table_args__ = (Index("ix_catalog_catalog_tenant_name", "tenant_id", "name"),)
 
     catalog_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
-class Category(_Resource, Base):
+class Category(CatalogResource, Base):
     __tablename__ = "catalog_category"
     __table_args__ = (Index("ix_catalog_category_tenant_name", "tenant_id", "name"),)
 
@@ -50,7 +50,7 @@ class Category(_Resource, Base):
     is_root: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class ProductSpecification(_Resource, Base):
+class ProductSpecification(CatalogResource, Base):
     __tablename__ = "catalog_product_specification"
     __table_args__ = (Index("ix_catalog_product_specification_tenant_name", "tenant_id", "name"),)
 
@@ -59,7 +59,7 @@ class ProductSpecification(_Resource, Base):
     is_bundle: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class ProductOffering(_Resource, Base):
+class ProductOffering(CatalogResource, Base):
     __tablename__ = "catalog_product_offering"
     __table_args__ = (
         Index("ix_catalog_product_offering_tenant_name", "tenant_id", "name", "version"),
@@ -72,7 +72,7 @@ class ProductOffering(_Resource, Base):
     previous_version_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
 
-class ProductOfferingPrice(_Resource, Base):
+class ProductOfferingPrice(CatalogResource, Base):
     __tablename__ = "catalog_product_offering_price"
     __table_args__ = (
         Index("ix_catalog_product_offering_price_tenant_name", "tenant_id", "name"),
@@ -105,7 +105,7 @@ class CatalogJob(Base):
     body: Mapped[dict[str, Any]] = mapped_column(JSONType)
 
 
-RESOURCE_MODELS: dict[str, type[_Resource]] = {
+RESOURCE_MODELS: dict[str, type[CatalogResource]] = {
     "catalog": Catalog,
     "category": Category,
     "productSpecification": ProductSpecification,

@@ -15,6 +15,7 @@ from openbss.catalog.lifecycle import canonical_status
 from openbss.catalog.models import (
     RESOURCE_MODELS,
     CatalogJob,
+    CatalogResource,
     Category,
     ProductOffering,
     ProductOfferingPrice,
@@ -24,7 +25,7 @@ from openbss.core.errors import BadRequestError, NotFoundError
 from openbss.core.queries import find_owned, get_owned, scoped
 from openbss.core.tmf import ListParams, apply_filters, paginate
 
-Row = Any  # one of the catalog's resource rows (RESOURCE_MODELS)
+Row = CatalogResource  # one of the catalog's resource rows (RESOURCE_MODELS)
 
 _EXTRA_FILTERS: dict[str, dict[str, str]] = {
     "catalog": {"catalogType": "catalog_type"},
@@ -82,6 +83,24 @@ def get(ctx: Context, kind: str, resource_id: str, *, lock: bool = False) -> Row
 def find(ctx: Context, kind: str, resource_id: str) -> Row | None:
     """The resource of this tenant, or ``None`` (another tenant's too)."""
     return find_owned(ctx.session, RESOURCE_MODELS[kind], ctx.tenant_id, resource_id)
+
+
+def get_offering(ctx: Context, offering_id: str) -> ProductOffering:
+    return get_owned(ctx.session, ProductOffering, ctx.tenant_id, offering_id,
+                     "productOffering")
+
+
+def get_price(ctx: Context, price_id: str) -> ProductOfferingPrice:
+    return get_owned(ctx.session, ProductOfferingPrice, ctx.tenant_id, price_id,
+                     "productOfferingPrice")
+
+
+def find_offering(ctx: Context, offering_id: str) -> ProductOffering | None:
+    return find_owned(ctx.session, ProductOffering, ctx.tenant_id, offering_id)
+
+
+def find_price(ctx: Context, price_id: str) -> ProductOfferingPrice | None:
+    return find_owned(ctx.session, ProductOfferingPrice, ctx.tenant_id, price_id)
 
 
 def page(ctx: Context, kind: str, params: ListParams) -> tuple[list[Row], int]:

@@ -42,7 +42,7 @@ def get_orderable_offering(ctx: Context, *, offering_id: str,
     validFor, sellable on its own. 404 if unknown; a :class:`NotOrderable` (409) saying why
     otherwise."""
     at = at or ctx.now
-    row: ProductOffering = queries.get(ctx, "productOffering", offering_id)
+    row = queries.get_offering(ctx, offering_id)
     label = f"productOffering {row.id!r}"
     if row.lifecycle_status != ACTIVE:
         raise OfferingNotActive(f"{label} is {row.lifecycle_status}, only Active offerings "
@@ -85,7 +85,7 @@ def select_prices(ctx: Context, *, offering_id: str, currency: str | None,
     ``currency``.
     """
     at = at or ctx.now
-    offering = queries.get(ctx, "productOffering", offering_id)
+    offering = queries.get_offering(ctx, offering_id)
     ids = [str(r.get("id")) for r in offering.body.get("productOfferingPrice") or []]
     pops = queries.prices_among(ctx, ids)
     pops.sort(key=lambda p: ids.index(p.id))
@@ -111,7 +111,7 @@ def charge_model_of_price(ctx: Context, *, price_id: str) -> tuple[ChargeModel, 
     :class:`NotChargeable` (422 ``productOfferingPrice.id``) if it has no chargeable price
     or no currency.
     """
-    pop: ProductOfferingPrice = queries.get(ctx, "productOfferingPrice", price_id)
+    pop = queries.get_price(ctx, price_id)
     body = pop.body
     model: ChargeModel
     if body.get("chargeModel") is not None:
@@ -130,6 +130,6 @@ def charge_model_of_price(ctx: Context, *, price_id: str) -> tuple[ChargeModel, 
 
 def included_quantity_of_price(ctx: Context, *, price_id: str) -> Decimal:
     """Units included in every period before a usage price applies (0 without any)."""
-    pop = queries.get(ctx, "productOfferingPrice", price_id)
+    pop = queries.get_price(ctx, price_id)
     included = (pop.body.get("includedQuantity") or {}).get("amount")
     return Decimal(str(included)) if included is not None else Decimal(0)

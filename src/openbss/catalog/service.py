@@ -36,7 +36,7 @@ from openbss.catalog.errors import (
     StillReferenced,
 )
 from openbss.catalog.lifecycle import ACTIVE, IN_DESIGN, LIFECYCLE, is_editable
-from openbss.catalog.models import RESOURCE_MODELS, ProductOffering
+from openbss.catalog.models import RESOURCE_MODELS
 from openbss.catalog.paths import path_of
 from openbss.catalog.rules import prepare
 from openbss.catalog.schemas import SCHEMAS
@@ -231,14 +231,14 @@ def _check_activation(ctx: Context, kind: str, body: dict[str, Any], *, label: s
         )
     if kind == "productOffering":
         for index, ref in enumerate(body.get("productOfferingPrice") or []):
-            pop = queries.find(ctx, "productOfferingPrice", str(ref.get("id")))
+            pop = queries.find_price(ctx, str(ref.get("id")))
             if pop is not None and not is_priced(pop.body):
                 raise PriceMissing(
                     f"{label}: productOfferingPrice {pop.id!r} has no price yet",
                     field=f"productOfferingPrice[{index}].id",
                 )
         for index, ref in enumerate(body.get("bundledProductOffering") or []):
-            component = queries.find(ctx, "productOffering", str(ref.get("id")))
+            component = queries.find_offering(ctx, str(ref.get("id")))
             if component is not None and component.lifecycle_status != ACTIVE:
                 raise BundleComponentNotActive(
                     f"{label}: bundled productOffering {component.id!r} is "
@@ -247,11 +247,11 @@ def _check_activation(ctx: Context, kind: str, body: dict[str, Any], *, label: s
                 )
 
 
-def _cascade_prices(ctx: Context, offering: ProductOffering, status: str) -> None:
+def _cascade_prices(ctx: Context, offering: Row, status: str) -> None:
     """Activating an offering moves its prices in design along with it."""
     if status != ACTIVE:
         return
     for ref in offering.body.get("productOfferingPrice") or []:
-        pop = queries.find(ctx, "productOfferingPrice", str(ref.get("id")))
+        pop = queries.find_price(ctx, str(ref.get("id")))
         if pop is not None and pop.lifecycle_status == IN_DESIGN:
             set_status(ctx, kind="productOfferingPrice", resource_id=pop.id, status=status)

@@ -12,7 +12,7 @@ from openbss.catalog.errors import VersionNotHigher
 from openbss.catalog.lifecycle import IN_DESIGN
 from openbss.catalog.models import ProductOffering, ProductOfferingPrice
 from openbss.catalog.schemas import NewVersionIn
-from openbss.catalog.service import create_from_document, get_resource, ids_of
+from openbss.catalog.service import create_from_document, ids_of
 from openbss.core.context import Context
 
 
@@ -36,7 +36,7 @@ def new_offering_version(ctx: Context, *, offering_id: str,
     the same name; it must be higher than all (:class:`VersionNotHigher`).
     ``data.valid_for`` replaces the copy's ``validFor``.
     """
-    source: ProductOffering = get_resource(ctx, kind="productOffering", resource_id=offering_id)
+    source = queries.get_offering(ctx, offering_id)
     version = data.version
     highest = max(version_key(v) for v in queries.versions_named(ctx, "productOffering",
                                                                    source.name))
@@ -57,10 +57,9 @@ def new_offering_version(ctx: Context, *, offering_id: str,
         # so the copies point at each other, not at the old version.
         ready = [ref for ref in pending if all(
             rel_id in copied or rel_id not in old_ids
-            for rel_id in _related_price_ids(queries.get(ctx, "productOfferingPrice",
-                                                         ref["id"])))]
+            for rel_id in _related_price_ids(queries.get_price(ctx, ref["id"])))]
         for ref in ready or pending:  # a cycle: copy the rest as they are
-            pop = queries.get(ctx, "productOfferingPrice", ref["id"])
+            pop = queries.get_price(ctx, ref["id"])
             copy = {k: v for k, v in pop.body.items() if k != "lastUpdate"}
             copy.update(lifecycleStatus=IN_DESIGN.value, version=version)
             for attr in ("popRelationship", "bundledPopRelationship"):
@@ -79,7 +78,8 @@ def new_offering_version(ctx: Context, *, offering_id: str,
     if data.valid_for is not None:
         body["validFor"] = data.valid_for.model_dump(mode="json", by_alias=True,
                                                      exclude_none=True)
-    row: ProductOffering = create_from_document(ctx, kind="productOffering", doc=body)
+    row = create_from_document(ctx, kind="productOffering", doc=body)
+    assert isinstance(row, ProductOffering)
     row.previous_version_id = source.id
     return row
 
