@@ -225,3 +225,20 @@ def test_changes_count_in_row_version(client, tenant, make_customer,
                               .where(Account.id == account["id"])) == 2
         party_id = customer["engagedParty"]["id"]
         assert session.scalar(select(Party.row_version).where(Party.id == party_id)) == 1
+
+
+def test_docs_show_the_state_machines_and_every_error_code() -> None:
+    from pathlib import Path
+
+    from openbss.core.errors import OpenBSSError
+    from openbss.party import errors
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "party.md").read_text()
+    for machine in (INDIVIDUAL_STATES, ORGANIZATION_STATES, CUSTOMER_STATES, ACCOUNT_STATES):
+        assert f"```mermaid\n{machine.diagram()}\n```" in doc, machine.resource
+    codes = {cls.code for cls in vars(errors).values()
+             if isinstance(cls, type) and issubclass(cls, OpenBSSError)
+             and cls.__module__ == errors.__name__ and not cls.__name__.startswith("_")}
+    assert len(codes) == 15
+    missing = [c for c in sorted(codes) if f"| `{c}` |" not in doc]
+    assert not missing, missing
