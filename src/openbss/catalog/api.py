@@ -8,14 +8,16 @@ call a use case. No SQL here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel
 
 from openbss.catalog import jobs, queries, selling, service, versions
-from openbss.catalog.models import RESOURCE_MODELS
+from openbss.catalog.models import RESOURCE_MODELS, CatalogJob
 from openbss.catalog.paths import PREFIX, path_of
 from openbss.catalog.schemas import SCHEMAS, ExportJobIn, ImportJobIn, NewVersionIn
 from openbss.core.context import Context
@@ -52,24 +54,21 @@ def _resource(kind: str) -> TmfResource:
 for _kind in RESOURCE_MODELS:
     add_resource_routes(router, _resource(_kind))
 
-add_resource_routes(router, TmfResource(
-    name="importJob", path=path_of("importJob"), tag=TAG, schema=ImportJobIn,
-    filters=tuple(queries.JOB_FILTERS), read=READ, write=WRITE, delete=DELETE,
-    create=lambda ctx, data: jobs.create_import_job(ctx, data=data),
-    find=lambda ctx, params: jobs.list_jobs(ctx, kind="importJob", params=params),
-    get=lambda ctx, id: jobs.get_job(ctx, kind="importJob", job_id=id),
-    remove=lambda ctx, id: jobs.delete_job(ctx, kind="importJob", job_id=id),
-    render=jobs.render_job,
-))
-add_resource_routes(router, TmfResource(
-    name="exportJob", path=path_of("exportJob"), tag=TAG, schema=ExportJobIn,
-    filters=tuple(queries.JOB_FILTERS), read=READ, write=WRITE, delete=DELETE,
-    create=lambda ctx, data: jobs.create_export_job(ctx, data=data),
-    find=lambda ctx, params: jobs.list_jobs(ctx, kind="exportJob", params=params),
-    get=lambda ctx, id: jobs.get_job(ctx, kind="exportJob", job_id=id),
-    remove=lambda ctx, id: jobs.delete_job(ctx, kind="exportJob", job_id=id),
-    render=jobs.render_job,
-))
+
+def _job(kind: str, schema: type[BaseModel], create: Callable[..., CatalogJob]) -> TmfResource:
+    return TmfResource(
+        name=kind, path=path_of(kind), tag=TAG, schema=schema,
+        filters=tuple(queries.JOB_FILTERS), read=READ, write=WRITE, delete=DELETE,
+        create=lambda ctx, data: create(ctx, data=data),
+        find=lambda ctx, params: jobs.list_jobs(ctx, kind=kind, params=params),
+        get=lambda ctx, id: jobs.get_job(ctx, kind=kind, job_id=id),
+        remove=lambda ctx, id: jobs.delete_job(ctx, kind=kind, job_id=id),
+        render=jobs.render_job,
+    )
+
+
+add_resource_routes(router, _job("importJob", ImportJobIn, jobs.create_import_job))
+add_resource_routes(router, _job("exportJob", ExportJobIn, jobs.create_export_job))
 
 
 @router.get(PREFIX + "/exportJob/{id}/content", tags=[TAG])
