@@ -5,6 +5,8 @@ here: the factory validates bodies, the use cases do the work."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
@@ -36,13 +38,18 @@ export_personal_data = Requires.to("personalData", "read")
 erase_personal_data = Requires.to("personalData", "delete")
 
 
+def _access(family: str) -> dict[str, Any]:
+    """The read/write/delete dependencies of a permission family."""
+    return {"read": Requires.to(family, "read"), "write": Requires.to(family, "write"),
+            "delete": Requires.to(family, "delete")}
+
+
 def _party_resource(kind: str) -> TmfResource:
     return TmfResource(
         name=kind, path=PATHS[kind], tag="partyManagement", schema=parties.SCHEMAS[kind],
         filters=("status", "country", "name", "lastUpdate", "creationDate",
                  *sorted(parties.SEARCH_PARAMS)),
-        read=Requires.to("party", "read"), write=Requires.to("party", "write"),
-        delete=Requires.to("party", "delete"),
+        **_access("party"),
         create=lambda ctx, data: parties.create_party(ctx, kind=kind, data=data),
         find=lambda ctx, params: parties.list_parties(ctx, kind=kind, params=params),
         get=lambda ctx, id: parties.get_party(ctx, kind=kind, party_id=id),
@@ -57,8 +64,7 @@ def _account_resource(kind: str) -> TmfResource:
     return TmfResource(
         name=kind, path=account_path(kind), tag="accountManagement", schema=schemas.Account,
         filters=("state", "currency", "name", "parentId", "paidByParent", "lastModified"),
-        read=Requires.to("account", "read"), write=Requires.to("account", "write"),
-        delete=Requires.to("account", "delete"),
+        **_access("account"),
         create=lambda ctx, data: accounts.create_account(ctx, kind=kind, data=data),
         find=lambda ctx, params: accounts.list_accounts(ctx, kind=kind, params=params),
         get=lambda ctx, id: accounts.get_account(ctx, kind=kind, account_id=id),
@@ -76,8 +82,7 @@ for _kind in ("individual", "organization"):
 add_resource_routes(router, TmfResource(
     name="customer", path=CUSTOMER_PATH, tag="customerManagement", schema=schemas.Customer,
     filters=("status", "engagedParty.id", "name", "lastUpdate"),
-    read=Requires.to("customer", "read"), write=Requires.to("customer", "write"),
-    delete=Requires.to("customer", "delete"),
+    **_access("customer"),
     create=lambda ctx, data: customers.create_customer(ctx, data=data),
     find=lambda ctx, params: customers.list_customers(ctx, params=params),
     get=lambda ctx, id: customers.get_customer(ctx, customer_id=id),
