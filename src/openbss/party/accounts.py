@@ -69,7 +69,7 @@ def render_accounts(ctx: Context, rows: Sequence[Account], *, full: bool = False
     docs = []
     for row in rows:
         # as ctx.role may see it; full: everything in clear (the event's form, see
-        # openbss.party.service.render_party)
+        # openbss.party.parties.render_party)
         body = unseal(ctx.session, row.body) if full else personal_view(
             ctx.session, row.body, ctx.role)
         relationships = list(body.get("accountRelationship") or [])
