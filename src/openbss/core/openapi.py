@@ -53,6 +53,7 @@ TMF_SPECS: dict[str, str] = {
     "customerManagement": "TMF629-CustomerManagement-v4.0.0.swagger.json",
     "accountManagement": "TMF666-AccountManagement-v4.0.0.swagger.json",
     "event": "TMF688-EventManagement-v4.0.0.swagger.json",
+    "productInventory": "TMF637-ProductInventory-v4.0.0.swagger.json",
 }
 #: Definitions used as response schemas, per specification (with what they reference).
 TMF_ROOTS: dict[str, tuple[str, ...]] = {
@@ -65,6 +66,7 @@ TMF_ROOTS: dict[str, tuple[str, ...]] = {
     "TMF666-AccountManagement-v4.0.0.swagger.json": (
         "BillingAccount", "PartyAccount", "EventSubscription"),
     "TMF688-EventManagement-v4.0.0.swagger.json": ("EventSubscription",),
+    "TMF637-ProductInventory-v4.0.0.swagger.json": ("Product", "EventSubscription"),
 }
 ERROR_STATUSES: dict[str, str] = {
     "400": "Bad request: malformed JSON, nesting too deep, a bad query parameter",
@@ -143,6 +145,19 @@ OWN_SCHEMAS: dict[str, dict[str, Any]] = {
     },
     "PersonalDataExport": {"type": "object", "description": "Everything held about a party"},
     "AnonymizationResult": {"type": "object"},
+    "ProductChange": {
+        "type": "object", "description": "One change of a product (its history, oldest first)",
+        "required": ["seq", "at", "change", "status", "actor"],
+        "properties": {
+            "seq": {"type": "integer"}, "at": {"type": "string", "format": "date-time"},
+            "change": {"type": "string", "description": "started, plan_changed, "
+                       "quantity_changed, suspended, resumed, terminated, created, "
+                       "statusChanged or updated"},
+            "status": {"type": "string"},
+            "before": {"type": ["object", "null"]}, "after": {"type": ["object", "null"]},
+            "productOrder": {"type": ["object", "null"], "properties": {
+                "id": _STRING, "orderItemId": {"type": ["string", "null"]}}},
+            "actor": _STRING}},
 }
 
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -175,6 +190,7 @@ OWN_RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/v1/catalog/productOffering/{id}/eligibility"): _ref("Eligibility"),
     ("get", "/api/v1/parties/{id}/personal-data"): _ref("PersonalDataExport"),
     ("post", "/api/v1/parties/{id}/anonymize"): _ref("AnonymizationResult"),
+    ("get", "/api/v1/products/{id}/history"): _array("ProductChange"),
 }
 #: Optional request bodies of routes that read their body themselves.
 OWN_REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
