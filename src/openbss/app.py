@@ -17,6 +17,7 @@ from openbss.core.config import HOW_TO_SET_SECRET_KEY, get_settings, secret_key_
 from openbss.core.error_handlers import install_error_handlers
 from openbss.core.logging import configure_logging
 from openbss.core.middleware import UnitOfWorkMiddleware
+from openbss.core.routing import install_route_index
 from openbss.ordering import api as ordering_api
 from openbss.party import api as party_api
 
@@ -66,4 +67,5 @@ def create_app() -> FastAPI:
     for api, prefix in TMF_APIS:
         app.include_router(core_api.hub_router(api, prefix))
     openapi.install(app)
+    install_route_index(app)  # after every include_router: the routes are known
     return app

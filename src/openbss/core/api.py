@@ -22,7 +22,7 @@ from openbss.core.models import (
     OutboxEvent,
 )
 from openbss.core.permissions import ANY_ROLE, Requires, hub_roles
-from openbss.core.routing import ExactRoute
+from openbss.core.routing import ExactRoute, off_loop
 from openbss.core.schemas import ClockAdvance, HubCreate, TokenResponse
 from openbss.core.tmf import apply_filters, iso, list_params, list_response, paginate
 
@@ -236,6 +236,7 @@ def hub_router(api: str, prefix: str, *, roles: tuple[str, ...] = ANY_ROLE) -> A
                        access="delete")
 
     @hub.post("/hub", status_code=201)
+    @off_loop  # resolves the callback's host (DNS): never on the event loop
     def register(body: HubCreate, ctx: Context = Depends(writer)) -> JSONResponse:
         sub = service.register_listener(
             ctx, api=api, callback=str(body.callback), query=body.query, secret=body.secret

@@ -198,6 +198,12 @@ class UnitOfWorkMiddleware:
             if stored is not None:
                 await self._replay(send, status_holder, stored, request_hash, request_id)
                 return
+        elif local and WRITE_INTENT.get():
+            # SQLite runs `def` endpoints on the loop (core/routing.py): take the write
+            # lock (BEGIN IMMEDIATE, which may wait for another process's writer or this
+            # process's delivery worker) in a thread first; with it held, no statement of
+            # the endpoint waits for a lock.
+            await anyio.to_thread.run_sync(session.connection)
 
         messages: list[Message] = []
 
