@@ -202,3 +202,18 @@ class TenantDataKey(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow_column_default)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class TenantSetting(Base):
+    """A tenant's settings of one group (``provisioning``, ``billing`` …): a JSON object
+    that the owning context validates with its schema (``GET``/``PATCH
+    /api/v1/settings/{group}``)."""
+
+    __tablename__ = "tenant_setting"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", name="uq_tenant_setting_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenant.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    value: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow_column_default)

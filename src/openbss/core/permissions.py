@@ -60,6 +60,8 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
         WRITE: "POST (bring an existing subscription over), PATCH (suspend, resume, "
                "terminate, characteristics)",
         DELETE: "DELETE a product that never went live"}),
+    Family("settings", "`/api/v1/settings/{group}` (provisioning, billing …)", {
+        READ: "GET a tenant's settings group", WRITE: "PATCH it"}),
     Family("pricing", "`POST /api/v1/pricing/preview` (nothing is stored)", {
         READ: "price a quantity"}),
     Family("audit", "`GET /api/v1/audit`", {READ: "page through the audit log"}),
@@ -78,16 +80,16 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 # `billing_ops`. Listeners make openbss call URLs of the caller's choice: not for
 # read-only roles or external partners.
 MATRIX_TABLE = """
-role             party  customer  account  personalData  catalog  product  pricing  audit  testClock  eventDeliveries  hubs
-admin            rwdp   rwdp      rwdp     rd            rwd      rwd      r        r      rw         rw               wd
-catalog_manager  -      -         -        -             rwd      -        r        -      r          -                wd
-sales_agent      rwp    rwp       rwp      -             r        rw       r        -      r          -                wd
-care_agent       rwdp   rwdp      rwdp     rd            r        rwd      r        -      r          -                wd
-billing_ops      rp     rp        rwp      -             r        rw       r        -      r          rw               wd
-finance          r      r         r        -             r        r        r        -      r          -                wd
-partner          -      -         -        -             r        -        r        -      r          -                -
-auditor          rp     rp        rp       r             r        r        r        r      r          r                -
-read_only        r      r         r        -             r        r        r        -      r          -                -
+role             party  customer  account  personalData  catalog  product  settings  pricing  audit  testClock  eventDeliveries  hubs
+admin            rwdp   rwdp      rwdp     rd            rwd      rwd      rw        r        r      rw         rw               wd
+catalog_manager  -      -         -        -             rwd      -        -         r        -      r          -                wd
+sales_agent      rwp    rwp       rwp      -             r        rw       -         r        -      r          -                wd
+care_agent       rwdp   rwdp      rwdp     rd            r        rwd      -         r        -      r          -                wd
+billing_ops      rp     rp        rwp      -             r        rw       r         r        -      r          rw               wd
+finance          r      r         r        -             r        r        r         r        -      r          -                wd
+partner          -      -         -        -             r        -        -         r        -      r          -                -
+auditor          rp     rp        rp       r             r        r        r         r        r      r          r                -
+read_only        r      r         r        -             r        r        -         r        -      r          -                -
 """  # noqa: E501
 
 
