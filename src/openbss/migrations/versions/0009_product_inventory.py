@@ -11,7 +11,6 @@ from alembic import op
 
 import openbss.core.db
 
-
 revision = '0009'
 down_revision = '0008'
 branch_labels = None

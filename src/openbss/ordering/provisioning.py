@@ -1,0 +1,128 @@
+"""The provisioning port: how an order item reaches the network side (OSS).
+
+The orchestration (the worker, running :class:`~openbss.ordering.models.FulfilmentStep`
+rows) hands each step to the tenant's adapter as a :class:`ProvisioningRequest` and stores
+what comes back (:class:`ProvisioningResult`) on the step. Adapters are chosen per tenant
+(settings group ``provisioning``, ``adapter``):
+
+- ``immediate`` (default): the network is assumed to do what it is asked at once;
+- ``tmf641``: a TMF641 ``serviceOrder`` sent to the tenant's OSS (``ordering.tmf641``).
+
+Contract of an adapter:
+
+- :meth:`Provisioner.submit` is idempotent by ``request.external_id``: the worker may call
+  it again after a crash or a timeout, and the OSS must not act twice (TMF641
+  ``externalId``);
+- a result ``in_progress`` means "ask again later": the worker calls :meth:`poll` with the
+  ``external_ref`` it got, after ``retry_after`` seconds (or when a notification arrives);
+- ``failed`` is final for that step (the order's failure policy decides what follows);
+  a transport error raises :class:`ProvisioningUnavailable` and the worker retries with
+  backoff up to the tenant's ``maxAttempts``;
+- ``compensate`` requests undo what an earlier ``add`` did (a compensating service order).
+
+Adding an adapter is one module with a class implementing :class:`Provisioner` and one
+line in :data:`ADAPTERS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+Action = Literal["add", "modify", "delete", "suspend", "resume", "compensate"]
+
+
+class Outcome(StrEnum):
+    COMPLETED = "completed"
+    IN_PROGRESS = "inProgress"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ProvisioningRequest:
+    """What to do in the network for one order item."""
+
+    tenant_id: str
+    order_id: str
+    item_id: str
+    action: Action
+    #: The product as it should be afterwards (TMF ``ProductRefOrValue`` document):
+    #: offering, characteristics (MSISDN …), place.
+    product: dict[str, Any]
+    #: Idempotency key of this request (stable across re-sends).
+    external_id: str
+    #: For ``compensate``, ``modify``, ``delete``: the OSS's reference of what was
+    #: provisioned before (the earlier step's ``external_ref``).
+    previous_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class ProvisioningResult:
+    outcome: Outcome
+    #: The OSS's reference (a TMF641 serviceOrder id), kept on the step.
+    external_ref: str | None = None
+    external_state: str | None = None
+    message: str = ""
+    retry_after: float | None = None  # seconds, for ``in_progress``
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class ProvisioningUnavailable(Exception):
+    """The OSS could not be reached or answered an error that may pass (timeout,
+    connection refused, 5xx): retry later."""
+
+
+class Provisioner(Protocol):
+    def submit(self, request: ProvisioningRequest) -> ProvisioningResult: ...
+
+    def poll(self, request: ProvisioningRequest, external_ref: str) -> ProvisioningResult: ...
+
+
+class ImmediateProvisioner:
+    """Succeeds at once (no network side to ask)."""
+
+    def submit(self, request: ProvisioningRequest) -> ProvisioningResult:
+        return ProvisioningResult(Outcome.COMPLETED, external_ref=None,
+                                  message=f"{request.action} done (immediate adapter)")
+
+    def poll(self, request: ProvisioningRequest, external_ref: str) -> ProvisioningResult:
+        return self.submit(request)
+
+
+class ProvisioningSettings(BaseModel):
+    """The tenant's settings group ``provisioning`` (``GET``/``PATCH
+    /api/v1/settings/provisioning``)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, validate_by_name=True,
+                              validate_by_alias=True, extra="forbid")
+
+    adapter: Literal["immediate", "tmf641"] = "immediate"
+
+    @model_validator(mode="after")
+    def _needs_url(self) -> ProvisioningSettings:
+        if self.adapter == "tmf641" and not self.base_url:
+            raise ValueError("the tmf641 adapter needs baseUrl (the OSS's TMF641 API)")
+        return self
+    #: TMF641 base URL of the OSS, e.g. ``https://oss.example/tmf-api/serviceOrdering/v4``.
+    #: Set by an admin only; usually an internal address, so the webhook SSRF guard does
+    #: not apply to it.
+    base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)] | None = None
+    timeout_seconds: float = Field(default=5.0, gt=0, le=120)
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    #: Seconds between polls of an OSS order in progress when no notification arrives.
+    poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+
+
+#: Adapter name -> factory taking the tenant's settings.
+ADAPTERS: dict[str, Callable[[ProvisioningSettings], Provisioner]] = {
+    "immediate": lambda settings: ImmediateProvisioner(),
+}
+
+
+def provisioner_for(settings: ProvisioningSettings) -> Provisioner:
+    return ADAPTERS[settings.adapter](settings)
