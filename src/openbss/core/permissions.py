@@ -55,6 +55,12 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
         READ: "GET (offerings, prices, eligibility, export content)",
         WRITE: "POST, PATCH, import and export jobs, new offering versions",
         DELETE: "DELETE"}),
+    Family("quote", "TMF648 `quote`, `/api/v1/quotes/{id}/order`", {
+        READ: "GET quotes", WRITE: "POST, PATCH (states), order an accepted quote",
+        DELETE: "DELETE a quote"}),
+    Family("productOrder", "TMF622 `productOrder`, `cancelProductOrder`", {
+        READ: "GET orders and cancellation requests",
+        WRITE: "POST, PATCH orders, request a cancellation", DELETE: "DELETE an order"}),
     Family("product", "TMF637 `product`, `/api/v1/products/{id}/history`", {
         READ: "GET products and their history",
         WRITE: "POST (bring an existing subscription over), PATCH (suspend, resume, "
@@ -80,16 +86,16 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 # `billing_ops`. Listeners make openbss call URLs of the caller's choice: not for
 # read-only roles or external partners.
 MATRIX_TABLE = """
-role             party  customer  account  personalData  catalog  product  settings  pricing  audit  testClock  eventDeliveries  hubs
-admin            rwdp   rwdp      rwdp     rd            rwd      rwd      rw        r        r      rw         rw               wd
-catalog_manager  -      -         -        -             rwd      -        -         r        -      r          -                wd
-sales_agent      rwp    rwp       rwp      -             r        rw       -         r        -      r          -                wd
-care_agent       rwdp   rwdp      rwdp     rd            r        rwd      -         r        -      r          -                wd
-billing_ops      rp     rp        rwp      -             r        rw       r         r        -      r          rw               wd
-finance          r      r         r        -             r        r        r         r        -      r          -                wd
-partner          -      -         -        -             r        -        -         r        -      r          -                -
-auditor          rp     rp        rp       r             r        r        r         r        r      r          r                -
-read_only        r      r         r        -             r        r        -         r        -      r          -                -
+role             party  customer  account  personalData  catalog  quote  productOrder  product  settings  pricing  audit  testClock  eventDeliveries  hubs
+admin            rwdp   rwdp      rwdp     rd            rwd      rwd    rwd           rwd      rw        r        r      rw         rw               wd
+catalog_manager  -      -         -        -             rwd      -      -             -        -         r        -      r          -                wd
+sales_agent      rwp    rwp       rwp      -             r        rwd    rw            rw       -         r        -      r          -                wd
+care_agent       rwdp   rwdp      rwdp     rd            r        rw     rw            rwd      -         r        -      r          -                wd
+billing_ops      rp     rp        rwp      -             r        r      rw            rw       r         r        -      r          rw               wd
+finance          r      r         r        -             r        r      r             r        r         r        -      r          -                wd
+partner          -      -         -        -             r        -      -             -        -         r        -      r          -                -
+auditor          rp     rp        rp       r             r        r      r             r        r         r        r      r          r                -
+read_only        r      r         r        -             r        r      r             r        -         r        -      r          -                -
 """  # noqa: E501
 
 
@@ -159,6 +165,8 @@ API_FAMILIES: dict[str, str] = {
     "accountManagement": "account",
     "productCatalogManagement": "catalog",
     "productInventory": "product",
+    "quoteManagement": "quote",
+    "productOrderingManagement": "productOrder",
 }
 API_READERS: dict[str, frozenset[str]] = {
     api: roles_for(family, READ) for api, family in API_FAMILIES.items()
