@@ -8,6 +8,8 @@ so the database is migrated once per run and nothing is rolled back between test
 from __future__ import annotations
 
 import atexit
+import fcntl
+import hashlib
 import itertools
 import os
 import shutil
@@ -45,7 +47,16 @@ def database_url() -> str:
 
     get_settings.cache_clear()
     url = get_settings().database_url
-    upgrade(url)
+    # xdist workers share a PostgreSQL database: one migrates at a time (the others then
+    # find it at head), so two never race to create the same tables.
+    lock = Path(tempfile.gettempdir()) / (
+        "openbss-migrate-" + hashlib.sha256(url.encode()).hexdigest()[:16] + ".lock")
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            upgrade(url)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
     return url
 
 
