@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from openbss.catalog import preview as pricing_preview
 from openbss.core import api as core_api
 from openbss.core import openapi
 from openbss.core.config import HOW_TO_SET_SECRET_KEY, get_settings, secret_key_problem
+from openbss.core.db import start_checkpointer
 from openbss.core.error_handlers import install_error_handlers
 from openbss.core.logging import configure_logging
 from openbss.core.middleware import UnitOfWorkMiddleware
@@ -39,7 +41,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from openbss.core.worker import start_in_thread
 
         worker = start_in_thread()
+    checkpointer = start_checkpointer()  # SQLite: WAL checkpoints off the request path
+    gc.freeze()  # what startup built (routes, schemas, mappers) is never collected again
     yield
+    if checkpointer is not None:
+        checkpointer[1].set()
+        checkpointer[0].join(timeout=10)
     if worker is not None:
         thread, stop = worker
         stop.set()

@@ -232,3 +232,76 @@ def test_a_sqlite_write_takes_the_lock_before_the_endpoint_runs_on_the_loop(
     thread.join(timeout=30)
     assert results["post"].status_code == 201, results["post"].text
     assert results["post_done"] > read_done
+
+
+def test_try_begin_write_takes_a_free_lock_and_never_waits_for_a_held_one(
+        database_url: str) -> None:
+    import sqlite3
+    import time
+
+    from sqlalchemy import text
+
+    from openbss.core.db import WRITE_INTENT, session_factory, try_begin_write
+
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite only")
+    path = database_url.split("///", 1)[1]
+    token = WRITE_INTENT.set(True)
+    try:
+        session = session_factory()()
+        assert try_begin_write(session)  # free: taken at once, as BEGIN IMMEDIATE
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        session.rollback()
+        session.close()
+
+        other.execute("BEGIN IMMEDIATE")  # now another connection holds it
+        session = session_factory()()
+        started = time.monotonic()
+        assert not try_begin_write(session)
+        assert time.monotonic() - started < 1  # no busy-handler naps
+        other.execute("COMMIT")
+        other.close()
+        # the session is usable afterwards, and waits normally (busy timeout restored)
+        assert session.execute(text("select 1")).scalar() == 1
+        session.rollback()
+        session.close()
+    finally:
+        WRITE_INTENT.reset(token)
+
+
+def test_the_checkpointer_empties_the_wal_in_the_background(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import sqlite3
+    import time
+
+    from openbss.core import db
+
+    path = str(tmp_path / "c.db")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA wal_autocheckpoint=0")  # nothing checkpoints but the thread
+    conn.execute("CREATE TABLE t (x TEXT)")
+    for _ in range(100):
+        conn.execute("INSERT INTO t VALUES (?)", ("x" * 1000,))
+    size_before = os.path.getsize(path)
+    rounds: list[tuple[int, int, int]] = []
+    real = db.checkpoint
+    monkeypatch.setattr(db, "checkpoint", lambda p: rounds.append(real(p)) or rounds[-1])
+    started = db.start_checkpointer(f"sqlite:///{path}", interval=0.05)
+    assert started is not None
+    thread, stop = started
+    deadline = time.monotonic() + 10
+    while not rounds and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    busy, frames, done = rounds[0]
+    assert busy == 0 and frames > 0 and done == frames  # the whole WAL, by the thread
+    assert os.path.getsize(path) > size_before + 100_000  # now in the database file
+    assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 100
+    conn.close()
+    assert db.start_checkpointer("postgresql://u@h/db") is None

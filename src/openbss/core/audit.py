@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from openbss.core import crypto
@@ -130,20 +130,16 @@ def record(
 ) -> AuditEntry:
     """Append one audit row in the caller's transaction.
 
-    Core statements, not the ORM unit of work (this runs on every mutation): read the
-    chain head under the tenant row lock, insert the row, move the head.
+    Core statements built once, not the ORM unit of work (this runs on every mutation):
+    read the chain head under the tenant row lock, insert the row, move the head.
     """
     session = ctx.session
     if session.new or session.dirty or session.deleted:
         session.flush()  # what the row refers to is written first (as autoflush did)
     conn = session.connection()
-    tenants = cast(Table, Tenant.__table__)
-    # FOR NO KEY UPDATE: serializes appends per tenant without conflicting with the
-    # KEY SHARE locks that foreign keys to the tenant row take (which would deadlock).
-    head = conn.execute(
-        select(tenants.c.audit_seq, tenants.c.audit_head)
-        .where(tenants.c.id == ctx.tenant_id).with_for_update(key_share=True)
-    ).one()
+    # FOR NO KEY UPDATE (_HEAD): serializes appends per tenant without conflicting with
+    # the KEY SHARE locks that foreign keys to the tenant row take (which would deadlock).
+    head = conn.execute(_HEAD, {"head_tenant": ctx.tenant_id}).one()
     seq = head.audit_seq + 1
     prev = head.audit_head or GENESIS
     before_j, after_j = jsonable(before), jsonable(after)
@@ -165,12 +161,21 @@ def record(
     )
     entry.hash = entry_hash(entry)
     values = {name: getattr(entry, name) for name in _ENTRY_COLUMNS}
-    inserted = conn.execute(insert(cast(Table, AuditEntry.__table__)).values(values))
+    inserted = conn.execute(_INSERT, values)
     entry.id = inserted.inserted_primary_key[0]  # type: ignore[index]
-    conn.execute(update(tenants).where(tenants.c.id == ctx.tenant_id)
-                 .values(audit_seq=seq, audit_head=entry.hash))
+    conn.execute(_MOVE_HEAD, {"head_tenant": ctx.tenant_id, "new_seq": seq,
+                              "new_head": entry.hash})
     return entry  # a record of what was written (not attached to the session)
 
+
+# The append's three statements, built once (it runs on every mutation): the chain head
+# under the tenant row lock, the row, the new head.
+_TENANTS = cast(Table, Tenant.__table__)
+_HEAD = (select(_TENANTS.c.audit_seq, _TENANTS.c.audit_head)
+         .where(_TENANTS.c.id == bindparam("head_tenant")).with_for_update(key_share=True))
+_INSERT = insert(cast(Table, AuditEntry.__table__))
+_MOVE_HEAD = (update(_TENANTS).where(_TENANTS.c.id == bindparam("head_tenant"))
+              .values(audit_seq=bindparam("new_seq"), audit_head=bindparam("new_head")))
 
 _ENTRY_COLUMNS = ("tenant_id", "seq", "occurred_at", "actor", "action", "resource_type",
                   "resource_id", "before", "after", "request_id", "prev_hash", "hash")

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from openbss.core import clock
 from openbss.core.cache_invalidation import forget_on_change
@@ -61,6 +62,7 @@ def system_context(session: Session, tenant: Tenant, *, actor: str = "system") -
 # The audit chain head (``audit_seq``/``audit_head``) is never taken from the cache:
 # ``audit.record`` re-reads it under the tenant row lock.
 _TENANT_COLUMNS = tuple(c.key for c in inspect(Tenant).column_attrs)
+_TENANT_MANAGER = inspect(Tenant).class_manager
 _VOLATILE = frozenset({"audit_seq", "audit_head"})
 _tenants: dict[str, tuple[dict[str, Any], float]] = {}
 _tenants_lock = threading.Lock()
@@ -73,9 +75,16 @@ def cached_tenant(session: Session, tenant_id: str) -> Tenant | None:
     entry = _tenants.get(tenant_id)
     if entry is None or entry[1] <= clock.monotonic():
         return None
-    copy = Tenant(**entry[0])
+    present = session.identity_map.get(identity_key(Tenant, tenant_id))
+    if present is not None:
+        return present
+    # a persistent copy without a query: built as a load would (no attribute events),
+    # then attached — what merge(load=False) does, without its attribute-by-attribute copy
+    copy: Tenant = _TENANT_MANAGER.new_instance()
+    copy.__dict__.update(entry[0])
     make_transient_to_detached(copy)
-    return session.merge(copy, load=False)
+    session.add(copy)
+    return copy
 
 
 def load_tenant(session: Session, tenant_id: str) -> Tenant | None:

@@ -15,6 +15,8 @@ Column types that behave identically on SQLite and PostgreSQL:
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -109,8 +111,62 @@ JSONType = JSON().with_variant(JSON(none_as_null=True), "postgresql")
 WRITE_INTENT: ContextVar[bool] = ContextVar("openbss_write_intent", default=False)
 
 
+# Set while a unit of work tries to take SQLite's write lock without waiting (on the event
+# loop): BEGIN IMMEDIATE with the busy handler off answers SQLITE_BUSY at once instead of
+# sleeping, and the caller waits for the lock in a thread instead (see begin_write).
+NO_WAIT: ContextVar[bool] = ContextVar("openbss_no_wait", default=False)
+BUSY_TIMEOUT_MS = 30000
+
+
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if WRITE_INTENT.get() else "BEGIN")
+    if not WRITE_INTENT.get():
+        conn.exec_driver_sql("BEGIN")
+    elif NO_WAIT.get():
+        conn.exec_driver_sql("PRAGMA busy_timeout=0")
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite's "the database is locked" (another writer holds it)."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+def try_begin_write(session: Session) -> bool:
+    """Start ``session``'s SQLite write transaction if the write lock is free right now
+    (no waiting: safe on the event loop); False if another connection holds it — the
+    session is then as before, and the caller begins it where waiting is allowed."""
+    from sqlalchemy.exc import OperationalError
+
+    token = NO_WAIT.set(True)
+    try:
+        session.connection()
+        return True
+    except OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        session.rollback()
+        return False
+    finally:
+        NO_WAIT.reset(token)
+
+
+# Durability on SQLite: WAL with synchronous=NORMAL. A commit appends to the WAL without
+# an fsync; the WAL is fsynced at each checkpoint. A committed transaction survives a
+# crash of the process (the WAL is in the OS's page cache); a power loss or kernel crash
+# may lose the last transactions committed since the last checkpoint, never corrupt the
+# database. (synchronous=FULL would fsync every commit.) Checkpoints — copying the WAL
+# back into the database, with its fsyncs — run in the server's background thread
+# (start_checkpointer) every second, not inside a request's commit; a connection still
+# checkpoints by itself when the WAL passes WAL_AUTOCHECKPOINT_PAGES (a safety net, and
+# what the CLI and other processes rely on).
+WAL_AUTOCHECKPOINT_PAGES = 10000  # 4 KiB pages: ~40 MB
+CHECKPOINT_SECONDS = 1.0
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -120,7 +176,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -208,6 +265,50 @@ def write_gate(url: str | None = None) -> asyncio.Lock | None:
         entry = (loop, asyncio.Lock())
         _write_gates[url] = entry
     return entry[1]
+
+
+def sqlite_path(url: str | None = None) -> str | None:
+    """The file of a SQLite database URL (None for PostgreSQL and in-memory SQLite)."""
+    from openbss.core.config import get_settings
+
+    parsed = make_url(url or get_settings().database_url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database \
+            or parsed.database == ":memory:":
+        return None
+    return parsed.database
+
+
+def checkpoint(path: str) -> tuple[int, int, int]:
+    """One passive WAL checkpoint of the SQLite file ``path`` (never waits for readers or
+    writers): ``(busy, wal frames, frames checkpointed)``."""
+    conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    try:
+        row = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        conn.close()
+    return int(row[0]), int(row[1]), int(row[2])
+
+
+def start_checkpointer(url: str | None = None, interval: float = CHECKPOINT_SECONDS
+                       ) -> tuple[threading.Thread, threading.Event] | None:
+    """On SQLite, a daemon thread that checkpoints the WAL every ``interval`` seconds
+    (SQLite releases the GIL meanwhile), so requests' commits do not; None otherwise.
+    Set the event to stop it."""
+    path = sqlite_path(url)
+    if path is None:
+        return None
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(interval):
+            try:
+                checkpoint(path)
+            except sqlite3.Error:  # a locked or missing file: the next round retries
+                continue
+
+    thread = threading.Thread(target=run, name="openbss-wal-checkpoint", daemon=True)
+    thread.start()
+    return thread, stop
 
 
 def dispose_engines() -> None:

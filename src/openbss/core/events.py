@@ -34,13 +34,13 @@ import hmac
 import secrets
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl
 
 import httpx
 import structlog
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from openbss.core import audit, clock, crypto, jsonx, netguard
@@ -220,13 +220,17 @@ def publish(
         event_time=ctx.now,
         correlation_id=envelope["correlationId"],
         payload=stored,
+        created_at=clock.utcnow(),
     )
-    ctx.session.add(row)
-    ctx.session.flush()
+    # Core statements built once, not an ORM flush (this runs on every mutation); the row
+    # returned is a record of what was written, not attached to the session.
+    session = ctx.session
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # what the event refers to is written first
+    conn = session.connection()
+    conn.execute(_INSERT_EVENT, {name: getattr(row, name) for name in _EVENT_COLUMNS})
     # most events have no listener: find that out with one cheap Core query
-    hubs = HubSubscription.__table__
-    if ctx.session.connection().scalar(select(hubs.c.id).where(
-            hubs.c.tenant_id == ctx.tenant_id, hubs.c.api == api).limit(1)) is None:
+    if conn.scalar(_ANY_LISTENER, {"probe_tenant": ctx.tenant_id, "probe_api": api}) is None:
         return row
     subs = list(ctx.session.scalars(
         select(HubSubscription).where(
@@ -259,6 +263,14 @@ def publish(
             )
     ctx.session.flush()
     return row
+
+
+_EVENT_COLUMNS = ("id", "tenant_id", "api", "event_type", "resource_id", "event_time",
+                  "correlation_id", "payload", "created_at")
+_INSERT_EVENT = insert(cast(Table, OutboxEvent.__table__))
+_HUBS = cast(Table, HubSubscription.__table__)
+_ANY_LISTENER = (select(_HUBS.c.id).where(_HUBS.c.tenant_id == bindparam("probe_tenant"),
+                                          _HUBS.c.api == bindparam("probe_api")).limit(1))
 
 
 def _owners(session: Session, key_ids: Iterable[str | None]) -> dict[str, ApiKey]:

@@ -17,7 +17,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openbss.core import clock, crypto, idempotency
 from openbss.core.auth import Principal, authenticate, cached_principal
-from openbss.core.db import WRITE_INTENT, is_sqlite, session_factory, write_gate
+from openbss.core.db import (
+    WRITE_INTENT,
+    is_sqlite,
+    session_factory,
+    try_begin_write,
+    write_gate,
+)
 from openbss.core.error_handlers import error_body, error_response
 from openbss.core.errors import AuthenticationError, IdempotencyKeyReusedError
 from openbss.core.models import IdempotencyRecord
@@ -190,20 +196,21 @@ class UnitOfWorkMiddleware:
         session: Session = session_factory()()
         sessions.append(session)
         scope["state"]["session"] = session
+        # SQLite: `def` endpoints run on the loop (core/routing.py), so the write lock is
+        # taken first. When it is free (the usual case: this process's writers queue in
+        # write_gate) BEGIN IMMEDIATE runs right here without waiting; when another
+        # connection holds it (another process, this process's delivery worker) the
+        # wait happens in a thread. Either way no statement of the endpoint then waits
+        # for a lock on the loop.
+        if local and WRITE_INTENT.get() and not try_begin_write(session):
+            await anyio.to_thread.run_sync(session.connection)
         if principal is not None and key is not None:
-            # the first statement: on SQLite its BEGIN IMMEDIATE may wait for another
-            # process's writer, so never on the loop
-            stored = await anyio.to_thread.run_sync(
-                idempotency.lookup, session, principal.tenant_id, key)
+            # PostgreSQL: the first statement of the transaction, in a thread
+            stored = await self._run(local, idempotency.lookup, session,
+                                     principal.tenant_id, key)
             if stored is not None:
                 await self._replay(send, status_holder, stored, request_hash, request_id)
                 return
-        elif local and WRITE_INTENT.get():
-            # SQLite runs `def` endpoints on the loop (core/routing.py): take the write
-            # lock (BEGIN IMMEDIATE, which may wait for another process's writer or this
-            # process's delivery worker) in a thread first; with it held, no statement of
-            # the endpoint waits for a lock.
-            await anyio.to_thread.run_sync(session.connection)
 
         messages: list[Message] = []
 
