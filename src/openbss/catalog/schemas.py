@@ -235,6 +235,9 @@ class ProductOfferingIn(_Resource):
     service_candidate: TmfServiceCandidateRef | None = None
     service_level_agreement: TmfSLARef | None = None
     eligibility: Eligibility | None = None
+    #: extension: when a plan change *to* this offering takes effect (docs/catalog.md);
+    #: None: an upgrade now, a downgrade at the end of the billing period.
+    plan_change_policy: Literal["immediate", "endOfPeriod"] | None = None
 
 
 class PopRelationship(_Open):

@@ -16,19 +16,22 @@ read. Its statuses and their transitions are declared once, here (:data:`PRODUCT
   :class:`CancelProductOrder` — TMF documents next to the columns the rules read;
 - :class:`FulfilmentStep` — the orchestration's work queue: one row per item to provision
   or compensate, run by the worker (a restart loses nothing; ``external_id`` makes a re-sent
-  provisioning request idempotent).
+  provisioning request idempotent);
+- :class:`ProductCharge` — one-time charges a product incurred (early-termination fees),
+  exact Money at business time, for billing to invoice.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from openbss.core.db import Base, JSONType, UTCDateTime, new_id
+from openbss.core.db import Base, ExactDecimal, JSONType, UTCDateTime, new_id
 from openbss.core.states import StateMachine
 
 
@@ -329,3 +332,35 @@ class CancelProductOrder(Base):
     state: Mapped[str] = mapped_column(String(32))
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
     body: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class ChargeKind(StrEnum):
+    """What a :class:`ProductCharge` is for."""
+
+    EARLY_TERMINATION_FEE = "earlyTerminationFee"
+
+
+class ProductCharge(Base):
+    """A one-time charge a product incurred (the early-termination fee of a product
+    terminated inside its commitment), at business time, for billing to invoice: billing
+    reads the unbilled rows and sets ``billed``."""
+
+    __tablename__ = "product_charge"
+    __table_args__ = (
+        Index("ix_product_charge_product", "tenant_id", "product_id"),
+        Index("ix_product_charge_unbilled", "tenant_id", "billed"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenant.id"))
+    product_id: Mapped[str] = mapped_column(String(32))
+    billing_account_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal)
+    currency: Mapped[str] = mapped_column(String(3))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)  # business time
+    order_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    order_item_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    price_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # catalog POP
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    billed: Mapped[bool] = mapped_column(Boolean, default=False)

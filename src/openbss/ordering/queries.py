@@ -11,7 +11,16 @@ from sqlalchemy import func, or_
 from openbss.core.context import Context
 from openbss.core.queries import get_owned, scoped, scoped_delete, scoped_update
 from openbss.core.tmf import ListParams, apply_filters, paginate
-from openbss.ordering.models import Product, ProductHistory, ProductIdentifier
+from openbss.ordering.models import (
+    CancelProductOrder,
+    FulfilmentStep,
+    Product,
+    ProductCharge,
+    ProductHistory,
+    ProductIdentifier,
+    ProductOrder,
+    ProductOrderItem,
+)
 
 #: Attribute filters of ``GET product`` (plus ``productCharacteristic.value``, matched on
 #: the identifiers a product holds or held).
@@ -100,3 +109,120 @@ def delete_product(ctx: Context, product_id: str) -> None:
     ctx.session.execute(scoped_delete(ctx, ProductIdentifier)
                         .where(ProductIdentifier.product_id == product_id))
     ctx.session.execute(scoped_delete(ctx, Product).where(Product.id == product_id))
+
+
+# -- charges and due terminations (helper INVENTORY) ------------------------------------
+
+def charges_of(ctx: Context, product_id: str) -> list[ProductCharge]:
+    return list(ctx.session.scalars(scoped(ctx, ProductCharge).where(
+        ProductCharge.product_id == product_id).order_by(ProductCharge.at, ProductCharge.id)))
+
+
+def charge_for(ctx: Context, product_id: str, kind: str, order_id: str | None,
+               order_item_id: str | None) -> ProductCharge | None:
+    """The charge of ``kind`` already recorded for the product and order item (a retried
+    step never charges twice)."""
+    charge: ProductCharge | None = ctx.session.scalar(scoped(ctx, ProductCharge).where(
+        ProductCharge.product_id == product_id, ProductCharge.kind == kind,
+        ProductCharge.order_id.is_(None) if order_id is None
+        else ProductCharge.order_id == order_id,
+        ProductCharge.order_item_id.is_(None) if order_item_id is None
+        else ProductCharge.order_item_id == order_item_id))
+    return charge
+
+
+def due_terminations(ctx: Context, now: datetime, limit: int) -> list[str]:
+    """Ids of ``pendingTerminate`` products whose terminationDate has come."""
+    return list(ctx.session.scalars(scoped(ctx, Product.id, of=[Product]).where(
+        Product.status == "pendingTerminate", Product.termination_date.is_not(None),
+        Product.termination_date <= now).order_by(Product.termination_date, Product.id)
+        .limit(limit)))
+
+
+# -- product orders and their fulfilment steps (helper ORDERS) ---------------------------
+
+#: Attribute filters of ``GET productOrder``.
+ORDER_FILTERS: dict[str, Any] = {
+    "id": ProductOrder.id, "state": ProductOrder.state,
+    "billingAccount.id": ProductOrder.billing_account_id,
+    "externalId": ProductOrder.external_id, "orderDate": ProductOrder.order_date,
+    "completionDate": ProductOrder.completion_date,
+    "requestedStartDate": ProductOrder.requested_start_date,
+}
+CANCEL_FILTERS: dict[str, Any] = {
+    "id": CancelProductOrder.id, "state": CancelProductOrder.state,
+    "productOrder.id": CancelProductOrder.order_id,
+}
+
+
+def product_order(ctx: Context, order_id: str, *, lock: bool = False) -> ProductOrder:
+    return get_owned(ctx.session, ProductOrder, ctx.tenant_id, order_id, "productOrder",
+                     lock=lock)
+
+
+def list_orders(ctx: Context, params: ListParams) -> tuple[list[ProductOrder], int]:
+    stmt = apply_filters(scoped(ctx, ProductOrder), params, ORDER_FILTERS)
+    return paginate(ctx.session, stmt, params, [ProductOrder.order_date, ProductOrder.id])
+
+
+def order_items(ctx: Context, order_id: str) -> list[ProductOrderItem]:
+    return list(ctx.session.scalars(scoped(ctx, ProductOrderItem).where(
+        ProductOrderItem.order_id == order_id).order_by(ProductOrderItem.position)))
+
+
+def open_items_on(ctx: Context, product_ids: Iterable[str],
+                  states: Iterable[str]) -> list[ProductOrderItem]:
+    """Items of open orders that change one of ``product_ids``."""
+    ids = list(product_ids)
+    if not ids:
+        return []
+    return list(ctx.session.scalars(scoped(ctx, ProductOrderItem).where(
+        ProductOrderItem.product_id.in_(ids), ProductOrderItem.state.in_(list(states)),
+        ProductOrderItem.action.in_(["modify", "delete"]))))
+
+
+def steps_of(ctx: Context, order_id: str) -> list[FulfilmentStep]:
+    return list(ctx.session.scalars(scoped(ctx, FulfilmentStep).where(
+        FulfilmentStep.order_id == order_id).order_by(FulfilmentStep.kind,
+                                                      FulfilmentStep.external_id)))
+
+
+def due_step_ids(ctx: Context, *, states: Sequence[str], real_now: datetime,
+                 business_now: datetime, limit: int) -> list[str]:
+    """Steps of the tenant in ``states`` whose ``due_at`` (real time) and ``not_before``
+    (business time) have come, oldest first."""
+    return list(ctx.session.scalars(scoped(ctx, FulfilmentStep.id, of=[FulfilmentStep]).where(
+        FulfilmentStep.state.in_(list(states)),
+        or_(FulfilmentStep.due_at.is_(None), FulfilmentStep.due_at <= real_now),
+        or_(FulfilmentStep.not_before.is_(None), FulfilmentStep.not_before <= business_now))
+        .order_by(FulfilmentStep.due_at, FulfilmentStep.id).limit(limit)))
+
+
+def claim_step(ctx: Context, step_id: str, *, skip_locked: bool) -> FulfilmentStep | None:
+    """The step, locked (``FOR UPDATE SKIP LOCKED`` on PostgreSQL when ``skip_locked``:
+    None if another worker holds it)."""
+    stmt = scoped(ctx, FulfilmentStep).where(FulfilmentStep.id == step_id)
+    stmt = stmt.with_for_update(skip_locked=skip_locked).execution_options(
+        populate_existing=True)
+    step: FulfilmentStep | None = ctx.session.scalar(stmt)
+    return step
+
+
+def delete_order(ctx: Context, order_id: str) -> None:
+    ctx.session.execute(scoped_delete(ctx, FulfilmentStep)
+                        .where(FulfilmentStep.order_id == order_id))
+    ctx.session.execute(scoped_delete(ctx, ProductOrderItem)
+                        .where(ProductOrderItem.order_id == order_id))
+    ctx.session.execute(scoped_delete(ctx, ProductOrder).where(ProductOrder.id == order_id))
+
+
+def cancel_request(ctx: Context, cancel_id: str) -> CancelProductOrder:
+    return get_owned(ctx.session, CancelProductOrder, ctx.tenant_id, cancel_id,
+                     "cancelProductOrder")
+
+
+def list_cancel_requests(ctx: Context,
+                         params: ListParams) -> tuple[list[CancelProductOrder], int]:
+    stmt = apply_filters(scoped(ctx, CancelProductOrder), params, CANCEL_FILTERS)
+    return paginate(ctx.session, stmt, params,
+                    [CancelProductOrder.requested_at, CancelProductOrder.id])

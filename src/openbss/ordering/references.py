@@ -3,7 +3,12 @@ cases, never their tables)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+from openbss.catalog import selling
 from openbss.catalog import service as catalog
+from openbss.catalog.errors import NoPriceInCurrency
 from openbss.core.context import Context
 from openbss.core.errors import NotFoundError
 from openbss.ordering.errors import InvalidReference
@@ -33,3 +38,33 @@ def check_offering(ctx: Context, offering_id: str, *, field: str) -> str:
         raise InvalidReference(f"{field}: no productOffering {offering_id!r}",
                                field=field) from None
     return str(row.version)
+
+
+# -- what plan changes, terminations and commitments read (helper INVENTORY) -------------
+
+def account_cycle(ctx: Context, account_id: str) -> tuple[str, dict[str, Any] | None]:
+    """The billing account's currency and its ``billStructure.cycleSpecification`` (None
+    when it has none)."""
+    account = accounts.get_account(ctx, kind="billingAccount", account_id=account_id)
+    structure = (account.body or {}).get("billStructure") or {}
+    return account.currency, structure.get("cycleSpecification") or None
+
+
+def offering_document(ctx: Context, offering_id: str) -> dict[str, Any] | None:
+    """The TMF620 productOffering of the tenant (None when it no longer exists)."""
+    try:
+        row = catalog.get_resource(ctx, kind="productOffering", resource_id=offering_id)
+    except NotFoundError:
+        return None
+    return catalog.render_resource(ctx, row)
+
+
+def offering_prices(ctx: Context, offering_id: str, *, currency: str | None,
+                    at: datetime) -> list[dict[str, Any]]:
+    """The offering's productOfferingPrice documents in force at ``at`` for a buyer in
+    ``currency`` (empty when the offering is gone or has no price in that currency)."""
+    try:
+        pops = selling.select_prices(ctx, offering_id=offering_id, currency=currency, at=at)
+    except (NotFoundError, NoPriceInCurrency):
+        return []
+    return [catalog.render_resource(ctx, p) for p in pops]
