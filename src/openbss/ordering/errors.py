@@ -41,3 +41,67 @@ class InvalidReference(ValidationError):
 
     code = "invalid_reference"
     reason = "Invalid reference"
+
+
+# -- product orders (TMF622) ---------------------------------------------------------------
+
+class OfferingNotOrderable(ValidationError):
+    """An order item's offering is not Active, outside its validFor, or sold only inside a
+    bundle."""
+
+    code = "offering_not_orderable"
+    reason = "Offering not orderable"
+
+
+class CustomerNotEligible(ValidationError):
+    """The customer does not meet the offering's eligibility rules (customer type,
+    country)."""
+
+    code = "not_eligible"
+    reason = "Customer not eligible"
+
+
+class CharacteristicMissing(ValidationError):
+    """A characteristic the product specification requires (minCardinality >= 1) is
+    absent."""
+
+    code = "characteristic_missing"
+    reason = "Required characteristic missing"
+
+
+class CharacteristicInvalid(ValidationError):
+    """A characteristic value outside the specification's allowed values or range, or an
+    MSISDN that is not a valid E.164 number."""
+
+    code = "characteristic_invalid"
+    reason = "Invalid characteristic value"
+
+
+class CreditLimitExceeded(ValidationError):
+    """The order's recurring charges plus those of the account's active products exceed
+    the billing account's creditLimit."""
+
+    code = "credit_limit_exceeded"
+    reason = "Credit limit exceeded"
+
+
+class ProductLocked(ConflictError):
+    """Another open product order already changes this product."""
+
+    code = "product_in_open_order"
+    reason = "Product changed by another open order"
+
+
+class OrderNotCancellable(ConflictError):
+    """Provisioning of the order has started (or the order is final): it cannot be
+    cancelled any more."""
+
+    code = "order_not_cancellable"
+    reason = "Order cannot be cancelled"
+
+
+class OrderNotChangeable(ConflictError):
+    """Only an open order can be patched, and only a final one deleted."""
+
+    code = "order_not_changeable"
+    reason = "Order cannot be changed"

@@ -6,3 +6,10 @@ INVENTORY_API = "productInventory"
 INVENTORY_PREFIX = "/tmf-api/productInventory/v4"
 PRODUCT_PATH = f"{INVENTORY_PREFIX}/product"
 PRODUCT_HISTORY_PATH = "/api/v1/products/{id}/history"
+PRODUCT_CHARGES_PATH = "/api/v1/products/{id}/charges"
+
+# -- product orders (TMF622) ---------------------------------------------------------------
+ORDERING_API = "productOrderingManagement"
+ORDERING_PREFIX = "/tmf-api/productOrderingManagement/v4"
+PRODUCT_ORDER_PATH = f"{ORDERING_PREFIX}/productOrder"
+CANCEL_ORDER_PATH = f"{ORDERING_PREFIX}/cancelProductOrder"

@@ -7,7 +7,7 @@ exact ``Decimal`` with its currency.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -23,6 +23,7 @@ from openbss.core.tmf_common import (
     Str,
     Text,
     TimePeriod,
+    TmfModel,
 )
 from openbss.ordering.models import ProductStatus
 
@@ -122,3 +123,106 @@ class Product(Polymorphic):
     #: How many units of the offering the product is (seats, lines); TMF637 v4 has no
     #: quantity (TMF622 order items do). Default 1.
     quantity: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+
+
+# -- product orders (TMF622) ---------------------------------------------------------------
+# Prices (``itemPrice``, ``orderTotalPrice``) and states are the server's: a client value
+# is accepted for shape and replaced.
+
+class OrderItemRelationship(Polymorphic):
+    """``productOrderItemRelationship``: ``bundles`` (this item bundles that one) or
+    ``reliesOn`` (this item waits for that one)."""
+
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    relationship_type: Str
+
+
+class ProductRefOrValue(Polymorphic):
+    """The product of an order item: a reference (``id``: the product to modify or
+    delete) and/or the values wanted (characteristics, status for suspend/resume …)."""
+
+    id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    href: Text | None = None
+    description: Text | None = None
+    is_bundle: bool | None = None
+    is_customer_visible: bool | None = None
+    name: Annotated[str, Field(min_length=1, max_length=500)] | None = None
+    product_serial_number: Str | None = None
+    agreement: list[OpenRef] | None = None
+    billing_account: EntityRef | None = None
+    place: list[OpenRef] | None = None
+    product_characteristic: list[Characteristic] | None = None
+    product_offering: EntityRef | None = None
+    product_relationship: list[ProductRelationship] | None = None
+    product_specification: EntityRef | None = None
+    product_term: list[ProductTerm] | None = None
+    related_party: list[RelatedParty] | None = None
+    status: ProductStatus | None = None
+    referred_type: Str | None = Field(default=None, alias="@referredType")
+
+
+class OrderNote(Polymorphic):
+    id: Str | None = None
+    author: Str | None = None
+    date: AwareDatetime | None = None
+    text: Annotated[str, Field(min_length=1, max_length=4000)]
+
+
+class ProductOrderItem(Polymorphic):
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    action: Literal["add", "modify", "delete", "noChange"]
+    quantity: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    appointment: OpenRef | None = None
+    billing_account: EntityRef | None = None
+    item_price: list[dict[str, Any]] | None = None
+    item_term: list[ProductTerm] | None = None
+    item_total_price: list[dict[str, Any]] | None = None
+    payment: list[OpenRef] | None = None
+    product: ProductRefOrValue | None = None
+    product_offering: EntityRef | None = None
+    product_offering_qualification_item: OpenRef | None = None
+    product_order_item_relationship: list[OrderItemRelationship] | None = None
+    qualification: list[OpenRef] | None = None
+    quote_item: OpenRef | None = None
+    state: Str | None = None
+
+
+class ProductOrderCreate(Polymorphic):
+    """``ProductOrder_Create``."""
+
+    category: Str | None = None
+    description: Text | None = None
+    external_id: Annotated[str, Field(max_length=200)] | None = None
+    notification_contact: Str | None = None
+    priority: Str | None = None
+    requested_completion_date: AwareDatetime | None = None
+    requested_start_date: AwareDatetime | None = None
+    agreement: list[OpenRef] | None = None
+    billing_account: EntityRef | None = None
+    channel: list[OpenRef] | None = None
+    note: list[OrderNote] | None = None
+    order_total_price: list[dict[str, Any]] | None = None
+    payment: list[OpenRef] | None = None
+    product_offering_qualification: list[OpenRef] | None = None
+    product_order_item: Annotated[list[ProductOrderItem], Field(min_length=1, max_length=500)]
+    quote: list[OpenRef] | None = None
+    related_party: list[RelatedParty] | None = None
+
+
+class ProductOrderPatch(TmfModel):
+    """What a ``PATCH productOrder/{id}`` may change on an open order."""
+
+    category: Str | None = None
+    description: Text | None = None
+    external_id: Annotated[str, Field(max_length=200)] | None = None
+    notification_contact: Str | None = None
+    priority: Str | None = None
+    note: list[OrderNote] | None = None
+
+
+class CancelProductOrderCreate(Polymorphic):
+    """``CancelProductOrder_Create``."""
+
+    cancellation_reason: Text | None = None
+    requested_cancellation_date: AwareDatetime | None = None
+    product_order: EntityRef
