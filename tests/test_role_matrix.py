@@ -79,6 +79,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/pricing/preview"): ("pricing", "read"),
     **_crud("/tmf-api/productInventory/v4/product", "product"),
     ("GET", "/api/v1/products/{id}/history"): ("product", "read"),
+    ("GET", "/api/v1/products/{id}/charges"): ("product", "read"),
     **{rule: access for api, prefix in TMF_APIS for rule, access in {
         ("POST", f"{prefix}/hub"): ("hubs", "write", api),
         ("DELETE", f"{prefix}/hub/{{id}}"): ("hubs", "delete", api),

@@ -105,6 +105,7 @@ FACTORIES: dict[str, Callable] = {
     # --- ordering (TMF637) ---
     "/tmf-api/productInventory/v4/product/{id}": lambda c, t: _product(c, t),
     "/api/v1/products/{id}/history": lambda c, t: _product(c, t),
+    "/api/v1/products/{id}/charges": lambda c, t: _product(c, t),
     "/tmf-api/productInventory/v4/hub/{id}": _hub("/tmf-api/productInventory/v4"),
 }
 

@@ -158,6 +158,20 @@ OWN_SCHEMAS: dict[str, dict[str, Any]] = {
             "productOrder": {"type": ["object", "null"], "properties": {
                 "id": _STRING, "orderItemId": {"type": ["string", "null"]}}},
             "actor": _STRING}},
+    "ProductCharge": {
+        "type": "object", "description": "A one-time charge of a product for billing "
+        "(an early-termination fee), oldest first",
+        "required": ["id", "kind", "amount", "at", "billed"],
+        "properties": {
+            "id": _STRING, "kind": {"type": "string", "enum": ["earlyTerminationFee"]},
+            "amount": {"type": "object", "required": ["unit", "value"], "properties": {
+                "unit": _STRING, "value": {"type": "number"}}},
+            "at": {"type": "string", "format": "date-time"},
+            "billingAccount": {"type": ["object", "null"]},
+            "productOfferingPrice": {"type": ["object", "null"]},
+            "productOrder": {"type": ["object", "null"], "properties": {
+                "id": _STRING, "orderItemId": {"type": ["string", "null"]}}},
+            "description": {"type": ["string", "null"]}, "billed": {"type": "boolean"}}},
 }
 
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -191,6 +205,7 @@ OWN_RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/v1/parties/{id}/personal-data"): _ref("PersonalDataExport"),
     ("post", "/api/v1/parties/{id}/anonymize"): _ref("AnonymizationResult"),
     ("get", "/api/v1/products/{id}/history"): _array("ProductChange"),
+    ("get", "/api/v1/products/{id}/charges"): _array("ProductCharge"),
 }
 #: Optional request bodies of routes that read their body themselves.
 OWN_REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
 
 from openbss.core.context import Context
 from openbss.core.crud import TmfResource, add_resource_routes
+from openbss.core.jsonx import ExactJSONResponse
 from openbss.core.permissions import Requires
 from openbss.core.routing import ExactRoute
 from openbss.ordering import inventory, schemas
 from openbss.ordering.paths import (
     INVENTORY_API,
     INVENTORY_PREFIX,
+    PRODUCT_CHARGES_PATH,
     PRODUCT_HISTORY_PATH,
     PRODUCT_PATH,
 )
@@ -38,7 +41,15 @@ add_resource_routes(router, TmfResource(
 
 
 @router.get(PRODUCT_HISTORY_PATH, tags=["productInventory"])
-def product_history(id: str, ctx: Annotated[Context, Depends(READ)]) -> list[dict[str, Any]]:
+def product_history(id: str, ctx: Annotated[Context, Depends(READ)]) -> JSONResponse:
     """Every change of the product, oldest first, in business time: what changed (from
     and to), the status after it, the product order item behind it, and who."""
-    return inventory.product_history(ctx, product_id=id)
+    return ExactJSONResponse(inventory.product_history(ctx, product_id=id))
+
+
+@router.get(PRODUCT_CHARGES_PATH, tags=["productInventory"])
+def product_charges(id: str, ctx: Annotated[Context, Depends(READ)]) -> JSONResponse:
+    """The product's one-time charges for billing (early-termination fees), oldest first:
+    kind, exact amount with its currency, business time, the order item, billed or not."""
+    return ExactJSONResponse([inventory.render_charge(c)
+                              for c in inventory.product_charges(ctx, product_id=id)])
