@@ -39,7 +39,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     worker = None
     if os.environ.get("OPENBSS_RUN_WORKER") == "1":
         from openbss.core.worker import start_in_thread
+        from openbss.ordering.orchestration import register_worker_pass
 
+        register_worker_pass()
         worker = start_in_thread()
     checkpointer = start_checkpointer()  # SQLite: WAL checkpoints off the request path
     gc.freeze()  # what startup built (routes, schemas, mappers) is never collected again

@@ -154,8 +154,10 @@ def worker_cmd() -> None:
     from openbss.core.config import get_settings
     from openbss.core.logging import configure_logging
     from openbss.core.worker import run_forever
+    from openbss.ordering.orchestration import register_worker_pass
 
     _ready()
+    register_worker_pass()
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
     stop = threading.Event()

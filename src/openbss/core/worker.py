@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import httpx
@@ -41,6 +42,27 @@ def purge_expired(now: datetime | None = None, tenant_id: str | None = None) -> 
 
 HOUSEKEEPING_SECONDS = 300
 
+#: Other passes of the loop, by name: each does one batch of due work in its own
+#: transactions and returns how much it did (contexts register theirs; core imports none).
+PERIODIC: dict[str, Callable[[], int]] = {}
+
+
+def register_periodic(name: str, fn: Callable[[], int]) -> None:
+    """Run ``fn`` on every iteration of :func:`run_forever` (registering a name again
+    replaces it). A pass that raises is logged; the others still run."""
+    PERIODIC[name] = fn
+
+
+def run_periodic() -> int:
+    """Every registered pass once; the work they did."""
+    busy = 0
+    for name, fn in list(PERIODIC.items()):
+        try:
+            busy += fn()
+        except Exception:
+            log.exception("worker_pass_failed", name=name)
+    return busy
+
 
 def run_forever(stop: threading.Event) -> None:
     """Deliver events (and do housekeeping) until ``stop`` is set; database errors are
@@ -58,6 +80,7 @@ def run_forever(stop: threading.Event) -> None:
                     purge_expired()
                     next_housekeeping = clock.monotonic() + HOUSEKEEPING_SECONDS
                 busy = run_once(client)
+                busy += run_periodic()
             except Exception:
                 log.exception("worker_iteration_failed")
                 busy = 0

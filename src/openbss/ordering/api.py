@@ -53,3 +53,40 @@ def product_charges(id: str, ctx: Annotated[Context, Depends(READ)]) -> JSONResp
     kind, exact amount with its currency, business time, the order item, billed or not."""
     return ExactJSONResponse([inventory.render_charge(c)
                               for c in inventory.product_charges(ctx, product_id=id)])
+
+
+# -- TMF622 product ordering (helper ORDERS) ---------------------------------------------
+from openbss.ordering import orders  # noqa: E402
+from openbss.ordering.paths import (  # noqa: E402
+    CANCEL_ORDER_PATH,
+    ORDERING_API,
+    ORDERING_PREFIX,
+    PRODUCT_ORDER_PATH,
+)
+from openbss.ordering.queries import CANCEL_FILTERS, ORDER_FILTERS  # noqa: E402
+
+TMF_APIS.append((ORDERING_API, ORDERING_PREFIX))
+ORDER_TAG = "productOrdering (TMF622)"
+ORDER_READ = Requires.to("productOrder", "read")
+ORDER_WRITE = Requires.to("productOrder", "write")
+
+add_resource_routes(router, TmfResource(
+    name="productOrder", path=PRODUCT_ORDER_PATH, tag=ORDER_TAG,
+    schema=schemas.ProductOrderCreate, filters=tuple(ORDER_FILTERS),
+    read=ORDER_READ, write=ORDER_WRITE, delete=Requires.to("productOrder", "delete"),
+    create=lambda ctx, data: orders.create_order(ctx, data=data),
+    find=lambda ctx, params: orders.list_orders(ctx, params=params),
+    get=lambda ctx, id: orders.get_order(ctx, order_id=id),
+    update=lambda ctx, id, patch: orders.update_order(ctx, order_id=id, patch=patch),
+    remove=lambda ctx, id: orders.delete_order(ctx, order_id=id),
+    render=orders.render_order,
+))
+add_resource_routes(router, TmfResource(
+    name="cancelProductOrder", path=CANCEL_ORDER_PATH, tag=ORDER_TAG,
+    schema=schemas.CancelProductOrderCreate, filters=tuple(CANCEL_FILTERS),
+    read=ORDER_READ, write=ORDER_WRITE,
+    create=lambda ctx, data: orders.cancel_order(ctx, data=data),
+    find=lambda ctx, params: orders.list_cancels(ctx, params=params),
+    get=lambda ctx, id: orders.get_cancel(ctx, cancel_id=id),
+    render=orders.render_cancel,
+))

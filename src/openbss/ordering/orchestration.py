@@ -1,19 +1,94 @@
 """Orchestration of accepted product orders: fulfilment steps, run by the worker.
 
-(The worker pass is being added; see :func:`create_steps`.)
+An accepted order is decomposed (:func:`openbss.ordering.graph.plan`) into one
+:class:`~openbss.ordering.models.FulfilmentStep` row per item, in the order's transaction
+(:func:`create_steps`): ``ready`` when the item waits for nothing, ``waiting`` for its
+prerequisites otherwise (``bundles``: a bundle waits for its components; ``reliesOn``),
+and ``not_before`` the requested start date when it lies in the future (business time).
+
+The worker pass :func:`run_due_steps` takes the due steps (``ready``, or ``running``
+whose lease or poll time has come; ``due_at`` <= real now; ``not_before`` <= the tenant's
+business now; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and runs each in three short
+transactions, so no lock is held while the network side is asked:
+
+1. **claim** (order row locked, then the step): the step becomes ``running`` with a lease,
+   the order ``inProgress`` and ``provisioning_started`` (from then on a cancel is refused),
+   the item ``inProgress``;
+2. **ask** the tenant's provisioner (``provisioning`` settings group): ``submit`` (or
+   ``poll`` with the OSS reference) — idempotent by the step's ``external_id``;
+3. **apply** (order and step locked again): ``completed`` -> the inventory
+   (``create_product`` / ``update_product`` with the order item, effective at the plan-change
+   or termination date the inventory rules give), the item ``completed``, its dependents
+   ``ready``; ``inProgress`` -> poll later (``held``/``pending`` on the OSS side puts the
+   order ``held``/``pending`` and publishes ``ProductOrderInformationRequiredEvent``);
+   :class:`~openbss.ordering.provisioning.ProvisioningUnavailable` -> retry with
+   exponential backoff up to ``maxAttempts``, then ``failed``; ``failed`` -> the item fails,
+   items waiting for it are cancelled.
+
+When every provision step is final, :func:`openbss.ordering.graph.outcome` with the
+offerings' failure policies (a ``prodSpecCharValueUse`` named ``failurePolicy``; default
+``all_or_nothing``) gives the order's state; the completed items of a failed bundle are
+compensated first (``compensate`` steps, dependents first: their products are terminated
+or restored, the items ``cancelled``), so inventory never shows what the network does not
+have. A crash at any point leaves rows that the next pass resumes: a claimed step whose
+lease ran out is asked again with the same ``external_id``; the inventory change and the
+step's ``done`` are one transaction, so nothing is applied twice.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
 
-from openbss.core import clock
-from openbss.core.context import Context
-from openbss.ordering.graph import FulfilmentPlan
-from openbss.ordering.models import FulfilmentStep, ProductOrder, StepState
+import structlog
+from sqlalchemy.orm import Session
 
+from openbss.core import clock, tenant_settings
+from openbss.core.context import Context, system_context
+from openbss.core.errors import NotFoundError, OpenBSSError
+from openbss.core.models import Tenant
+from openbss.core.service import list_tenants
+from openbss.ordering import inventory, queries
+from openbss.ordering.graph import (
+    FailurePolicy,
+    FulfilmentPlan,
+    GraphItem,
+    Relation,
+    outcome,
+    plan,
+)
+from openbss.ordering.models import (
+    ITEM_STATES,
+    STEP_STATES,
+    FulfilmentStep,
+    OrderState,
+    ProductOrder,
+    ProductOrderItem,
+    ProductStatus,
+    StepState,
+)
+from openbss.ordering.provisioning import (
+    Action,
+    Outcome,
+    ProvisioningRequest,
+    ProvisioningResult,
+    ProvisioningSettings,
+    ProvisioningUnavailable,
+    provisioner_for,
+)
+from openbss.ordering.schemas import Product as ProductIn
+
+log = structlog.get_logger("openbss.orchestration")
 PROVISION = "provision"
 COMPENSATE = "compensate"
+#: Seconds a claimed step is leased to one worker beyond the provisioning timeout; a
+#: worker that dies leaves the step to be asked again (same external_id) after it.
+LEASE_SECONDS = 30.0
+MAX_BACKOFF_SECONDS = 300.0
+_FINAL_STEP = frozenset({StepState.DONE, StepState.FAILED, StepState.CANCELLED})
+_OPEN_ORDER = frozenset({OrderState.ACKNOWLEDGED, OrderState.IN_PROGRESS, OrderState.PENDING,
+                         OrderState.HELD})
 
 
 def external_id(order_id: str, position: int, kind: str) -> str:
@@ -21,12 +96,16 @@ def external_id(order_id: str, position: int, kind: str) -> str:
     return f"{order_id}-{position}-{kind}"
 
 
+def z(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
+
+
 def create_steps(ctx: Context, order: ProductOrder, fulfilment: FulfilmentPlan, *,
                  not_before: datetime | None) -> list[FulfilmentStep]:
     """One ``provision`` step per item, in the order's transaction: ``ready`` when it
     waits for no other item, ``waiting`` otherwise; a future requested start date is the
     steps' ``not_before`` (business time)."""
-    positions = {item["id"]: index for index, item in enumerate(order.body["productOrderItem"])}
+    positions = _positions(order)
     steps = []
     for item_id in fulfilment.order:
         waits = sorted(fulfilment.prerequisites[item_id], key=positions.__getitem__)
@@ -38,3 +117,561 @@ def create_steps(ctx: Context, order: ProductOrder, fulfilment: FulfilmentPlan, 
         ctx.session.add(step)
         steps.append(step)
     return steps
+
+
+def _positions(order: ProductOrder) -> dict[str, int]:
+    return {item["id"]: index for index, item in enumerate(order.body["productOrderItem"])}
+
+
+def order_plan(order: ProductOrder) -> FulfilmentPlan:
+    return plan([GraphItem(str(i["id"]), tuple(
+        Relation(str(r["id"]), str(r["relationshipType"]))
+        for r in i.get("productOrderItemRelationship") or []))
+        for i in order.body["productOrderItem"]])
+
+
+# -- the worker pass -----------------------------------------------------------------------
+
+def run_due_steps(session: Session, *, limit: int = 100, tenant_id: str | None = None) -> int:
+    """Run up to ``limit`` due steps of every tenant (or of ``tenant_id`` only), each in
+    its own short transactions committed on ``session``; the number of steps that made
+    progress."""
+    done = 0
+    real_now = clock.utcnow()
+    due: list[tuple[Tenant, str]] = []
+    for tenant in list_tenants(session):
+        if tenant_id is not None and tenant.id != tenant_id:
+            continue
+        ctx = system_context(session, tenant, actor="worker")
+        ids = queries.due_step_ids(ctx, states=[StepState.READY.value,
+                                                StepState.RUNNING.value],
+                                   real_now=real_now, business_now=ctx.now,
+                                   limit=limit - len(due))
+        due.extend((tenant, step_id) for step_id in ids)
+        if len(due) >= limit:
+            break
+    session.commit()
+    for tenant, step_id in due:
+        try:
+            done += run_step(session, tenant.id, step_id)
+        except Exception:
+            session.rollback()
+            log.exception("fulfilment_step_failed", step_id=step_id)
+    return done
+
+
+def _context(session: Session, tenant_id: str) -> Context:
+    from openbss.core.context import load_tenant
+
+    tenant = load_tenant(session, tenant_id)
+    if tenant is None:
+        raise NotFoundError(f"tenant {tenant_id!r} not found")
+    return system_context(session, tenant, actor="worker")
+
+
+def _skip_locked(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _locked(ctx: Context, step_id: str, *, wait: bool) -> tuple[ProductOrder, FulfilmentStep
+                                                                 ] | None:
+    """The step's order, then the step, both locked: the order first, as a cancel does,
+    so the two never wait for each other. Claiming (``wait`` False) skips a step another
+    worker holds (``SKIP LOCKED`` on PostgreSQL)."""
+    peek = _find_step(ctx, step_id)
+    if peek is None:
+        return None
+    order = queries.product_order(ctx, peek.order_id, lock=True)
+    skip = not wait and _skip_locked(ctx.session)
+    step = queries.claim_step(ctx, step_id, skip_locked=skip)
+    return (order, step) if step is not None else None
+
+
+def _find_step(ctx: Context, step_id: str) -> FulfilmentStep | None:
+    from openbss.core.queries import find_owned
+
+    return find_owned(ctx.session, FulfilmentStep, ctx.tenant_id, step_id)
+
+
+def _item(ctx: Context, order: ProductOrder, item_id: str) -> ProductOrderItem:
+    return next(i for i in queries.order_items(ctx, order.id) if i.item_id == item_id)
+
+
+def run_step(session: Session, tenant_id: str, step_id: str) -> int:
+    """Claim, ask, apply one step (see the module docstring); 1 if it made progress."""
+    from openbss.ordering import orders
+
+    # 1. claim
+    ctx = _context(session, tenant_id)
+    found = _locked(ctx, step_id, wait=False)
+    if found is None:
+        session.rollback()
+        return 0
+    order, step = found
+    real_now = clock.utcnow()
+    if StepState(step.state) in _FINAL_STEP or (step.due_at and step.due_at > real_now) \
+            or (step.not_before and step.not_before > ctx.now) \
+            or OrderState(order.state) not in _OPEN_ORDER:
+        session.rollback()
+        return 0
+    settings = tenant_settings.read(ctx, "provisioning", ProvisioningSettings)
+    item = _item(ctx, order, step.item_id)
+    poll_ref = step.external_ref if step.state == StepState.RUNNING else None
+    if step.state == StepState.READY:
+        step.state = STEP_STATES.check(step.state, StepState.RUNNING).value
+        step.attempts += 1
+        step.started_at = step.started_at or ctx.now
+        if step.kind == PROVISION:
+            if not order.provisioning_started:
+                order.provisioning_started = True
+            if order.state == OrderState.ACKNOWLEDGED:
+                orders.set_order_state(ctx, order, OrderState.IN_PROGRESS,
+                                       "provisioning started")
+            if item.state == OrderState.ACKNOWLEDGED:
+                orders.set_item_state(ctx, order, item, OrderState.IN_PROGRESS)
+                before = order.body
+                orders.add_milestone(ctx, order, "itemStarted",
+                                     f"item {item.item_id}: {item.action} sent to provisioning "
+                                     f"({settings.adapter})", item_id=item.item_id)
+                orders.publish(ctx, order, "update", before)
+    step.due_at = real_now + timedelta(seconds=settings.timeout_seconds + LEASE_SECONDS)
+    attempts = step.attempts
+    request = _request(ctx, order, item, step)
+    session.commit()
+
+    # 2. ask (no transaction open, no lock held)
+    result: ProvisioningResult | None = None
+    error = ""
+    try:
+        provisioner = provisioner_for(settings)
+        if item.action == "noChange" and step.kind == PROVISION:
+            result = ProvisioningResult(Outcome.COMPLETED, message="noChange: nothing to do")
+        elif poll_ref:
+            result = provisioner.poll(request, poll_ref)
+        else:
+            result = provisioner.submit(request)
+    except ProvisioningUnavailable as exc:
+        error = str(exc) or type(exc).__name__
+    except Exception as exc:  # an adapter bug must not stop the queue: retried, then failed
+        log.exception("provisioner_error", step_id=step_id)
+        error = f"{type(exc).__name__}: {exc}"
+
+    # 3. apply
+    ctx = _context(session, tenant_id)
+    found = _locked(ctx, step_id, wait=True)
+    if found is None:
+        session.rollback()
+        return 0
+    order, step = found
+    if step.state != StepState.RUNNING or step.attempts != attempts:
+        session.rollback()  # another worker took over after the lease ran out
+        return 0
+    item = _item(ctx, order, step.item_id)
+    if result is None:
+        _unavailable(ctx, order, item, step, settings, error)
+    else:
+        _apply(ctx, order, item, step, result, settings)
+    session.commit()
+    return 1
+
+
+def _request(ctx: Context, order: ProductOrder, item: ProductOrderItem,
+             step: FulfilmentStep) -> ProvisioningRequest:
+    doc = order.body["productOrderItem"][item.position]
+    product = dict(doc.get("product") or {})
+    offering = doc.get("productOffering") or product.get("productOffering")
+    if offering:
+        product["productOffering"] = offering
+    if item.product_id:
+        product["id"] = item.product_id
+    action: Action
+    if step.kind == COMPENSATE:
+        action = "compensate"
+    elif item.action == "modify" and item.body.get("status") == ProductStatus.SUSPENDED:
+        action = "suspend"
+    elif item.action == "modify" and item.body.get("status") == ProductStatus.ACTIVE:
+        action = "resume"
+    else:
+        action = "delete" if item.action == "delete" else \
+            "modify" if item.action in ("modify", "noChange") else "add"
+    previous = None
+    if step.kind == COMPENSATE:
+        previous = next((s.external_ref for s in queries.steps_of(ctx, order.id)
+                         if s.kind == PROVISION and s.item_id == item.item_id), None)
+    return ProvisioningRequest(tenant_id=ctx.tenant_id, order_id=order.id,
+                               item_id=item.item_id, action=action, product=product,
+                               external_id=step.external_id, previous_ref=previous)
+
+
+def _backoff(attempts: int) -> float:
+    return float(min(2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
+
+
+def _unavailable(ctx: Context, order: ProductOrder, item: ProductOrderItem,
+                 step: FulfilmentStep, settings: ProvisioningSettings, error: str) -> None:
+    from openbss.ordering import orders
+
+    step.last_error = error[:4000]
+    if step.attempts >= settings.max_attempts:
+        _step_failed(ctx, order, item, step,
+                     f"provisioning unavailable after {step.attempts} attempts: {error}")
+        return
+    delay = _backoff(step.attempts)
+    step.state = STEP_STATES.check(step.state, StepState.READY).value
+    step.due_at = clock.utcnow() + timedelta(seconds=delay)
+    before = order.body
+    orders.add_milestone(ctx, order, "retryScheduled",
+                         f"item {item.item_id}: provisioning unavailable ({error}); attempt "
+                         f"{step.attempts + 1} of {settings.max_attempts} in {delay:g} s",
+                         item_id=item.item_id)
+    orders.publish(ctx, order, "update", before)
+
+
+def _apply(ctx: Context, order: ProductOrder, item: ProductOrderItem, step: FulfilmentStep,
+           result: ProvisioningResult, settings: ProvisioningSettings) -> None:
+    from openbss.ordering import orders
+
+    step.external_ref = result.external_ref or step.external_ref
+    step.external_state = result.external_state
+    if result.outcome == Outcome.IN_PROGRESS:
+        step.due_at = clock.utcnow() + timedelta(
+            seconds=result.retry_after or settings.poll_seconds)
+        _information(ctx, order, item, result)
+        return
+    if result.outcome == Outcome.FAILED:
+        if step.kind == COMPENSATE:
+            _compensation_done(ctx, order, item, step, ok=False, message=result.message)
+        else:
+            _step_failed(ctx, order, item, step, result.message or "provisioning failed")
+        return
+    if order.state in (OrderState.HELD, OrderState.PENDING):
+        orders.set_order_state(ctx, order, OrderState.IN_PROGRESS, "information received")
+    if step.kind == COMPENSATE:
+        try:
+            with ctx.session.begin_nested():
+                _undo_inventory(ctx, order, item)
+        except OpenBSSError as exc:
+            _compensation_done(ctx, order, item, step, ok=False, message=exc.message)
+            return
+        _compensation_done(ctx, order, item, step, ok=True, message=result.message)
+        return
+    try:
+        with ctx.session.begin_nested():
+            note = _apply_inventory(ctx, order, item)
+    except OpenBSSError as exc:
+        _step_failed(ctx, order, item, step, f"inventory refused the change: {exc.message}")
+        return
+    step.state = STEP_STATES.check(step.state, StepState.DONE).value
+    step.finished_at = ctx.now
+    orders.set_item_state(ctx, order, item, OrderState.COMPLETED)
+    before = order.body
+    orders.add_milestone(ctx, order, "itemCompleted",
+                         f"item {item.item_id}: {item.action} completed"
+                         + (f" ({note})" if note else "")
+                         + (f"; {result.message}" if result.message else ""),
+                         item_id=item.item_id)
+    orders.publish(ctx, order, "update", before)
+    _release(ctx, order)
+    _finish(ctx, order)
+
+
+def _information(ctx: Context, order: ProductOrder, item: ProductOrderItem,
+                 result: ProvisioningResult) -> None:
+    """An OSS order ``held``/``pending`` waits for information: the order follows and
+    ``ProductOrderInformationRequiredEvent`` says what is missing."""
+    from openbss.ordering import orders
+
+    wanted = {"held": OrderState.HELD, "pending": OrderState.PENDING}.get(
+        (result.external_state or "").lower())
+    if wanted is None:
+        if order.state in (OrderState.HELD, OrderState.PENDING):
+            orders.set_order_state(ctx, order, OrderState.IN_PROGRESS, "information received")
+        return
+    if order.state == wanted:
+        return
+    orders.set_order_state(ctx, order, wanted,
+                           f"item {item.item_id}: {result.message or 'information required'}")
+    before = order.body
+    orders.add_milestone(ctx, order, "informationRequired",
+                         f"item {item.item_id}: {result.message or 'the OSS needs information'}",
+                         item_id=item.item_id)
+    orders.publish(ctx, order, "update", before,
+                   event="ProductOrderInformationRequiredEvent")
+
+
+def _step_failed(ctx: Context, order: ProductOrder, item: ProductOrderItem,
+                 step: FulfilmentStep, message: str) -> None:
+    from openbss.ordering import orders
+
+    step.state = STEP_STATES.check(step.state, StepState.FAILED).value
+    step.finished_at = ctx.now
+    step.last_error = message[:4000]
+    if ITEM_STATES.can(item.state, OrderState.FAILED):
+        orders.set_item_state(ctx, order, item, OrderState.FAILED)
+    before = order.body
+    orders.add_milestone(ctx, order, "itemFailed", f"item {item.item_id}: {message}",
+                         item_id=item.item_id)
+    # items that wait for it, directly or not, can never start
+    fulfilment = order_plan(order)
+    blocked = fulfilment.blocked_by([item.item_id])
+    items = {i.item_id: i for i in queries.order_items(ctx, order.id)}
+    for other in queries.steps_of(ctx, order.id):
+        if other.kind == PROVISION and other.item_id in blocked and \
+                StepState(other.state) not in _FINAL_STEP:
+            other.state = STEP_STATES.check(other.state, StepState.CANCELLED).value
+            other.finished_at = ctx.now
+            blocked_item = items[other.item_id]
+            if ITEM_STATES.can(blocked_item.state, OrderState.CANCELLED):
+                orders.set_item_state(ctx, order, blocked_item, OrderState.CANCELLED)
+            orders.add_milestone(ctx, order, "itemCancelled",
+                                 f"item {other.item_id}: not started, item {item.item_id} "
+                                 "it waits for failed", item_id=other.item_id)
+    orders.publish(ctx, order, "update", before)
+    _finish(ctx, order)
+
+
+def _release(ctx: Context, order: ProductOrder) -> None:
+    """Waiting steps whose prerequisites are all done become ready."""
+    steps = queries.steps_of(ctx, order.id)
+    done = {s.item_id for s in steps if s.kind == PROVISION and s.state == StepState.DONE}
+    finished = {s.item_id for s in steps if s.kind == COMPENSATE and
+                StepState(s.state) in _FINAL_STEP}
+    for step in steps:
+        if step.state != StepState.WAITING:
+            continue
+        ready = set(step.waits_for) <= (done if step.kind == PROVISION else finished)
+        if ready:
+            step.state = STEP_STATES.check(step.state, StepState.READY).value
+            step.due_at = clock.utcnow()
+
+
+def _policies(ctx: Context, order: ProductOrder) -> dict[str, FailurePolicy]:
+    policies: dict[str, FailurePolicy] = {}
+    for item in queries.order_items(ctx, order.id):
+        raw = item.body.get("policy")
+        if raw:
+            policies[item.item_id] = FailurePolicy(raw)
+    return policies
+
+
+def _finish(ctx: Context, order: ProductOrder) -> None:
+    """When every provision step is final: compensate what a failed bundle completed,
+    then give the order its final state."""
+    from openbss.ordering import orders
+
+    steps = queries.steps_of(ctx, order.id)
+    provision = [s for s in steps if s.kind == PROVISION]
+    compensate = [s for s in steps if s.kind == COMPENSATE]
+    if any(StepState(s.state) not in _FINAL_STEP for s in steps):
+        return
+    fulfilment = order_plan(order)
+    by_item = {s.item_id: s for s in provision}
+    compensated = {s.item_id for s in compensate}
+    states = {item_id: ("completed" if by_item[item_id].state == StepState.DONE
+                        or item_id in compensated else "failed")
+              for item_id in fulfilment.order}
+    result = outcome(fulfilment, states, _policies(ctx, order))
+    if result.compensate and not compensate:
+        positions = _positions(order)
+        previous: list[str] = []
+        for item_id in result.compensate:  # dependents first: each waits for the one before
+            ctx.session.add(FulfilmentStep(
+                tenant_id=ctx.tenant_id, order_id=order.id, item_id=item_id, kind=COMPENSATE,
+                state=(StepState.WAITING if previous else StepState.READY).value,
+                waits_for=previous, due_at=clock.utcnow(), not_before=None, attempts=0,
+                external_id=external_id(order.id, positions[item_id], COMPENSATE)))
+            previous = [item_id]
+        before = order.body
+        orders.add_milestone(ctx, order, "compensating",
+                             f"bundle {', '.join(result.failed_bundles)} failed "
+                             f"(all_or_nothing): undoing items {', '.join(result.compensate)}")
+        orders.publish(ctx, order, "update", before)
+        return
+    failed = [s.item_id for s in provision if s.state != StepState.DONE]
+    message = {"completed": "every item completed",
+               "partial": f"items {', '.join(failed)} failed; the others completed",
+               "failed": "no item completed"}[result.state.value]
+    orders.set_order_state(ctx, order, OrderState(result.state.value), message)
+
+
+def _compensation_done(ctx: Context, order: ProductOrder, item: ProductOrderItem,
+                       step: FulfilmentStep, *, ok: bool, message: str) -> None:
+    from openbss.ordering import orders
+
+    step.state = STEP_STATES.check(step.state, StepState.DONE if ok else StepState.FAILED
+                                   ).value
+    step.finished_at = ctx.now
+    before = order.body
+    if ok:
+        if ITEM_STATES.can(item.state, OrderState.CANCELLED):
+            orders.set_item_state(ctx, order, item, OrderState.CANCELLED)
+        orders.add_milestone(ctx, order, "itemCompensated",
+                             f"item {item.item_id}: undone" + (f" ({message})" if message
+                                                              else ""), item_id=item.item_id)
+    else:
+        step.last_error = message[:4000]
+        orders.add_milestone(ctx, order, "compensationFailed",
+                             f"item {item.item_id}: could not be undone: {message}",
+                             item_id=item.item_id)
+    orders.publish(ctx, order, "update", before)
+    _release(ctx, order)
+    _finish(ctx, order)
+
+
+# -- the inventory side --------------------------------------------------------------------
+
+def _product_prices(item_prices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """TMF637 ``productPrice`` from the order item's ``itemPrice`` (one-time lines were
+    charged by the order; recurring and usage lines stay in force)."""
+    prices = []
+    for line in item_prices:
+        if line.get("priceType") not in ("recurring", "usage"):
+            continue
+        price: dict[str, Any] = {k: line[k] for k in ("name", "description", "priceType",
+                                      "recurringChargePeriod", "unitOfMeasure", "price",
+                                      "productOfferingPrice") if k in line}
+        if line.get("priceAlteration"):
+            price["productPriceAlteration"] = [
+                {k: a[k] for k in ("name", "description", "priceType", "recurringChargePeriod",
+                                   "unitOfMeasure", "applicationDuration", "priority", "price",
+                                   "productOfferingPrice") if k in a}
+                for a in line["priceAlteration"]]
+        prices.append(price)
+    return prices
+
+
+def _merged_characteristics(current: list[dict[str, Any]],
+                            given: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names = {c["name"].lower() for c in given}
+    return [c for c in current if c["name"].lower() not in names] + given
+
+
+def _order_item_ref(order: ProductOrder, item: ProductOrderItem) -> dict[str, Any]:
+    return {"orderItemId": item.item_id, "productOrderId": order.id,
+            "orderItemAction": item.action, "@referredType": "ProductOrderItem"}
+
+
+def _apply_inventory(ctx: Context, order: ProductOrder, item: ProductOrderItem) -> str:
+    """Make the inventory what the completed item says; a short note for the milestone."""
+    doc = order.body["productOrderItem"][item.position]
+    product = doc.get("product") or {}
+    if item.action == "noChange":
+        return ""
+    if item.action == "add":
+        components = [i for i in queries.order_items(ctx, order.id)
+                      if i.item_id in order_plan(order).prerequisites[item.item_id]
+                      and i.product_id and any(
+                          r["id"] == i.item_id and r["relationshipType"].lower() == "bundles"
+                          for r in doc.get("productOrderItemRelationship") or [])]
+        body: dict[str, Any] = {
+            "name": product.get("name") or item.body.get("offeringName"),
+            "status": ProductStatus.ACTIVE.value, "startDate": z(ctx.now),
+            "billingAccount": {"id": item.billing_account_id},
+            "productOffering": {"id": item.offering_id,
+                                "name": item.body.get("offeringName")},
+            "productPrice": _product_prices(doc.get("itemPrice") or []),
+            "productOrderItem": [_order_item_ref(order, item)],
+        }
+        for key in ("description", "place", "productCharacteristic", "productSpecification",
+                    "agreement", "isCustomerVisible", "productSerialNumber"):
+            if product.get(key) is not None:
+                body[key] = product[key]
+        if order.body.get("relatedParty") or product.get("relatedParty"):
+            body["relatedParty"] = product.get("relatedParty") or order.body["relatedParty"]
+        if item.quantity != 1:
+            body["quantity"] = item.quantity
+        if components:
+            body["isBundle"] = True
+            body["productRelationship"] = [{"relationshipType": "bundles",
+                                            "product": {"id": c.product_id}}
+                                           for c in components]
+        row = inventory.create_product(ctx, data=ProductIn.model_validate(body),
+                                       order_id=order.id, order_item_id=item.item_id)
+        item.product_id = row.id
+        return f"product {row.id}"
+    assert item.product_id is not None
+    current = queries.product(ctx, item.product_id, lock=True)
+    item.body = {**item.body, "restore": {
+        k: current.body.get(k) for k in ("status", "productOffering", "productCharacteristic",
+                                         "productPrice", "quantity", "terminationDate")}}
+    refs = [*(current.body.get("productOrderItem") or []), _order_item_ref(order, item)]
+    if item.action == "delete":
+        requested = order.requested_completion_date
+        at = inventory.termination_effective(ctx, product_id=current.id, requested=requested)
+        inventory.record_early_termination(ctx, product_id=current.id, at=at,
+                                           order_id=order.id, order_item_id=item.item_id)
+        if at > ctx.now:
+            inventory.update_product(ctx, product_id=current.id, patch={
+                "status": ProductStatus.PENDING_TERMINATE.value, "terminationDate": z(at),
+                "productOrderItem": refs}, order_id=order.id, order_item_id=item.item_id)
+            return f"product {current.id} terminates at {z(at)}"
+        inventory.update_product(ctx, product_id=current.id, patch={
+            "status": ProductStatus.TERMINATED.value, "terminationDate": z(at),
+            "productOrderItem": refs}, order_id=order.id, order_item_id=item.item_id,
+            effective=at)
+        return f"product {current.id} terminated"
+    patch: dict[str, Any] = {"productOrderItem": refs}
+    effective = ctx.now
+    if item.body.get("planChange") and item.offering_id:
+        effective = inventory.plan_change_effective(ctx, product_id=current.id,
+                                                    offering_id=item.offering_id)
+        patch["productOffering"] = {"id": item.offering_id,
+                                    "name": item.body.get("offeringName")}
+        patch["productPrice"] = _product_prices(doc.get("itemPrice") or [])
+    if product.get("productCharacteristic") is not None:
+        patch["productCharacteristic"] = _merged_characteristics(
+            current.body.get("productCharacteristic") or [], product["productCharacteristic"])
+    if item.quantity != int(current.body.get("quantity") or 1):
+        patch["quantity"] = item.quantity
+    if item.body.get("status"):
+        patch["status"] = item.body["status"]
+    inventory.update_product(ctx, product_id=current.id, patch=patch, order_id=order.id,
+                             order_item_id=item.item_id, effective=effective)
+    return f"product {current.id}" + (f", effective {z(effective)}" if effective != ctx.now
+                                      else "")
+
+
+def _undo_inventory(ctx: Context, order: ProductOrder, item: ProductOrderItem) -> None:
+    """Compensation: an added product is terminated (its identifiers released); a
+    modified one gets back what it had; a product whose termination is pending is kept."""
+    if item.product_id is None or item.action == "noChange":
+        return
+    current = queries.product(ctx, item.product_id, lock=True)
+    if item.action == "add":
+        if current.status != ProductStatus.TERMINATED:
+            inventory.update_product(ctx, product_id=current.id, patch={
+                "status": ProductStatus.TERMINATED.value}, order_id=order.id,
+                order_item_id=item.item_id)
+        return
+    restore = dict(item.body.get("restore") or {})
+    if current.status == ProductStatus.TERMINATED:
+        raise _NotUndoable(f"product {current.id} is already terminated")
+    patch = {k: restore.get(k) for k in restore}
+    inventory.update_product(ctx, product_id=current.id, patch=patch, order_id=order.id,
+                             order_item_id=item.item_id)
+
+
+class _NotUndoable(OpenBSSError):
+    status = 409
+    code = "not_undoable"
+
+
+# -- the worker hook -----------------------------------------------------------------------
+
+def worker_pass(limit: int = 100) -> int:
+    """One pass for the worker loop: due fulfilment steps of every tenant."""
+    from openbss.core.db import unit_of_work
+
+    with unit_of_work() as session:
+        return run_due_steps(session, limit=limit)
+
+
+def register_worker_pass(register: Callable[[str, Callable[[], int]], None] | None = None
+                         ) -> None:
+    """Register :func:`worker_pass` with the worker loop (``openbss worker`` and the
+    worker thread of ``openbss serve``)."""
+    if register is None:
+        from openbss.core.worker import register_periodic
+
+        register = register_periodic
+    register("ordering.fulfilment", worker_pass)
