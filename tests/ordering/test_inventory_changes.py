@@ -185,6 +185,12 @@ def test_commitment_and_the_early_termination_fee_from_a_penalty_price(  # type:
     account = _account(client, sandbox)
     product = _product(client, sandbox, account, contract, quantity=2)
     tmf_schema(SWAGGER, "Product", product)
+    # the prices in force in the account's currency, from the catalog (no CHF penalty)
+    assert [(p["priceType"], p["price"], p.get("recurringChargePeriod"))
+            for p in product["productPrice"]] == [
+        ("recurring", {"dutyFreeAmount": {"unit": "EUR", "value": 20.00}}, "month"),
+        ("penalty", {"dutyFreeAmount": {"unit": "EUR", "value": 49.995}}, None)]
+    assert product["productPrice"][1]["productOfferingPrice"]["id"] == penalty
     assert product["productTerm"] == [{
         "name": "24 months", "duration": {"amount": 24, "units": "month"},
         "validFor": {"startDateTime": "2026-01-10T09:00:00Z",
@@ -233,6 +239,8 @@ def test_the_term_fee_applies_without_a_penalty_price_and_nothing_without_a_term
     fibre = _product(client, sandbox, account, term)
     loose = _product(client, sandbox, account, free)
     assert "productTerm" not in loose
+    given = _product(client, sandbox, account, free, productPrice=[])  # kept as given
+    assert given["productPrice"] == []
     with context(sandbox) as ctx:
         charge = inventory.record_early_termination(ctx, product_id=fibre["id"], at=ctx.now,
                                                     order_id=None, order_item_id=None)
@@ -308,3 +316,21 @@ def test_pending_terminate_products_terminate_when_business_time_reaches_the_dat
         assert [(i.start, i.end) for f in found for i in f.intervals] == [
             (T0, datetime(2026, 1, 15, tzinfo=UTC))]
     del again
+
+
+def test_discounts_of_the_catalog_become_price_alterations(client, sandbox, tmf_schema):  # type: ignore[no-untyped-def]
+    fee = _price(client, sandbox, "recurring", "34.99", taxIncluded=True)
+    r = client.post(f"{CAT}/productOfferingPrice", json={
+        "name": "Welcome -50%", "priceType": "discount", "lifecycleStatus": "Active",
+        "percentage": "50", "applicationDuration": 3, "popRelationship": [{"id": fee}]},
+        headers=sandbox.headers())
+    assert r.status_code == 201, r.text
+    promo = r.json()["id"]
+    offering = _offering(client, sandbox, "Mobile L", [fee, promo])
+    product = _product(client, sandbox, _account(client, sandbox), offering)
+    tmf_schema(SWAGGER, "Product", product)
+    [price] = product["productPrice"]
+    assert price["price"] == {"taxIncludedAmount": {"unit": "EUR", "value": 34.99}}
+    assert price["productPriceAlteration"] == [{
+        "name": "Welcome -50%", "priceType": "discount", "price": {"percentage": 50},
+        "productOfferingPrice": {"id": promo}, "applicationDuration": 3}]

@@ -64,7 +64,7 @@ from openbss.ordering.models import (
     ProductStatus,
 )
 from openbss.ordering.paths import INVENTORY_API, PRODUCT_PATH
-from openbss.ordering.pricing import ChargePeriod, prices_from_catalog
+from openbss.ordering.pricing import ChargePeriod, PriceSpec, prices_from_catalog
 from openbss.ordering.references import check_billing_account, check_offering
 from openbss.ordering.schemas import Product as ProductIn
 
@@ -204,8 +204,9 @@ def create_product(ctx: Context, *, data: ProductIn, order_id: str | None = None
         raise ValidationError(f"status: a new product cannot start {status.value!r}",
                               field="status")
     account_id = (body.get("billingAccount") or {}).get("id")
+    currency = None
     if account_id:
-        check_billing_account(ctx, account_id, field="billingAccount.id")
+        currency = check_billing_account(ctx, account_id, field="billingAccount.id")
     offering = body.get("productOffering") or {}
     offering_version = None
     if offering.get("id"):
@@ -213,6 +214,9 @@ def create_product(ctx: Context, *, data: ProductIn, order_id: str | None = None
     if status in _LIVE and not body.get("startDate"):
         body["startDate"] = ctx.now.isoformat().replace("+00:00", "Z")
     started = _effective(body, "startDate", ctx.now)
+    if "productPrice" not in body and offering.get("id") and currency:
+        body["productPrice"] = prices_in_force(ctx, offering_id=offering["id"],
+                                               currency=currency, at=started)
     if status in _LIVE and not body.get("productTerm"):
         _with_commitment(ctx, body, started, keep_longer=False)
     wanted = _identifiers(ctx, body) if status in HOLDING else {}  # MSISDNs to E.164
@@ -531,6 +535,46 @@ def plan_change_effective(ctx: Context, *, product_id: str, offering_id: str) ->
     old = _monthly_recurring(ctx, row.offering_id, currency, quantity)
     new = _monthly_recurring(ctx, offering_id, currency, quantity)
     return ctx.now if new >= old else billing_period(ctx, product_id=product_id).end
+
+
+def _amounts(spec: PriceSpec, amount: Money) -> dict[str, Any]:
+    key = "taxIncludedAmount" if spec.tax_included else "dutyFreeAmount"
+    return {key: {"unit": amount.currency, "value": amount.amount}}
+
+
+def prices_in_force(ctx: Context, *, offering_id: str, currency: str,
+                    at: datetime) -> list[dict[str, Any]]:
+    """TMF637 ``productPrice`` entries of the offering's catalog prices in ``currency`` at
+    ``at`` (unit prices; one-time, recurring, usage and penalty), each naming its
+    productOfferingPrice, with its discounts as ``productPriceAlteration``. A product
+    created without ``productPrice`` gets these."""
+    out = []
+    for spec in prices_from_catalog(references.offering_prices(
+            ctx, offering_id, currency=currency, at=at)):
+        entry: dict[str, Any] = {"name": spec.name, "priceType": spec.price_type,
+                                 "productOfferingPrice": {"id": spec.id, "name": spec.name}}
+        if spec.recurring_charge_period:
+            entry["recurringChargePeriod"] = spec.recurring_charge_period
+        if spec.unit_of_measure:
+            entry["unitOfMeasure"] = spec.unit_of_measure
+        entry["price"] = _amounts(spec, spec.unit_price) if spec.unit_price else {}
+        alterations = []
+        for alt in spec.alterations:
+            change: dict[str, Any] = ({"percentage": alt.percentage}
+                                      if alt.percentage is not None else
+                                      _amounts(spec, alt.amount) if alt.amount else {})
+            alteration: dict[str, Any] = {"name": alt.name, "priceType": "discount",
+                                          "price": change,
+                                          "productOfferingPrice": {"id": alt.id}}
+            if alt.application_duration is not None:
+                alteration["applicationDuration"] = alt.application_duration
+            if alt.priority is not None:
+                alteration["priority"] = alt.priority
+            alterations.append(alteration)
+        if alterations:
+            entry["productPriceAlteration"] = alterations
+        out.append(entry)
+    return out
 
 
 def _offering_terms(ctx: Context, offering_id: str | None) -> list[dict[str, Any]]:
