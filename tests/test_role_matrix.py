@@ -80,6 +80,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     **_crud("/tmf-api/productInventory/v4/product", "product"),
     ("GET", "/api/v1/products/{id}/history"): ("product", "read"),
     ("GET", "/api/v1/products/{id}/charges"): ("product", "read"),
+    **_crud("/tmf-api/productOrderingManagement/v4/productOrder", "productOrder"),
+    ("POST", "/tmf-api/productOrderingManagement/v4/cancelProductOrder"): ("productOrder",
+                                                                          "write"),
+    ("GET", "/tmf-api/productOrderingManagement/v4/cancelProductOrder"): ("productOrder",
+                                                                         "read"),
+    ("GET", "/tmf-api/productOrderingManagement/v4/cancelProductOrder/{id}"): (
+        "productOrder", "read"),
     **{rule: access for api, prefix in TMF_APIS for rule, access in {
         ("POST", f"{prefix}/hub"): ("hubs", "write", api),
         ("DELETE", f"{prefix}/hub/{{id}}"): ("hubs", "delete", api),

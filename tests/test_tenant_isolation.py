@@ -56,6 +56,23 @@ def _product(client, tenant) -> dict[str, str]:
     return {"id": r.json()["id"]}
 
 
+def _product_order(client, tenant) -> dict[str, str]:
+    """An open product order of the tenant (one noChange item: nothing to validate)."""
+    r = client.post("/tmf-api/productOrderingManagement/v4/productOrder",
+                    json={"productOrderItem": [{"id": "1", "action": "noChange"}]},
+                    headers=tenant.headers())
+    assert r.status_code == 201, r.text
+    return {"id": r.json()["id"]}
+
+
+def _cancel_request(client, tenant) -> dict[str, str]:
+    r = client.post("/tmf-api/productOrderingManagement/v4/cancelProductOrder",
+                    json={"productOrder": _product_order(client, tenant)},
+                    headers=tenant.headers())
+    assert r.status_code == 201, r.text
+    return {"id": r.json()["id"]}
+
+
 # route path template -> factory(client, tenant) returning the path parameters
 FACTORIES: dict[str, Callable] = {
     "/tmf-api/event/v4/hub/{id}": _hub("/tmf-api/event/v4"),
@@ -107,6 +124,11 @@ FACTORIES: dict[str, Callable] = {
     "/api/v1/products/{id}/history": lambda c, t: _product(c, t),
     "/api/v1/products/{id}/charges": lambda c, t: _product(c, t),
     "/tmf-api/productInventory/v4/hub/{id}": _hub("/tmf-api/productInventory/v4"),
+    # --- ordering (TMF622) ---
+    "/tmf-api/productOrderingManagement/v4/productOrder/{id}": _product_order,
+    "/tmf-api/productOrderingManagement/v4/cancelProductOrder/{id}": _cancel_request,
+    "/tmf-api/productOrderingManagement/v4/hub/{id}": _hub(
+        "/tmf-api/productOrderingManagement/v4"),
 }
 
 

@@ -54,6 +54,7 @@ TMF_SPECS: dict[str, str] = {
     "accountManagement": "TMF666-AccountManagement-v4.0.0.swagger.json",
     "event": "TMF688-EventManagement-v4.0.0.swagger.json",
     "productInventory": "TMF637-ProductInventory-v4.0.0.swagger.json",
+    "productOrderingManagement": "TMF622-ProductOrdering-v4.0.0.swagger.json",
 }
 #: Definitions used as response schemas, per specification (with what they reference).
 TMF_ROOTS: dict[str, tuple[str, ...]] = {
@@ -67,6 +68,8 @@ TMF_ROOTS: dict[str, tuple[str, ...]] = {
         "BillingAccount", "PartyAccount", "EventSubscription"),
     "TMF688-EventManagement-v4.0.0.swagger.json": ("EventSubscription",),
     "TMF637-ProductInventory-v4.0.0.swagger.json": ("Product", "EventSubscription"),
+    "TMF622-ProductOrdering-v4.0.0.swagger.json": (
+        "ProductOrder", "CancelProductOrder", "EventSubscription"),
 }
 ERROR_STATUSES: dict[str, str] = {
     "400": "Bad request: malformed JSON, nesting too deep, a bad query parameter",

@@ -56,7 +56,7 @@ def product_charges(id: str, ctx: Annotated[Context, Depends(READ)]) -> JSONResp
 
 
 # -- TMF622 product ordering (helper ORDERS) ---------------------------------------------
-from openbss.ordering import orders  # noqa: E402
+from openbss.ordering import order_events, orders  # noqa: E402
 from openbss.ordering.paths import (  # noqa: E402
     CANCEL_ORDER_PATH,
     ORDERING_API,
@@ -79,7 +79,7 @@ add_resource_routes(router, TmfResource(
     get=lambda ctx, id: orders.get_order(ctx, order_id=id),
     update=lambda ctx, id, patch: orders.update_order(ctx, order_id=id, patch=patch),
     remove=lambda ctx, id: orders.delete_order(ctx, order_id=id),
-    render=orders.render_order,
+    render=order_events.render_order,
 ))
 add_resource_routes(router, TmfResource(
     name="cancelProductOrder", path=CANCEL_ORDER_PATH, tag=ORDER_TAG,
@@ -88,5 +88,5 @@ add_resource_routes(router, TmfResource(
     create=lambda ctx, data: orders.cancel_order(ctx, data=data),
     find=lambda ctx, params: orders.list_cancels(ctx, params=params),
     get=lambda ctx, id: orders.get_cancel(ctx, cancel_id=id),
-    render=orders.render_cancel,
+    render=order_events.render_cancel,
 ))

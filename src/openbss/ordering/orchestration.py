@@ -49,7 +49,7 @@ from openbss.core.context import Context, system_context
 from openbss.core.errors import NotFoundError, OpenBSSError
 from openbss.core.models import Tenant
 from openbss.core.service import list_tenants
-from openbss.ordering import inventory, queries
+from openbss.ordering import inventory, order_events, queries
 from openbss.ordering.graph import (
     FailurePolicy,
     FulfilmentPlan,
@@ -68,6 +68,7 @@ from openbss.ordering.models import (
     ProductStatus,
     StepState,
 )
+from openbss.ordering.order_events import z
 from openbss.ordering.provisioning import (
     Action,
     Outcome,
@@ -94,10 +95,6 @@ _OPEN_ORDER = frozenset({OrderState.ACKNOWLEDGED, OrderState.IN_PROGRESS, OrderS
 def external_id(order_id: str, position: int, kind: str) -> str:
     """The idempotency key of a step's provisioning request (stable across re-sends)."""
     return f"{order_id}-{position}-{kind}"
-
-
-def z(instant: datetime) -> str:
-    return instant.isoformat().replace("+00:00", "Z")
 
 
 def create_steps(ctx: Context, order: ProductOrder, fulfilment: FulfilmentPlan, *,
@@ -199,8 +196,6 @@ def _item(ctx: Context, order: ProductOrder, item_id: str) -> ProductOrderItem:
 
 def run_step(session: Session, tenant_id: str, step_id: str) -> int:
     """Claim, ask, apply one step (see the module docstring); 1 if it made progress."""
-    from openbss.ordering import orders
-
     # 1. claim
     ctx = _context(session, tenant_id)
     found = _locked(ctx, step_id, wait=False)
@@ -225,15 +220,15 @@ def run_step(session: Session, tenant_id: str, step_id: str) -> int:
             if not order.provisioning_started:
                 order.provisioning_started = True
             if order.state == OrderState.ACKNOWLEDGED:
-                orders.set_order_state(ctx, order, OrderState.IN_PROGRESS,
+                order_events.set_order_state(ctx, order, OrderState.IN_PROGRESS,
                                        "provisioning started")
             if item.state == OrderState.ACKNOWLEDGED:
-                orders.set_item_state(ctx, order, item, OrderState.IN_PROGRESS)
+                order_events.set_item_state(ctx, order, item, OrderState.IN_PROGRESS)
                 before = order.body
-                orders.add_milestone(ctx, order, "itemStarted",
+                order_events.add_milestone(ctx, order, "itemStarted",
                                      f"item {item.item_id}: {item.action} sent to provisioning "
                                      f"({settings.adapter})", item_id=item.item_id)
-                orders.publish(ctx, order, "update", before)
+                order_events.publish(ctx, order, "update", before)
     step.due_at = real_now + timedelta(seconds=settings.timeout_seconds + LEASE_SECONDS)
     attempts = step.attempts
     request = _request(ctx, order, item, step)
@@ -309,8 +304,6 @@ def _backoff(attempts: int) -> float:
 
 def _unavailable(ctx: Context, order: ProductOrder, item: ProductOrderItem,
                  step: FulfilmentStep, settings: ProvisioningSettings, error: str) -> None:
-    from openbss.ordering import orders
-
     step.last_error = error[:4000]
     if step.attempts >= settings.max_attempts:
         _step_failed(ctx, order, item, step,
@@ -320,17 +313,15 @@ def _unavailable(ctx: Context, order: ProductOrder, item: ProductOrderItem,
     step.state = STEP_STATES.check(step.state, StepState.READY).value
     step.due_at = clock.utcnow() + timedelta(seconds=delay)
     before = order.body
-    orders.add_milestone(ctx, order, "retryScheduled",
+    order_events.add_milestone(ctx, order, "retryScheduled",
                          f"item {item.item_id}: provisioning unavailable ({error}); attempt "
                          f"{step.attempts + 1} of {settings.max_attempts} in {delay:g} s",
                          item_id=item.item_id)
-    orders.publish(ctx, order, "update", before)
+    order_events.publish(ctx, order, "update", before)
 
 
 def _apply(ctx: Context, order: ProductOrder, item: ProductOrderItem, step: FulfilmentStep,
            result: ProvisioningResult, settings: ProvisioningSettings) -> None:
-    from openbss.ordering import orders
-
     step.external_ref = result.external_ref or step.external_ref
     step.external_state = result.external_state
     if result.outcome == Outcome.IN_PROGRESS:
@@ -345,7 +336,7 @@ def _apply(ctx: Context, order: ProductOrder, item: ProductOrderItem, step: Fulf
             _step_failed(ctx, order, item, step, result.message or "provisioning failed")
         return
     if order.state in (OrderState.HELD, OrderState.PENDING):
-        orders.set_order_state(ctx, order, OrderState.IN_PROGRESS, "information received")
+        order_events.set_order_state(ctx, order, OrderState.IN_PROGRESS, "information received")
     if step.kind == COMPENSATE:
         try:
             with ctx.session.begin_nested():
@@ -363,14 +354,14 @@ def _apply(ctx: Context, order: ProductOrder, item: ProductOrderItem, step: Fulf
         return
     step.state = STEP_STATES.check(step.state, StepState.DONE).value
     step.finished_at = ctx.now
-    orders.set_item_state(ctx, order, item, OrderState.COMPLETED)
+    order_events.set_item_state(ctx, order, item, OrderState.COMPLETED)
     before = order.body
-    orders.add_milestone(ctx, order, "itemCompleted",
+    order_events.add_milestone(ctx, order, "itemCompleted",
                          f"item {item.item_id}: {item.action} completed"
                          + (f" ({note})" if note else "")
                          + (f"; {result.message}" if result.message else ""),
                          item_id=item.item_id)
-    orders.publish(ctx, order, "update", before)
+    order_events.publish(ctx, order, "update", before)
     _release(ctx, order)
     _finish(ctx, order)
 
@@ -379,37 +370,33 @@ def _information(ctx: Context, order: ProductOrder, item: ProductOrderItem,
                  result: ProvisioningResult) -> None:
     """An OSS order ``held``/``pending`` waits for information: the order follows and
     ``ProductOrderInformationRequiredEvent`` says what is missing."""
-    from openbss.ordering import orders
-
     wanted = {"held": OrderState.HELD, "pending": OrderState.PENDING}.get(
         (result.external_state or "").lower())
     if wanted is None:
         if order.state in (OrderState.HELD, OrderState.PENDING):
-            orders.set_order_state(ctx, order, OrderState.IN_PROGRESS, "information received")
+            order_events.set_order_state(ctx, order, OrderState.IN_PROGRESS, "information received")
         return
     if order.state == wanted:
         return
-    orders.set_order_state(ctx, order, wanted,
+    order_events.set_order_state(ctx, order, wanted,
                            f"item {item.item_id}: {result.message or 'information required'}")
     before = order.body
-    orders.add_milestone(ctx, order, "informationRequired",
+    order_events.add_milestone(ctx, order, "informationRequired",
                          f"item {item.item_id}: {result.message or 'the OSS needs information'}",
                          item_id=item.item_id)
-    orders.publish(ctx, order, "update", before,
+    order_events.publish(ctx, order, "update", before,
                    event="ProductOrderInformationRequiredEvent")
 
 
 def _step_failed(ctx: Context, order: ProductOrder, item: ProductOrderItem,
                  step: FulfilmentStep, message: str) -> None:
-    from openbss.ordering import orders
-
     step.state = STEP_STATES.check(step.state, StepState.FAILED).value
     step.finished_at = ctx.now
     step.last_error = message[:4000]
     if ITEM_STATES.can(item.state, OrderState.FAILED):
-        orders.set_item_state(ctx, order, item, OrderState.FAILED)
+        order_events.set_item_state(ctx, order, item, OrderState.FAILED)
     before = order.body
-    orders.add_milestone(ctx, order, "itemFailed", f"item {item.item_id}: {message}",
+    order_events.add_milestone(ctx, order, "itemFailed", f"item {item.item_id}: {message}",
                          item_id=item.item_id)
     # items that wait for it, directly or not, can never start
     fulfilment = order_plan(order)
@@ -422,11 +409,11 @@ def _step_failed(ctx: Context, order: ProductOrder, item: ProductOrderItem,
             other.finished_at = ctx.now
             blocked_item = items[other.item_id]
             if ITEM_STATES.can(blocked_item.state, OrderState.CANCELLED):
-                orders.set_item_state(ctx, order, blocked_item, OrderState.CANCELLED)
-            orders.add_milestone(ctx, order, "itemCancelled",
+                order_events.set_item_state(ctx, order, blocked_item, OrderState.CANCELLED)
+            order_events.add_milestone(ctx, order, "itemCancelled",
                                  f"item {other.item_id}: not started, item {item.item_id} "
                                  "it waits for failed", item_id=other.item_id)
-    orders.publish(ctx, order, "update", before)
+    order_events.publish(ctx, order, "update", before)
     _finish(ctx, order)
 
 
@@ -457,8 +444,6 @@ def _policies(ctx: Context, order: ProductOrder) -> dict[str, FailurePolicy]:
 def _finish(ctx: Context, order: ProductOrder) -> None:
     """When every provision step is final: compensate what a failed bundle completed,
     then give the order its final state."""
-    from openbss.ordering import orders
-
     steps = queries.steps_of(ctx, order.id)
     provision = [s for s in steps if s.kind == PROVISION]
     compensate = [s for s in steps if s.kind == COMPENSATE]
@@ -482,38 +467,36 @@ def _finish(ctx: Context, order: ProductOrder) -> None:
                 external_id=external_id(order.id, positions[item_id], COMPENSATE)))
             previous = [item_id]
         before = order.body
-        orders.add_milestone(ctx, order, "compensating",
+        order_events.add_milestone(ctx, order, "compensating",
                              f"bundle {', '.join(result.failed_bundles)} failed "
                              f"(all_or_nothing): undoing items {', '.join(result.compensate)}")
-        orders.publish(ctx, order, "update", before)
+        order_events.publish(ctx, order, "update", before)
         return
     failed = [s.item_id for s in provision if s.state != StepState.DONE]
     message = {"completed": "every item completed",
                "partial": f"items {', '.join(failed)} failed; the others completed",
                "failed": "no item completed"}[result.state.value]
-    orders.set_order_state(ctx, order, OrderState(result.state.value), message)
+    order_events.set_order_state(ctx, order, OrderState(result.state.value), message)
 
 
 def _compensation_done(ctx: Context, order: ProductOrder, item: ProductOrderItem,
                        step: FulfilmentStep, *, ok: bool, message: str) -> None:
-    from openbss.ordering import orders
-
     step.state = STEP_STATES.check(step.state, StepState.DONE if ok else StepState.FAILED
                                    ).value
     step.finished_at = ctx.now
     before = order.body
     if ok:
         if ITEM_STATES.can(item.state, OrderState.CANCELLED):
-            orders.set_item_state(ctx, order, item, OrderState.CANCELLED)
-        orders.add_milestone(ctx, order, "itemCompensated",
+            order_events.set_item_state(ctx, order, item, OrderState.CANCELLED)
+        order_events.add_milestone(ctx, order, "itemCompensated",
                              f"item {item.item_id}: undone" + (f" ({message})" if message
                                                               else ""), item_id=item.item_id)
     else:
         step.last_error = message[:4000]
-        orders.add_milestone(ctx, order, "compensationFailed",
+        order_events.add_milestone(ctx, order, "compensationFailed",
                              f"item {item.item_id}: could not be undone: {message}",
                              item_id=item.item_id)
-    orders.publish(ctx, order, "update", before)
+    order_events.publish(ctx, order, "update", before)
     _release(ctx, order)
     _finish(ctx, order)
 

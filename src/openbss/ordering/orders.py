@@ -19,7 +19,7 @@ from openbss.catalog import service as catalog
 from openbss.core.context import Context
 from openbss.core.errors import NotFoundError, ValidationError
 from openbss.core.periods import to_utc
-from openbss.core.resources import patched, record_change, render
+from openbss.core.resources import patched, record_change
 from openbss.core.tmf import ListParams
 from openbss.ordering import inventory, orchestration, queries
 from openbss.ordering import order_rules as rules
@@ -42,7 +42,16 @@ from openbss.ordering.models import (
     ProductOrderItem,
     StepState,
 )
-from openbss.ordering.paths import CANCEL_ORDER_PATH, ORDERING_API, PRODUCT_ORDER_PATH
+from openbss.ordering.order_events import (
+    add_milestone,
+    publish,
+    render_cancel,
+    render_order,
+    set_item_state,
+    set_order_state,
+    z,
+)
+from openbss.ordering.paths import ORDERING_API
 from openbss.ordering.pricing import PricedItem, price_items
 from openbss.ordering.schemas import CancelProductOrderCreate, ProductOrderCreate
 from openbss.ordering.schemas import ProductOrderPatch as OrderPatch
@@ -51,80 +60,6 @@ ITEM_FIELD = "productOrderItem"
 #: Attributes a ``PATCH`` may change on an open order.
 PATCHABLE = frozenset(OrderPatch.model_fields[name].alias or name
                       for name in OrderPatch.model_fields)
-
-
-def z(instant: datetime) -> str:
-    return instant.isoformat().replace("+00:00", "Z")
-
-
-def render_order(ctx: Context, row: ProductOrder) -> dict[str, Any]:
-    return render(ctx.base_url, PRODUCT_ORDER_PATH, row.id, row.body)
-
-
-def render_cancel(ctx: Context, row: CancelProductOrder) -> dict[str, Any]:
-    return render(ctx.base_url, CANCEL_ORDER_PATH, row.id, row.body)
-
-
-def add_milestone(ctx: Context, row: ProductOrder, name: str, message: str, *,
-                  item_id: str | None = None) -> None:
-    """Append a milestone to the order (the caller records the change)."""
-    entry: dict[str, Any] = {"name": name, "date": z(ctx.now), "state": row.state,
-                             "message": message}
-    if item_id is not None:
-        entry["productOrderItem"] = {"id": item_id}
-    body = dict(row.body)
-    body["milestone"] = [*body.get("milestone", []), entry]
-    row.body = body
-
-
-def publish(ctx: Context, row: ProductOrder, change: str, before: dict[str, Any] | None,
-            *, event: str | None = None) -> None:
-    """Audit + TMF event of an order change (``event`` overrides the event type, e.g.
-    ``ProductOrderInformationRequiredEvent``)."""
-    row.last_update = ctx.now
-    row.row_version += 1
-    if event is None:
-        record_change(ctx, api=ORDERING_API, resource_name="productOrder",
-                      resource_id=row.id, change=change,  # type: ignore[arg-type]
-                      before=before, after=row.body, event_resource=render_order(ctx, row))
-        return
-    from openbss.core import audit, events
-
-    audit.record(ctx, action="update", resource_type="productOrder", resource_id=row.id,
-                 before=before, after=row.body)
-    events.publish(ctx, api=ORDERING_API, event_type=event, resource_name="productOrder",
-                   resource=render_order(ctx, row))
-
-
-def set_order_state(ctx: Context, row: ProductOrder, state: OrderState, message: str) -> None:
-    """Move the order through :data:`ORDER_STATES`, with a milestone and the
-    ``ProductOrderStateChangeEvent``."""
-    new = ORDER_STATES.check(row.state, state, resource_id=row.id)
-    if new == row.state:
-        return
-    before = row.body
-    row.state = new.value
-    body = dict(row.body)
-    body["state"] = new.value
-    if ORDER_STATES.is_final(new):
-        row.completion_date = ctx.now
-        body["completionDate"] = z(ctx.now)
-    row.body = body
-    add_milestone(ctx, row, new.value, message)
-    publish(ctx, row, "state", before)
-
-
-def set_item_state(ctx: Context, order: ProductOrder, item: ProductOrderItem,
-                   state: OrderState) -> None:
-    """The item's row and its entry in the order document (no event of its own: the
-    caller records the order change)."""
-    new = ITEM_STATES.check(item.state, state, resource_id=f"{order.id}/{item.item_id}")
-    item.state = new.value
-    body = dict(order.body)
-    items = [dict(i) for i in body["productOrderItem"]]
-    items[item.position]["state"] = new.value
-    body["productOrderItem"] = items
-    order.body = body
 
 
 # -- create ------------------------------------------------------------------------------
