@@ -334,3 +334,12 @@ def test_discounts_of_the_catalog_become_price_alterations(client, sandbox, tmf_
     assert price["productPriceAlteration"] == [{
         "name": "Welcome -50%", "priceType": "discount", "price": {"percentage": 50},
         "productOfferingPrice": {"id": promo}, "applicationDuration": 3}]
+
+
+def test_the_docs_show_the_product_state_machine() -> None:
+    from pathlib import Path
+
+    from openbss.ordering.models import PRODUCT_STATES
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ordering.md").read_text()
+    assert f"```mermaid\n{PRODUCT_STATES.diagram()}\n```" in doc
