@@ -274,9 +274,9 @@ def _request(ctx: Context, order: ProductOrder, item: ProductOrderItem,
              step: FulfilmentStep) -> ProvisioningRequest:
     doc = order.body["productOrderItem"][item.position]
     product = dict(doc.get("product") or {})
-    offering = doc.get("productOffering") or product.get("productOffering")
-    if offering:
-        product["productOffering"] = offering
+    if item.offering_id:
+        product["productOffering"] = {"id": item.offering_id,
+                                      "name": item.body.get("offeringName")}
     if item.product_id:
         product["id"] = item.product_id
     action: Action
@@ -326,7 +326,8 @@ def _apply(ctx: Context, order: ProductOrder, item: ProductOrderItem, step: Fulf
     step.external_state = result.external_state
     if result.outcome == Outcome.IN_PROGRESS:
         step.due_at = clock.utcnow() + timedelta(
-            seconds=result.retry_after or settings.poll_seconds)
+            seconds=settings.poll_seconds if result.retry_after is None
+            else result.retry_after)
         _information(ctx, order, item, result)
         return
     if result.outcome == Outcome.FAILED:
