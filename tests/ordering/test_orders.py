@@ -488,3 +488,54 @@ def test_roles_and_tenants(client, sandbox, other_tenant):  # type: ignore[no-un
                     headers=other_tenant.headers())
     assert (r.status_code, r.json()["field"]) == (422, "productOrder.id")
     assert client.get(PO, headers=sandbox.headers("partner")).status_code == 403
+
+
+def test_an_unknown_customer_is_named(client, sandbox):  # type: ignore[no-untyped-def]
+    shop = Shop(client, sandbox)
+    body = shop.order(shop.line_item())
+    body["relatedParty"] = [{"id": "x", "@referredType": "Individual", "role": "payer"},
+                            {"id": "ghost", "@referredType": "Customer", "role": "customer"}]
+    err = fail(client, sandbox, body)
+    assert (err["code"], err["field"]) == ("invalid_reference", "relatedParty[1].id")
+
+
+def test_a_characteristic_change_keeps_the_others(client, sandbox):  # type: ignore[no-untyped-def]
+    shop = Shop(client, sandbox)
+    chars = [{"name": "MSISDN", "value": "+33612345678"}, {"name": "Data allowance", "value": 10}]
+    order = post(client, sandbox, PO, shop.order(shop.line_item(
+        product={"productCharacteristic": chars})))
+    work(sandbox)
+    assert get(client, sandbox, f"{PO}/{order['id']}")["state"] == "completed"
+    product = client.get(INV, params={"billingAccount.id": shop.account["id"]},
+                         headers=sandbox.headers()).json()[0]
+    change = {"id": "1", "action": "modify", "product": {
+        "id": product["id"], "productCharacteristic": [{"name": "Data allowance", "value": 50}]}}
+    bad = {**change, "product": {**change["product"], "productCharacteristic": [
+        {"name": "Data allowance", "value": 70}]}}
+    assert fail(client, sandbox, shop.order(bad))["field"] == \
+        "productOrderItem[0].product.productCharacteristic[Data allowance]"
+    post(client, sandbox, PO, shop.order(change))
+    work(sandbox)
+    after = get(client, sandbox, f"{INV}/{product['id']}")
+    assert {c["name"]: c["value"] for c in after["productCharacteristic"]} == {
+        "MSISDN": "+33612345678", "Data allowance": 50}
+    history = get(client, sandbox, f"/api/v1/products/{product['id']}/history")
+    assert history[-1]["productOrder"]["orderItemId"] == "1"
+
+
+def test_an_order_from_a_quote_references_it(client, sandbox):  # type: ignore[no-untyped-def]
+    from openbss.core.context import system_context
+    from openbss.core.models import Tenant
+    from openbss.ordering import orders
+    from openbss.ordering.schemas import ProductOrderCreate
+
+    shop = Shop(client, sandbox)
+    with unit_of_work() as session:
+        tenant = session.get(Tenant, sandbox.id)
+        assert tenant is not None
+        ctx = system_context(session, tenant)
+        row = orders.create_order(ctx, data=ProductOrderCreate.model_validate(
+            shop.order(shop.line_item())), quote_id="q-1")
+        assert row.quote_id == "q-1" and row.body["quote"] == [{"id": "q-1"}]
+        order_id = row.id
+    assert get(client, sandbox, f"{PO}/{order_id}")["quote"] == [{"id": "q-1"}]

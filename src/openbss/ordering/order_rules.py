@@ -237,6 +237,7 @@ def find_customer(ctx: Context, related: Sequence[Mapping[str, Any]],
     party), else the billing account's owner."""
     refs = [r for r in related if squash(r.get("role") or "") == "customer"]
     field_ = "relatedParty"
+    given = bool(refs)
     if not refs and account_id:
         try:
             account = accounts.get_account(ctx, kind="billingAccount", account_id=account_id)
@@ -244,7 +245,7 @@ def find_customer(ctx: Context, related: Sequence[Mapping[str, Any]],
             return Customer(None, None, known=False)
         refs = [r for r in account.body.get("relatedParty") or []
                 if squash(r.get("role") or "") in ("owner", "customer")]
-    for index, ref in enumerate(refs):
+    for ref in refs:
         kind = squash(ref.get("@referredType") or "")
         party_id = str(ref["id"])
         try:
@@ -252,8 +253,11 @@ def find_customer(ctx: Context, related: Sequence[Mapping[str, Any]],
                 party_id = customers.get_customer(ctx, customer_id=party_id).party_id
             party = parties.get_party(ctx, kind=None, party_id=party_id)
         except NotFoundError:
-            raise InvalidReference(f"{field_}[{index}].id: no customer or party "
-                                   f"{ref['id']!r}", field=f"{field_}[{index}].id") from None
+            if not given:  # the account's owner is gone: the buyer is unknown
+                return Customer(None, None, known=False)
+            position = list(related).index(ref)
+            raise InvalidReference(f"{field_}[{position}].id: no customer or party "
+                                   f"{ref['id']!r}", field=f"{field_}[{position}].id") from None
         return Customer(party.kind, party.country)
     return Customer(None, None, known=False)
 

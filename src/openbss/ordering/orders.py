@@ -129,8 +129,10 @@ def _check_item(ctx: Context, body: dict[str, Any], index: int, item: dict[str, 
             offering = catalog.get_resource(ctx, kind="productOffering",
                                             resource_id=str(offering_id))
         except NotFoundError:
-            raise InvalidReference(f"{offering_field}: no productOffering {offering_id!r}",
-                                   field=offering_field) from None
+            # the product's offering left the catalog: the product can still be changed
+            # or terminated, without catalog prices
+            checked.offering_id = str(offering_id)
+            return checked
     checked.offering_id = offering.id
     checked.offering_name = offering.name
     checked.offering_version = str(offering.version)
