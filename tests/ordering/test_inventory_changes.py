@@ -343,3 +343,24 @@ def test_the_docs_show_the_product_state_machine() -> None:
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "ordering.md").read_text()
     assert f"```mermaid\n{PRODUCT_STATES.diagram()}\n```" in doc
+
+
+def test_a_product_without_an_account_changes_now_and_pays_no_fee(client, sandbox):  # type: ignore[no-untyped-def]
+    long = _monthly(client, sandbox, "M 24", "20.00", productOfferingTerm=[
+        {"name": "24 months", "duration": {"amount": 24, "units": "month"},
+         "earlyTerminationFee": {"unit": "EUR", "value": "99"}}])
+    cheap = _monthly(client, sandbox, "S", "5.00")
+    r = client.post(INV, json={"status": "active", "productOffering": {"id": long["id"]}},
+                    headers=sandbox.headers())
+    assert r.status_code == 201, r.text
+    product = r.json()
+    assert "productPrice" not in product  # no account, no currency to choose prices in
+    assert product["productTerm"][0]["validFor"]["endDateTime"] == "2028-01-10T09:00:00Z"
+    with context(sandbox) as ctx:
+        assert inventory.plan_change_effective(ctx, product_id=product["id"],
+                                               offering_id=cheap["id"]) == T0
+        assert inventory.record_early_termination(ctx, product_id=product["id"], at=ctx.now,
+                                                  order_id=None, order_item_id=None) is None
+        period = inventory.billing_period(ctx, product_id=product["id"])
+        assert (period.start, period.end) == (datetime(2026, 1, 10, tzinfo=UTC),
+                                              datetime(2026, 2, 10, tzinfo=UTC))

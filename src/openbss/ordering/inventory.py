@@ -493,6 +493,16 @@ def billing_period(ctx: Context, *, product_id: str, at: datetime | None = None)
     return period_containing(cycle, to_utc(at, "at") if at else ctx.now)
 
 
+def _account_currency(ctx: Context, row: Product) -> str | None:
+    """The currency of the product's billing account (None without one)."""
+    if not row.billing_account_id:
+        return None
+    try:
+        return references.account_cycle(ctx, row.billing_account_id)[0]
+    except NotFoundError:
+        return None
+
+
 def _monthly_recurring(ctx: Context, offering_id: str | None, currency: str,
                        quantity: int) -> Decimal:
     """The offering's recurring list price per month in ``currency`` (0 without one)."""
@@ -528,9 +538,9 @@ def plan_change_effective(ctx: Context, *, product_id: str, offering_id: str) ->
         return ctx.now
     if policy == PlanChangePolicy.END_OF_PERIOD:
         return billing_period(ctx, product_id=product_id).end
-    if not row.billing_account_id:
+    currency = _account_currency(ctx, row)
+    if currency is None:
         return ctx.now
-    currency = references.account_cycle(ctx, row.billing_account_id)[0]
     quantity = _quantity(row.body)
     old = _monthly_recurring(ctx, row.offering_id, currency, quantity)
     new = _monthly_recurring(ctx, offering_id, currency, quantity)
@@ -680,9 +690,9 @@ def early_termination_fee(ctx: Context, *, product_id: str,
     row = queries.product(ctx, product_id)
     at = to_utc(at, "at")
     end = _commitment_end(row.body)
-    if end is None or at >= end or not row.billing_account_id:
+    currency = _account_currency(ctx, row)
+    if end is None or at >= end or currency is None:
         return None
-    currency = references.account_cycle(ctx, row.billing_account_id)[0]
     quantity = _quantity(row.body)
     pops = references.offering_prices(ctx, row.offering_id, currency=currency, at=at) \
         if row.offering_id else []
