@@ -539,3 +539,13 @@ def test_an_order_from_a_quote_references_it(client, sandbox):  # type: ignore[n
         assert row.quote_id == "q-1" and row.body["quote"] == [{"id": "q-1"}]
         order_id = row.id
     assert get(client, sandbox, f"{PO}/{order_id}")["quote"] == [{"id": "q-1"}]
+
+
+def test_the_docs_show_the_state_machines_as_they_are():
+    from pathlib import Path
+
+    from openbss.ordering.models import ITEM_STATES, ORDER_STATES, STEP_STATES
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ordering.md").read_text()
+    for machine in (ORDER_STATES, ITEM_STATES, STEP_STATES):
+        assert f"```mermaid\n{machine.diagram()}\n```" in doc, machine.resource
