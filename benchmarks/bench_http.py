@@ -18,7 +18,8 @@ then drives both with a load generator — ``wrk`` when it is installed (Debian 
   per request);
 - ``patch``: a merge-patch of one offering's ``description`` (audited too).
 
-Prints ONE JSON line: each scenario's req/s, p50/p99 latency and ratio to ``trivial``,
+Prints ONE JSON line: each scenario's req/s, p50/p99 latency, ratio to ``trivial`` and
+the server's CPU time per request (``cpu_ms_per_request``, from /proc),
 the targets and whether they were met, and whether the audit chain still verifies.
 
     .venv/bin/python benchmarks/bench_http.py [--duration 10] [--connections 16]
@@ -274,16 +275,44 @@ async def _python_load(port: int, scenario: dict[str, Any], connections: int,
             "p99_ms": pct(0.99), "errors": errors}
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of ``pid`` and its live child processes (uvicorn's workers)
+    from /proc; None where there is no /proc."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0.0
+    try:
+        stats = {int(d): Path(f"/proc/{d}/stat").read_text()
+                 for d in os.listdir("/proc") if d.isdigit()
+                 and Path(f"/proc/{d}/stat").exists()}
+    except OSError:
+        return None
+    if pid not in stats:
+        return None
+    for other, stat in stats.items():
+        fields = stat.rpartition(")")[2].split()
+        if other == pid or int(fields[1]) == pid:  # fields[1]: the parent pid
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def run_load(port: int, scenario: dict[str, Any], args: argparse.Namespace,
-             workdir: Path) -> dict[str, Any]:
+             workdir: Path, pid: int | None = None) -> dict[str, Any]:
+    cpu_before = cpu_seconds(pid) if pid else None
     if args.client == "wrk":
         result = run_wrk(port, scenario, args, workdir)
     else:
         result = asyncio.run(_python_load(port, scenario, args.connections, args.duration))
+    cpu_after = cpu_seconds(pid) if pid else None
     rps = result["requests"] / result["seconds"] if result["seconds"] else 0.0
-    return {"rps": round(rps, 1), "p50_ms": round(result["p50_ms"], 2),
-            "p99_ms": round(result["p99_ms"], 2), "requests": result["requests"],
-            "errors": result["errors"]}
+    out = {"rps": round(rps, 1), "p50_ms": round(result["p50_ms"], 2),
+           "p99_ms": round(result["p99_ms"], 2), "requests": result["requests"],
+           "errors": result["errors"]}
+    if cpu_before is not None and cpu_after is not None and result["requests"]:
+        # the server's CPU time per answered request (moves less than req/s on a
+        # shared machine)
+        out["cpu_ms_per_request"] = round(
+            (cpu_after - cpu_before) * 1000 / result["requests"], 3)
+    return out
 
 
 # --- the run --------------------------------------------------------------------------
@@ -379,7 +408,9 @@ def main() -> None:
         warm = argparse.Namespace(**{**vars(args), "duration": 1})
         for scenario_port, scenario in scenarios:
             run_load(scenario_port, scenario, warm, tmp)
-        results = {scenario["name"]: run_load(scenario_port, scenario, args, tmp)
+        pids = {port: procs[0].pid, trivial_port: procs[1].pid}
+        results = {scenario["name"]: run_load(scenario_port, scenario, args, tmp,
+                                              pids[scenario_port])
                    for scenario_port, scenario in scenarios}
         for proc in procs:
             stop(proc)
