@@ -55,6 +55,7 @@ TMF_SPECS: dict[str, str] = {
     "event": "TMF688-EventManagement-v4.0.0.swagger.json",
     "productInventory": "TMF637-ProductInventory-v4.0.0.swagger.json",
     "productOrderingManagement": "TMF622-ProductOrdering-v4.0.0.swagger.json",
+    "quoteManagement": "TMF648-QuoteManagement-v4.0.0.swagger.json",
 }
 #: Definitions used as response schemas, per specification (with what they reference).
 TMF_ROOTS: dict[str, tuple[str, ...]] = {
@@ -70,6 +71,7 @@ TMF_ROOTS: dict[str, tuple[str, ...]] = {
     "TMF637-ProductInventory-v4.0.0.swagger.json": ("Product", "EventSubscription"),
     "TMF622-ProductOrdering-v4.0.0.swagger.json": (
         "ProductOrder", "CancelProductOrder", "EventSubscription"),
+    "TMF648-QuoteManagement-v4.0.0.swagger.json": ("Quote", "EventSubscription"),
 }
 ERROR_STATUSES: dict[str, str] = {
     "400": "Bad request: malformed JSON, nesting too deep, a bad query parameter",
@@ -209,6 +211,7 @@ OWN_RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/parties/{id}/anonymize"): _ref("AnonymizationResult"),
     ("get", "/api/v1/products/{id}/history"): _array("ProductChange"),
     ("get", "/api/v1/products/{id}/charges"): _array("ProductCharge"),
+    ("post", "/api/v1/quotes/{id}/order"): _ref("TMF622.ProductOrder"),
 }
 #: Optional request bodies of routes that read their body themselves.
 OWN_REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {

@@ -90,3 +90,49 @@ add_resource_routes(router, TmfResource(
     get=lambda ctx, id: orders.get_cancel(ctx, cancel_id=id),
     render=order_events.render_cancel,
 ))
+
+
+# -- TMF648 quotes (helper QUOTES) ------------------------------------------------------
+from typing import Any  # noqa: E402
+
+from fastapi import Request  # noqa: E402
+
+from openbss.core.crud import validated  # noqa: E402
+from openbss.core.routing import optional_json_body  # noqa: E402
+from openbss.core.tmf import resource_response  # noqa: E402
+from openbss.ordering import quotes  # noqa: E402
+from openbss.ordering.paths import (  # noqa: E402
+    QUOTE_API,
+    QUOTE_ORDER_PATH,
+    QUOTE_PATH,
+    QUOTE_PREFIX,
+)
+from openbss.ordering.queries import QUOTE_FILTERS  # noqa: E402
+
+TMF_APIS.append((QUOTE_API, QUOTE_PREFIX))
+QUOTE_TAG = "quoteManagement (TMF648)"
+QUOTE_WRITE = Requires.to("quote", "write")
+
+add_resource_routes(router, TmfResource(
+    name="quote", path=QUOTE_PATH, tag=QUOTE_TAG, schema=schemas.QuoteCreate,
+    filters=tuple(QUOTE_FILTERS),
+    read=Requires.to("quote", "read"), write=QUOTE_WRITE, delete=Requires.to("quote", "delete"),
+    create=lambda ctx, data: quotes.create_quote(ctx, data=data),
+    find=lambda ctx, params: quotes.list_quotes(ctx, params=params),
+    get=lambda ctx, id: quotes.get_quote(ctx, quote_id=id),
+    update=lambda ctx, id, patch: quotes.update_quote(ctx, quote_id=id, patch=patch),
+    remove=lambda ctx, id: quotes.delete_quote(ctx, quote_id=id),
+    render=quotes.render_quote,
+))
+
+
+@router.post(QUOTE_ORDER_PATH, status_code=201, tags=[QUOTE_TAG])
+def order_quote(id: str, request: Request, body: Annotated[Any, Depends(optional_json_body)],
+                ctx: Annotated[Context, Depends(QUOTE_WRITE)]) -> JSONResponse:
+    """Turn an accepted quote into a TMF622 product order (201, the order). Optional body:
+    ``requestedStartDate``, ``requestedCompletionDate``, ``externalId``, ``description``,
+    ``priority``, ``category``, ``note``. 409 ``quote_not_orderable`` (not accepted),
+    ``quote_already_ordered`` (the second time, naming the order)."""
+    data = None if body is None else validated(schemas.QuoteOrderRequest, body)
+    order = quotes.order_quote(ctx, quote_id=id, request=data)
+    return resource_response(order_events.render_order(ctx, order), request, 201)

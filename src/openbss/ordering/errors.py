@@ -105,3 +105,42 @@ class OrderNotChangeable(ConflictError):
 
     code = "order_not_changeable"
     reason = "Order cannot be changed"
+
+
+# -- quotes (TMF648) -----------------------------------------------------------------------
+
+class QuoteExpired(ConflictError):
+    """The quote's ``validFor`` has ended (tenant clock): it can no longer be accepted."""
+
+    code = "quote_expired"
+    reason = "Quote expired"
+
+
+class QuoteFrozen(ConflictError):
+    """From ``approved`` on, a quote's items, billing account, parties and validity are
+    fixed (what was approved is what is accepted and ordered)."""
+
+    code = "quote_frozen"
+    reason = "Quote items cannot change any more"
+
+
+class QuoteNotOrderable(ConflictError):
+    """Only an ``accepted`` quote becomes a product order."""
+
+    code = "quote_not_orderable"
+    reason = "Quote is not accepted"
+
+
+class QuoteAlreadyOrdered(ConflictError):
+    """The quote was already turned into a product order (its id is in the message and
+    in the quote's ``productOrder``)."""
+
+    code = "quote_already_ordered"
+    reason = "Quote already ordered"
+
+
+class QuoteNotDeletable(ConflictError):
+    """A quote that became a product order stays: the order refers to it."""
+
+    code = "quote_not_deletable"
+    reason = "Quote cannot be deleted"

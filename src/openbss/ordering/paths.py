@@ -13,3 +13,9 @@ ORDERING_API = "productOrderingManagement"
 ORDERING_PREFIX = "/tmf-api/productOrderingManagement/v4"
 PRODUCT_ORDER_PATH = f"{ORDERING_PREFIX}/productOrder"
 CANCEL_ORDER_PATH = f"{ORDERING_PREFIX}/cancelProductOrder"
+
+# -- quotes (TMF648) -----------------------------------------------------------------------
+QUOTE_API = "quoteManagement"
+QUOTE_PREFIX = "/tmf-api/quoteManagement/v4"
+QUOTE_PATH = f"{QUOTE_PREFIX}/quote"
+QUOTE_ORDER_PATH = "/api/v1/quotes/{id}/order"

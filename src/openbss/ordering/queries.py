@@ -20,6 +20,7 @@ from openbss.ordering.models import (
     ProductIdentifier,
     ProductOrder,
     ProductOrderItem,
+    Quote,
 )
 
 #: Attribute filters of ``GET product`` (plus ``productCharacteristic.value``, matched on
@@ -226,3 +227,26 @@ def list_cancel_requests(ctx: Context,
     stmt = apply_filters(scoped(ctx, CancelProductOrder), params, CANCEL_FILTERS)
     return paginate(ctx.session, stmt, params,
                     [CancelProductOrder.requested_at, CancelProductOrder.id])
+
+
+# -- quotes (helper QUOTES) ------------------------------------------------------------
+
+#: Attribute filters of ``GET quote``.
+QUOTE_FILTERS: dict[str, Any] = {
+    "id": Quote.id, "state": Quote.state, "externalId": Quote.external_id,
+    "billingAccount.id": Quote.billing_account_id, "quoteDate": Quote.quote_date,
+    "lastUpdate": Quote.last_update,
+}
+
+
+def quote(ctx: Context, quote_id: str, *, lock: bool = False) -> Quote:
+    return get_owned(ctx.session, Quote, ctx.tenant_id, quote_id, "quote", lock=lock)
+
+
+def list_quotes(ctx: Context, params: ListParams) -> tuple[list[Quote], int]:
+    stmt = apply_filters(scoped(ctx, Quote), params, QUOTE_FILTERS)
+    return paginate(ctx.session, stmt, params, [Quote.quote_date, Quote.id])
+
+
+def delete_quote(ctx: Context, quote_id: str) -> None:
+    ctx.session.execute(scoped_delete(ctx, Quote).where(Quote.id == quote_id))

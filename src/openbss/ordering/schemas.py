@@ -226,3 +226,77 @@ class CancelProductOrderCreate(Polymorphic):
     cancellation_reason: Text | None = None
     requested_cancellation_date: AwareDatetime | None = None
     product_order: EntityRef
+
+
+# -- quotes (TMF648) -----------------------------------------------------------------------
+# Prices (``quoteItemPrice``, ``quoteTotalPrice``), ``quoteDate``, the completion dates and
+# item states are the server's: a client value is accepted for shape and replaced.
+
+class QuoteItemRelationship(Polymorphic):
+    """``quoteItemRelationship``: ``bundles`` or ``reliesOn`` another item of the quote."""
+
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    relationship_type: Str
+
+
+class QuoteItem(Polymorphic):
+    """TMF648 ``QuoteItem``: an offering to add (``productOffering``), or the product to
+    ``modify`` / ``delete`` (``product.id``), with quantity and characteristics."""
+
+    id: Annotated[str, Field(min_length=1, max_length=64)]
+    action: Literal["add", "modify", "delete", "noChange"]
+    quantity: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+    state: Str | None = None
+    appointment: list[OpenRef] | None = None
+    attachment: list[OpenRef] | None = None
+    note: list[OrderNote] | None = None
+    product: ProductRefOrValue | None = None
+    product_offering: EntityRef | None = None
+    product_offering_qualification_item: OpenRef | None = None
+    quote_item_authorization: list[dict[str, Any]] | None = None
+    quote_item_price: list[dict[str, Any]] | None = None
+    quote_item_relationship: list[QuoteItemRelationship] | None = None
+    related_party: list[RelatedParty] | None = None
+
+
+class QuoteCreate(Polymorphic):
+    """``Quote_Create`` (and the merged document of a ``PATCH``)."""
+
+    id: Str | None = None
+    href: Text | None = None
+    category: Str | None = None
+    description: Text | None = None
+    expected_fulfillment_start_date: AwareDatetime | None = None
+    external_id: Annotated[str, Field(max_length=200)] | None = None
+    instant_sync_quote: bool | None = None
+    requested_quote_completion_date: AwareDatetime | None = None
+    version: Str | None = None
+    agreement: list[OpenRef] | None = None
+    authorization: list[dict[str, Any]] | None = None
+    billing_account: Annotated[list[EntityRef], Field(max_length=1)] | None = None
+    contact_medium: list[dict[str, Any]] | None = None
+    note: list[OrderNote] | None = None
+    product_offering_qualification: list[OpenRef] | None = None
+    quote_item: Annotated[list[QuoteItem], Field(min_length=1, max_length=500)]
+    related_party: list[RelatedParty] | None = None
+    valid_for: TimePeriod | None = None
+    # -- server attributes (replaced; accepted so a client can send back what it got) ----
+    quote_total_price: list[dict[str, Any]] | None = None
+    quote_date: AwareDatetime | None = None
+    state: Str | None = None
+    effective_quote_completion_date: AwareDatetime | None = None
+    expected_quote_completion_date: AwareDatetime | None = None
+    product_order: OpenRef | None = None
+
+
+class QuoteOrderRequest(TmfModel):
+    """Optional body of ``POST /api/v1/quotes/{id}/order``: order attributes the quote
+    does not carry."""
+
+    description: Text | None = None
+    external_id: Annotated[str, Field(max_length=200)] | None = None
+    priority: Str | None = None
+    category: Str | None = None
+    requested_start_date: AwareDatetime | None = None
+    requested_completion_date: AwareDatetime | None = None
+    note: list[OrderNote] | None = None
