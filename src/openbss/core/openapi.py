@@ -177,6 +177,15 @@ OWN_SCHEMAS: dict[str, dict[str, Any]] = {
             "productOrder": {"type": ["object", "null"], "properties": {
                 "id": _STRING, "orderItemId": {"type": ["string", "null"]}}},
             "description": {"type": ["string", "null"]}, "billed": {"type": "boolean"}}},
+    "Tmf641Listener": {
+        "type": "object", "description": "The tenant's listener on its OSS's TMF641 hub "
+        "(never the callback secret)",
+        "properties": {
+            "id": {"type": ["string", "null"], "description": "the OSS's hub id"},
+            "baseUrl": {"type": ["string", "null"]},
+            "callback": {"type": ["string", "null"], "description": "the callback URL, "
+                         "its tenant and secret elided"},
+            "registeredAt": _INSTANT}},
 }
 
 _ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -211,6 +220,10 @@ OWN_RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/parties/{id}/anonymize"): _ref("AnonymizationResult"),
     ("get", "/api/v1/products/{id}/history"): _array("ProductChange"),
     ("get", "/api/v1/products/{id}/charges"): _array("ProductCharge"),
+    ("get", "/api/v1/settings/provisioning"): _ref("ordering.ProvisioningSettings"),
+    ("patch", "/api/v1/settings/provisioning"): _ref("ordering.ProvisioningSettings"),
+    ("get", "/api/v1/provisioning/tmf641/listener"): _ref("Tmf641Listener"),
+    ("post", "/api/v1/provisioning/tmf641/listener"): _ref("Tmf641Listener"),
     ("post", "/api/v1/quotes/{id}/order"): _ref("TMF622.ProductOrder"),
 }
 #: Optional request bodies of routes that read their body themselves.

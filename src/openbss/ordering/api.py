@@ -136,3 +136,62 @@ def order_quote(id: str, request: Request, body: Annotated[Any, Depends(optional
     data = None if body is None else validated(schemas.QuoteOrderRequest, body)
     order = quotes.order_quote(ctx, quote_id=id, request=data)
     return resource_response(order_events.render_order(ctx, order), request, 201)
+
+
+# -- provisioning (TMF641 client) ----------------------------------------------------------
+# The settings group ``provisioning`` (adapter, OSS baseUrl, timeouts, polls), the listener
+# registration on the OSS's hub, and the endpoint the OSS notifies (authenticated by the
+# tenant's callback secret in its URL, not by a bearer token: the OSS has none).
+from typing import Any  # noqa: E402, F811
+
+from fastapi import Request, Response  # noqa: E402, F811
+from sqlalchemy.orm import Session  # noqa: E402
+
+from openbss.core.context import load_tenant, system_context  # noqa: E402
+from openbss.core.errors import AuthenticationError  # noqa: E402
+from openbss.core.routing import json_body, off_loop  # noqa: E402
+from openbss.core.tenant_settings import add_settings_routes  # noqa: E402
+from openbss.ordering import tmf641  # noqa: E402
+from openbss.ordering.paths import (  # noqa: E402
+    PROVISIONING_SETTINGS_GROUP,
+    TMF641_EVENTS_PATH,
+    TMF641_LISTENER_PATH,
+)
+from openbss.ordering.provisioning import ProvisioningSettings  # noqa: E402
+
+add_settings_routes(router, PROVISIONING_SETTINGS_GROUP, ProvisioningSettings,
+                    read_dep=Requires.to("settings", "read"),
+                    write_dep=Requires.to("settings", "write"))
+
+
+@router.get(TMF641_LISTENER_PATH, tags=["provisioning"])
+def get_tmf641_listener(
+        ctx: Annotated[Context, Depends(Requires.to("settings", "read"))]) -> JSONResponse:
+    """The tenant's listener on the OSS's TMF641 hub (its id, the OSS, when registered;
+    never the callback secret)."""
+    return ExactJSONResponse(tmf641.get_listener(ctx))
+
+
+@router.post(TMF641_LISTENER_PATH, tags=["provisioning"], status_code=201)
+@off_loop
+def register_tmf641_listener(
+        ctx: Annotated[Context, Depends(Requires.to("settings", "write"))]) -> JSONResponse:
+    """Register (again) on ``{baseUrl}/hub`` of the tenant's OSS, with a fresh callback
+    secret; the previous listener is removed. 422 (``adapter``) unless the tenant's
+    adapter is ``tmf641``; 503 when the OSS cannot be reached."""
+    return ExactJSONResponse(tmf641.register_listener(ctx), status_code=201)
+
+
+@router.post(TMF641_EVENTS_PATH, tags=["provisioning"], status_code=204)
+def tmf641_event(tenant: str, secret: str, request: Request,
+                 body: Annotated[Any, Depends(json_body)]) -> Response:
+    """A TMF641 notification from the tenant's OSS (``ServiceOrderStateChangeEvent`` …):
+    the new state is recorded on the fulfilment step of that serviceOrder and the worker
+    polls it at once. 401 unless the URL carries the tenant's callback secret."""
+    session: Session = request.state.session
+    owner = load_tenant(session, tenant) if len(tenant) <= 64 else None
+    if owner is None:
+        raise AuthenticationError("unknown callback")
+    ctx = system_context(session, owner, actor="oss:tmf641")
+    tmf641.record_notification(ctx, secret=secret, body=body)
+    return Response(status_code=204)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from openbss.core.errors import ConflictError, ValidationError
+from openbss.core.errors import ConflictError, OpenBSSError, ValidationError
 
 
 class IdentifierInUse(ConflictError):
@@ -144,3 +144,14 @@ class QuoteNotDeletable(ConflictError):
 
     code = "quote_not_deletable"
     reason = "Quote cannot be deleted"
+
+
+# -- provisioning (TMF641 client) ----------------------------------------------------------
+
+class OssUnavailable(OpenBSSError):
+    """The OSS (the tenant's TMF641 ``baseUrl``) could not be reached or refused the call;
+    retry later or check the provisioning settings."""
+
+    status = 503
+    code = "oss_unavailable"
+    reason = "OSS unavailable"

@@ -19,3 +19,9 @@ QUOTE_API = "quoteManagement"
 QUOTE_PREFIX = "/tmf-api/quoteManagement/v4"
 QUOTE_PATH = f"{QUOTE_PREFIX}/quote"
 QUOTE_ORDER_PATH = "/api/v1/quotes/{id}/order"
+
+# -- provisioning (TMF641 client) ----------------------------------------------------------
+PROVISIONING_SETTINGS_GROUP = "provisioning"
+TMF641_LISTENER_PATH = "/api/v1/provisioning/tmf641/listener"
+#: Where the OSS sends its TMF641 notifications: the tenant and its callback secret.
+TMF641_EVENTS_PATH = "/api/v1/provisioning/tmf641/events/{tenant}/{secret}"

@@ -31,8 +31,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+from openbss.core.errors import ValidationError
 
 Action = Literal["add", "modify", "delete", "suspend", "resume", "compensate"]
 
@@ -102,26 +104,45 @@ class ProvisioningSettings(BaseModel):
                               validate_by_alias=True, extra="forbid")
 
     adapter: Literal["immediate", "tmf641"] = "immediate"
-
-    @model_validator(mode="after")
-    def _needs_url(self) -> ProvisioningSettings:
-        if self.adapter == "tmf641" and not self.base_url:
-            raise ValueError("the tmf641 adapter needs baseUrl (the OSS's TMF641 API)")
-        return self
     #: TMF641 base URL of the OSS, e.g. ``https://oss.example/tmf-api/serviceOrdering/v4``.
     #: Set by an admin only; usually an internal address, so the webhook SSRF guard does
     #: not apply to it.
-    base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)] | None = None
+    base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)] | None = \
+        None
     timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     max_attempts: int = Field(default=8, ge=1, le=100)
     #: Seconds between polls of an OSS order in progress when no notification arrives.
     poll_seconds: float = Field(default=5.0, gt=0, le=3600)
+    #: openbss's own base URL as the OSS reaches it, for the notification callback
+    #: registered on the OSS's ``/hub`` (default: ``OPENBSS_BASE_URL``).
+    callback_base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$",
+                                            max_length=500)] | None = None
+
+    @field_validator("base_url", mode="after")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _needs_url(self) -> ProvisioningSettings:
+        if self.adapter == "tmf641" and not self.base_url:
+            # raised as our 422 (not a ValueError), so it names the field ``baseUrl``
+            raise ValidationError("the tmf641 adapter needs baseUrl (the OSS's TMF641 API)",
+                                  field="baseUrl")
+        return self
 
 
 #: Adapter name -> factory taking the tenant's settings.
 ADAPTERS: dict[str, Callable[[ProvisioningSettings], Provisioner]] = {
     "immediate": lambda settings: ImmediateProvisioner(),
+    "tmf641": lambda settings: _tmf641(settings),
 }
+
+
+def _tmf641(settings: ProvisioningSettings) -> Provisioner:
+    from openbss.ordering.tmf641 import Tmf641Provisioner  # imports this module
+
+    return Tmf641Provisioner(settings)
 
 
 def provisioner_for(settings: ProvisioningSettings) -> Provisioner:

@@ -250,3 +250,13 @@ def list_quotes(ctx: Context, params: ListParams) -> tuple[list[Quote], int]:
 
 def delete_quote(ctx: Context, quote_id: str) -> None:
     ctx.session.execute(scoped_delete(ctx, Quote).where(Quote.id == quote_id))
+
+
+def steps_by_external_ref(ctx: Context, external_ref: str, *,
+                          lock: bool = False) -> list[FulfilmentStep]:
+    """The tenant's fulfilment steps that the OSS knows as ``external_ref`` (locked for a
+    state change with ``lock``)."""
+    stmt = scoped(ctx, FulfilmentStep).where(FulfilmentStep.external_ref == external_ref)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return list(ctx.session.scalars(stmt.order_by(FulfilmentStep.id)))
