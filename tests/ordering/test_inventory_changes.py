@@ -364,3 +364,15 @@ def test_a_product_without_an_account_changes_now_and_pays_no_fee(client, sandbo
         period = inventory.billing_period(ctx, product_id=product["id"])
         assert (period.start, period.end) == (datetime(2026, 1, 10, tzinfo=UTC),
                                               datetime(2026, 2, 10, tzinfo=UTC))
+
+
+def test_the_terminations_pass_commits_its_work(client, sandbox):  # type: ignore[no-untyped-def]
+    offering = _monthly(client, sandbox, "M", "20.00")
+    product = _product(client, sandbox, _account(client, sandbox), offering)
+    r = client.patch(f"{INV}/{product['id']}", headers=sandbox.headers(**MERGE),
+                     json={"status": "pendingTerminate", "terminationDate": "2026-01-11T00:00:00Z"})
+    assert r.status_code == 200, r.text
+    _advance(client, sandbox, days=2)
+    assert inventory.terminations_pass() >= 1
+    got = client.get(f"{INV}/{product['id']}", headers=sandbox.headers()).json()
+    assert got["status"] == "terminated" and got["terminationDate"] == "2026-01-11T00:00:00Z"

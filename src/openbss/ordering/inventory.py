@@ -792,3 +792,12 @@ def run_due_terminations(session: Session, *, limit: int = 100) -> int:
     for tenant in list_tenants(session):
         done += terminate_due(system_context(session, tenant, actor="worker"), limit=limit)
     return done
+
+
+def terminations_pass(limit: int = 100) -> int:
+    """:func:`run_due_terminations` in its own transaction: the function to register with
+    the worker loop (``register_periodic("ordering.terminations", terminations_pass)``)."""
+    from openbss.core.db import unit_of_work
+
+    with unit_of_work() as session:
+        return run_due_terminations(session, limit=limit)
