@@ -17,7 +17,8 @@ from openbss.core.permissions import Requires
 from route_walk import api_routes
 
 PUBLIC = {"/health", "/ready", "/metrics", "/oauth/token", "/openapi.json", "/docs",
-          "/docs/oauth2-redirect", "/redoc"}
+          "/docs/oauth2-redirect", "/redoc",
+          "/callbacks/tmf641/{tenant}/{secret}"}  # its URL secret is the credential
 
 
 def _hub(api_prefix: str) -> Callable:
@@ -69,6 +70,16 @@ def _cancel_request(client, tenant) -> dict[str, str]:
     r = client.post("/tmf-api/productOrderingManagement/v4/cancelProductOrder",
                     json={"productOrder": _product_order(client, tenant)},
                     headers=tenant.headers())
+    assert r.status_code == 201, r.text
+    return {"id": r.json()["id"]}
+
+
+def _quote(client, tenant) -> dict[str, str]:
+    """A quote of the tenant (one noChange item on a billing account of the tenant)."""
+    account = FACTORIES["/tmf-api/accountManagement/v4/billingAccount/{id}"](client, tenant)
+    r = client.post("/tmf-api/quoteManagement/v4/quote", json={
+        "billingAccount": [account], "quoteItem": [{"id": "1", "action": "noChange"}]},
+        headers=tenant.headers())
     assert r.status_code == 201, r.text
     return {"id": r.json()["id"]}
 
@@ -129,6 +140,10 @@ FACTORIES: dict[str, Callable] = {
     "/tmf-api/productOrderingManagement/v4/cancelProductOrder/{id}": _cancel_request,
     "/tmf-api/productOrderingManagement/v4/hub/{id}": _hub(
         "/tmf-api/productOrderingManagement/v4"),
+    # --- ordering (TMF648) ---
+    "/tmf-api/quoteManagement/v4/quote/{id}": lambda c, t: _quote(c, t),
+    "/api/v1/quotes/{id}/order": lambda c, t: _quote(c, t),
+    "/tmf-api/quoteManagement/v4/hub/{id}": _hub("/tmf-api/quoteManagement/v4"),
 }
 
 

@@ -228,6 +228,22 @@ OWN_RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
 }
 #: Optional request bodies of routes that read their body themselves.
 OWN_REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("post", "/api/v1/quotes/{id}/order"): {
+        "required": False, "content": {"application/json": {"schema": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                **{name: {"type": "string"} for name in (
+                    "description", "externalId", "priority", "category")},
+                **{name: {"type": "string", "format": "date-time"} for name in (
+                    "requestedStartDate", "requestedCompletionDate")},
+                "note": {"type": "array", "items": {"type": "object", "required": ["text"],
+                                                    "properties": {
+                                                        "text": {"type": "string"},
+                                                        "author": {"type": "string"},
+                                                        "date": {"type": "string",
+                                                                 "format": "date-time"}}}}},
+        }}},
+    },
     ("post", "/api/v1/catalog/productOffering/{id}/version"): {
         "required": False, "content": {"application/json": {"schema": {
             "type": "object", "additionalProperties": False,
