@@ -31,7 +31,8 @@ from openbss.core.permissions import (
 )
 from route_walk import api_routes
 
-PUBLIC = {"/health", "/ready", "/metrics", "/oauth/token"}
+PUBLIC = {"/health", "/ready", "/metrics", "/oauth/token",
+          "/callbacks/tmf641/{tenant}/{secret}"}  # the OSS's: its URL secret is the credential
 PARTY = "/tmf-api/partyManagement/v4"
 CUSTOMER = "/tmf-api/customerManagement/v4"
 ACCOUNT = "/tmf-api/accountManagement/v4"
@@ -80,6 +81,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     **_crud("/tmf-api/productInventory/v4/product", "product"),
     ("GET", "/api/v1/products/{id}/history"): ("product", "read"),
     ("GET", "/api/v1/products/{id}/charges"): ("product", "read"),
+    ("GET", "/api/v1/settings/provisioning"): ("settings", "read"),
+    ("PATCH", "/api/v1/settings/provisioning"): ("settings", "write"),
+    ("GET", "/api/v1/provisioning/tmf641/listener"): ("settings", "read"),
+    ("POST", "/api/v1/provisioning/tmf641/listener"): ("settings", "write"),
     **_crud("/tmf-api/productOrderingManagement/v4/productOrder", "productOrder"),
     ("POST", "/tmf-api/productOrderingManagement/v4/cancelProductOrder"): ("productOrder",
                                                                           "write"),

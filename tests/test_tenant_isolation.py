@@ -17,7 +17,8 @@ from openbss.core.permissions import Requires
 from route_walk import api_routes
 
 PUBLIC = {"/health", "/ready", "/metrics", "/oauth/token", "/openapi.json", "/docs",
-          "/docs/oauth2-redirect", "/redoc"}
+          "/docs/oauth2-redirect", "/redoc",
+          "/callbacks/tmf641/{tenant}/{secret}"}  # its URL secret is the credential
 
 
 def _hub(api_prefix: str) -> Callable:

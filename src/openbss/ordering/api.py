@@ -172,7 +172,11 @@ def get_tmf641_listener(
     return ExactJSONResponse(tmf641.get_listener(ctx))
 
 
-@router.post(TMF641_LISTENER_PATH, tags=["provisioning"], status_code=201)
+@router.post(TMF641_LISTENER_PATH, tags=["provisioning"], status_code=201,
+             openapi_extra={"requestBody": {"required": False, "content": {
+                 "application/json": {"schema": {
+                     "type": "object", "description": "No attributes: everything comes "
+                     "from the settings group provisioning"}}}}})
 @off_loop
 def register_tmf641_listener(
         ctx: Annotated[Context, Depends(Requires.to("settings", "write"))]) -> JSONResponse:
@@ -182,7 +186,18 @@ def register_tmf641_listener(
     return ExactJSONResponse(tmf641.register_listener(ctx), status_code=201)
 
 
-@router.post(TMF641_EVENTS_PATH, tags=["provisioning"], status_code=204)
+@router.post(TMF641_EVENTS_PATH, tags=["provisioning"], status_code=204, responses={
+    401: {"description": "Not the tenant's callback URL (unknown tenant or secret)",
+          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"type": "object", "description": "A TMF641 event (ServiceOrder"
+                   "StateChangeEvent …): event.serviceOrder.id and .state are read",
+                   "required": ["event"], "properties": {"event": {
+                       "type": "object", "required": ["serviceOrder"], "properties": {
+                           "serviceOrder": {"type": "object", "required": ["id", "state"],
+                                            "properties": {"id": {"type": "string"},
+                                                           "state": {"type": "string"}}}}}}}
+    }}}})
 def tmf641_event(tenant: str, secret: str, request: Request,
                  body: Annotated[Any, Depends(json_body)]) -> Response:
     """A TMF641 notification from the tenant's OSS (``ServiceOrderStateChangeEvent`` …):

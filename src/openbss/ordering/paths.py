@@ -23,5 +23,6 @@ QUOTE_ORDER_PATH = "/api/v1/quotes/{id}/order"
 # -- provisioning (TMF641 client) ----------------------------------------------------------
 PROVISIONING_SETTINGS_GROUP = "provisioning"
 TMF641_LISTENER_PATH = "/api/v1/provisioning/tmf641/listener"
-#: Where the OSS sends its TMF641 notifications: the tenant and its callback secret.
-TMF641_EVENTS_PATH = "/api/v1/provisioning/tmf641/events/{tenant}/{secret}"
+#: Where the OSS sends its TMF641 notifications: the tenant and its callback secret (outside
+#: ``/api/``: no bearer token, the secret in the URL is the credential).
+TMF641_EVENTS_PATH = "/callbacks/tmf641/{tenant}/{secret}"
