@@ -292,3 +292,30 @@ def test_the_worker_loop_runs_the_registered_pass(monkeypatch):  # type: ignore[
     worker.register_periodic("broken", broken)
     worker.register_periodic("two", lambda: 2)
     assert worker.run_periodic() == 2  # a failing pass does not stop the others
+
+
+def test_the_worker_thread_completes_an_order_within_seconds(client, sandbox):  # type: ignore[no-untyped-def]
+    """What ``openbss serve`` runs (OPENBSS_RUN_WORKER=1): the worker thread with the
+    fulfilment pass registered, and the default immediate adapter."""
+    import time
+
+    from openbss.core import worker
+
+    shop = Shop(client, sandbox)
+    orchestration.register_worker_pass()
+    thread, stop = worker.start_in_thread()
+    try:
+        start = time.monotonic()
+        order = post(client, sandbox, PO, shop.order(shop.line_item()))
+        state = order["state"]
+        while state != "completed" and time.monotonic() - start < 10:
+            time.sleep(0.05)
+            state = get(client, sandbox, f"{PO}/{order['id']}")["state"]
+        assert state == "completed"
+        assert time.monotonic() - start < 5
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    listed = client.get(PO, params={"state": "completed", "billingAccount.id":
+                                    shop.account["id"]}, headers=sandbox.headers()).json()
+    assert [o["id"] for o in listed] == [order["id"]]

@@ -184,6 +184,18 @@ def _locked(ctx: Context, step_id: str, *, wait: bool) -> tuple[ProductOrder, Fu
     return (order, step) if step is not None else None
 
 
+def _open(session: Session, tenant_id: str, step_id: str, *, wait: bool
+          ) -> tuple[Context, ProductOrder, FulfilmentStep] | None:
+    """A fresh context (business now) and the step with its order, locked; None (the
+    transaction ended) when the step is gone or another worker holds it."""
+    ctx = _context(session, tenant_id)
+    found = _locked(ctx, step_id, wait=wait)
+    if found is None:
+        session.rollback()
+        return None
+    return ctx, *found
+
+
 def _find_step(ctx: Context, step_id: str) -> FulfilmentStep | None:
     from openbss.core.queries import find_owned
 
@@ -197,12 +209,10 @@ def _item(ctx: Context, order: ProductOrder, item_id: str) -> ProductOrderItem:
 def run_step(session: Session, tenant_id: str, step_id: str) -> int:
     """Claim, ask, apply one step (see the module docstring); 1 if it made progress."""
     # 1. claim
-    ctx = _context(session, tenant_id)
-    found = _locked(ctx, step_id, wait=False)
+    found = _open(session, tenant_id, step_id, wait=False)
     if found is None:
-        session.rollback()
         return 0
-    order, step = found
+    ctx, order, step = found
     real_now = clock.utcnow()
     if StepState(step.state) in _FINAL_STEP or (step.due_at and step.due_at > real_now) \
             or (step.not_before and step.not_before > ctx.now) \
@@ -252,12 +262,10 @@ def run_step(session: Session, tenant_id: str, step_id: str) -> int:
         error = f"{type(exc).__name__}: {exc}"
 
     # 3. apply
-    ctx = _context(session, tenant_id)
-    found = _locked(ctx, step_id, wait=True)
+    found = _open(session, tenant_id, step_id, wait=True)
     if found is None:
-        session.rollback()
         return 0
-    order, step = found
+    ctx, order, step = found
     if step.state != StepState.RUNNING or step.attempts != attempts:
         session.rollback()  # another worker took over after the lease ran out
         return 0
