@@ -122,11 +122,14 @@ def _sqlite_begin(conn: Any) -> None:
     if not WRITE_INTENT.get():
         conn.exec_driver_sql("BEGIN")
     elif NO_WAIT.get():
-        conn.exec_driver_sql("PRAGMA busy_timeout=0")
+        # the busy handler off for this one statement (straight on the driver's
+        # connection: a pragma needs none of SQLAlchemy's statement machinery)
+        driver = conn.connection.driver_connection
+        driver.execute("PRAGMA busy_timeout=0")
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         finally:
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     else:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 

@@ -25,6 +25,7 @@ def request_hash(method: str, path: str, query: str, body: bytes) -> str:
 
 
 _RECORDS = cast(Table, IdempotencyRecord.__table__)
+_STORE = insert(_RECORDS)  # built once; the values are bound parameters
 _LOOKUP = select(_RECORDS).where(_RECORDS.c.tenant_id == bindparam("tenant_id"),
                                  _RECORDS.c.key == bindparam("key"))
 
@@ -41,8 +42,7 @@ def lookup(session: Session, tenant_id: str, key: str) -> IdempotencyRecord | No
 def store(session: Session, **values: Any) -> None:
     """Insert a stored answer (a unique violation means a concurrent request with the
     same key committed first: the caller rolls back and replays it)."""
-    session.connection().execute(insert(_RECORDS).values(
-        created_at=utcnow_column_default(), **values))
+    session.connection().execute(_STORE, {"created_at": utcnow_column_default(), **values})
 
 
 def purge_idempotency_records(
