@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from ordering.fake_oss import FakeOss
 
 from openbss.ordering.provisioning import (
     ADAPTERS,
@@ -21,6 +20,7 @@ from openbss.ordering.provisioning import (
     provisioner_for,
 )
 from openbss.ordering.tmf641 import Tmf641Provisioner
+from ordering.fake_oss import FakeOss
 
 SPEC = "TMF641-ServiceOrdering-v4.0.0.swagger.json"
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from ordering.fake_oss import FakeOss
 
 from openbss.core.db import unit_of_work
 from openbss.ordering.models import FulfilmentStep
+from ordering.fake_oss import FakeOss
 
 SETTINGS = "/api/v1/settings/provisioning"
 LISTENER = "/api/v1/provisioning/tmf641/listener"

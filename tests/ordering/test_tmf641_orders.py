@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+
+from openbss.ordering import orchestration
 from ordering.fake_oss import FakeOss
 from ordering.test_orders import PO, T0, Shop, get, post, work  # type: ignore[import-not-found]
 from ordering.test_orders_orchestration import (  # type: ignore[import-not-found]
@@ -17,8 +19,6 @@ from ordering.test_orders_orchestration import (  # type: ignore[import-not-foun
     _items,
     _products,
 )
-
-from openbss.ordering import orchestration
 
 SPEC = "TMF641-ServiceOrdering-v4.0.0.swagger.json"
 PATCH = {"Content-Type": "application/merge-patch+json"}
