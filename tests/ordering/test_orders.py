@@ -549,3 +549,45 @@ def test_the_docs_show_the_state_machines_as_they_are():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "ordering.md").read_text()
     for machine in (ORDER_STATES, ITEM_STATES, STEP_STATES):
         assert f"```mermaid\n{machine.diagram()}\n```" in doc, machine.resource
+
+
+def test_a_downgrade_takes_effect_at_the_end_of_the_billing_period(client, sandbox):  # type: ignore[no-untyped-def]
+    shop = Shop(client, sandbox)
+    r = client.patch(f"/tmf-api/accountManagement/v4/billingAccount/{shop.account['id']}",
+                     json={"billStructure": {"cycleSpecification": {
+                         "frequency": "monthly", "anchorDay": 1, "alignment": "calendar",
+                         "timeZone": "Europe/Paris"}}},
+                     headers=sandbox.headers("admin", **MERGE))
+    assert r.status_code == 200, r.text
+    product = _live_line(client, sandbox, shop)
+    order = post(client, sandbox, PO, shop.order({
+        "id": "1", "action": "modify", "product": {"id": product["id"]},
+        "productOffering": {"id": shop.mobile_l["id"]}}))
+    work(sandbox)  # an upgrade (34.99 > 19.99): now
+    assert "effective" not in get(client, sandbox, f"{PO}/{order['id']}")["milestone"][-2][
+        "message"]
+    order = post(client, sandbox, PO, shop.order({
+        "id": "1", "action": "modify", "product": {"id": product["id"]},
+        "productOffering": {"id": shop.mobile["id"]}}))
+    work(sandbox)
+    done = get(client, sandbox, f"{PO}/{order['id']}")
+    assert done["state"] == "completed"
+    # a downgrade: at the end of March in Paris (UTC+2 from 29 March)
+    assert "effective 2026-03-31T22:00:00Z" in done["milestone"][-2]["message"]
+    history = get(client, sandbox, f"/api/v1/products/{product['id']}/history")
+    plan = [h for h in history if h["change"] == "plan_changed"]
+    assert plan[-1]["at"] == "2026-03-31T22:00:00Z"
+    assert plan[-1]["productOrder"]["id"] == order["id"]
+
+
+def test_a_termination_on_a_requested_date_is_pending_until_then(client, sandbox):  # type: ignore[no-untyped-def]
+    shop = Shop(client, sandbox)
+    product = _live_line(client, sandbox, shop)
+    order = post(client, sandbox, PO, shop.order(
+        {"id": "1", "action": "delete", "product": {"id": product["id"]}},
+        requestedCompletionDate="2026-04-30T22:00:00Z"))
+    work(sandbox)
+    assert get(client, sandbox, f"{PO}/{order['id']}")["state"] == "completed"
+    after = get(client, sandbox, f"{INV}/{product['id']}")
+    assert after["status"] == "pendingTerminate"
+    assert after["terminationDate"] == "2026-04-30T22:00:00Z"
