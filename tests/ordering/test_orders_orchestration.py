@@ -319,3 +319,17 @@ def test_the_worker_thread_completes_an_order_within_seconds(client, sandbox):  
     listed = client.get(PO, params={"state": "completed", "billingAccount.id":
                                     shop.account["id"]}, headers=sandbox.headers()).json()
     assert [o["id"] for o in listed] == [order["id"]]
+
+
+def test_a_compensation_the_network_refuses_is_recorded(client, sandbox, oss):  # type: ignore[no-untyped-def]
+    shop = Shop(client, sandbox)
+    oss.plan["Fibre line"] = ["fail"]
+    oss.plan["compensate:Router"] = ["fail"]
+    order = post(client, sandbox, PO, _fibre(shop))
+    work(sandbox)
+    done = get(client, sandbox, f"{PO}/{order['id']}")
+    assert done["state"] == "partial"
+    failed = [m for m in done["milestone"] if m["name"] == "compensationFailed"]
+    assert [m["productOrderItem"]["id"] for m in failed] == ["r"]
+    assert _items(done)["r"] == "completed"  # still provisioned: inventory keeps it
+    assert _products(client, sandbox, shop)["Router"]["status"] == "active"

@@ -314,8 +314,11 @@ def _unavailable(ctx: Context, order: ProductOrder, item: ProductOrderItem,
                  step: FulfilmentStep, settings: ProvisioningSettings, error: str) -> None:
     step.last_error = error[:4000]
     if step.attempts >= settings.max_attempts:
-        _step_failed(ctx, order, item, step,
-                     f"provisioning unavailable after {step.attempts} attempts: {error}")
+        message = f"provisioning unavailable after {step.attempts} attempts: {error}"
+        if step.kind == COMPENSATE:
+            _compensation_done(ctx, order, item, step, ok=False, message=message)
+        else:
+            _step_failed(ctx, order, item, step, message)
         return
     delay = _backoff(step.attempts)
     step.state = STEP_STATES.check(step.state, StepState.READY).value
