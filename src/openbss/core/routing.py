@@ -239,12 +239,22 @@ def install_route_index(app: Any) -> int:
         starts with, through FastAPI's own ``_match``."""
 
         def _match(self, scope: Any) -> Any:
+            # FastAPI matches the selected router twice per request (once to pick it,
+            # once to handle it): the second time is answered from the first.
+            path = get_route_path(scope)
+            memo = scope.setdefault("openbss.route_match", {})
+            key = (id(self), path, scope.get("method"))
+            if key in memo:
+                return memo[key]
+            memo[key] = result = self._match_narrowed(scope, path)
+            return result
+
+        def _match_narrowed(self, scope: Any, path: str) -> Any:
             candidates = self.effective_candidates()
             index = self.__dict__.get("_openbss_index")
             if index is None or index[0] is not candidates:
                 index = (candidates, [(c, _static_prefix(c)) for c in candidates])
                 self.__dict__["_openbss_index"] = index
-            path = get_route_path(scope)
             narrowed = [c for c, prefix in index[1]
                         if prefix is None or path.startswith(prefix)]
             return match_among(_Candidates(narrowed), scope)
