@@ -254,6 +254,7 @@ def test_items_are_frozen_once_approved(client, sandbox):  # type: ignore[no-unt
         assert (err["code"], err["field"]) == ("quote_frozen", field)
     # the same items sent back, descriptive attributes and notes still change
     same = patch(client, sandbox, quote["id"], {"quoteItem": approved["quoteItem"],
+                                                "validFor": approved["validFor"],
                                                 "description": "for the team",
                                                 "note": [{"text": "call back"}]})
     assert same["description"] == "for the team"
@@ -401,3 +402,33 @@ def test_the_docs_show_the_quote_state_machine() -> None:
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "ordering.md").read_text()
     assert f"```mermaid\n{QUOTE_STATES.diagram()}\n```" in doc
+
+
+def test_plan_changes_and_terminations_are_quoted(client, sandbox):  # type: ignore[no-untyped-def]
+    shop = Shop(client, sandbox)
+    small = shop.offering("Small", [shop.price("Small monthly", "recurring", "9.50", "EUR"),
+                                    shop.price("Small activation", "oneTime", "5.00", "EUR")])
+    product = post(client, sandbox, "/tmf-api/productInventory/v4/product", {
+        "status": "active", "productOffering": {"id": shop.team["id"]}, "quantity": 2,
+        "billingAccount": {"id": shop.eur["id"]}}, role="admin")
+    quote = post(client, sandbox, Q, shop.quote(
+        {"id": "1", "action": "modify", "product": {"id": product["id"]},
+         "productOffering": {"id": small["id"]}},
+        {"id": "2", "action": "noChange"}))
+    change, same = quote["quoteItem"]
+    # a plan change pays the new plan's recurring price, for the product's quantity (2),
+    # and no activation fee again: 2 x 9.50
+    assert change["quantity"] == 2
+    assert [(p["priceType"], p["price"]["dutyFreeAmount"]["value"])
+            for p in change["quoteItemPrice"]] == [("recurring", 19)]
+    assert same["quoteItemPrice"] == []
+    assert totals(quote) == {("recurring", "EUR"): 19}
+    # a termination without commitment costs nothing
+    stop = post(client, sandbox, Q, shop.quote(
+        {"id": "1", "action": "delete", "product": {"id": product["id"]}}))
+    assert stop["quoteItem"][0]["quoteItemPrice"] == [] and stop["quoteTotalPrice"] == []
+    # the product must be the quote's account's
+    r = client.post(Q, json=shop.quote({"id": "1", "action": "modify",
+                                        "product": {"id": product["id"]}}, account=shop.usd),
+                    headers=sandbox.headers("sales_agent"))
+    assert r.status_code == 422 and r.json()["field"] == "quoteItem[0].product.id", r.text
