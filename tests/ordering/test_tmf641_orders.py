@@ -43,6 +43,16 @@ def use_oss(client, tenant, oss: FakeOss, **settings: Any) -> None:  # type: ign
     assert r.status_code == 200, r.text
 
 
+def fibre_order(client, tenant, oss: FakeOss) -> tuple[Shop, dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """A fibre bundle and a mobile line ordered through the OSS, the worker run: the
+    shop and the order as it ended."""
+    use_oss(client, tenant, oss)
+    shop = Shop(client, tenant)
+    order = post(client, tenant, PO, _fibre(shop))
+    work(tenant)
+    return shop, get(client, tenant, f"{PO}/{order['id']}")
+
+
 def by_spec(oss: FakeOss) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for body in oss.posted_orders():
@@ -83,27 +93,20 @@ def test_an_order_completes_through_the_oss_notifications(client, sandbox, oss, 
 
 
 def test_a_bundle_completes_against_the_oss(client, sandbox, oss, tmf_schema):  # type: ignore[no-untyped-def]
-    use_oss(client, sandbox, oss)
-    shop = Shop(client, sandbox)
-    order = post(client, sandbox, PO, _fibre(shop))
-    work(sandbox)
-    done = get(client, sandbox, f"{PO}/{order['id']}")
+    shop, done = fibre_order(client, sandbox, oss)
     assert done["state"] == "completed", done["milestone"]
     for body in oss.posted_orders():
         tmf_schema(SPEC, "ServiceOrder_Create", body)
     assert sorted(by_spec(oss)) == ["Fibre bundle", "Fibre line", "Mobile M", "Router"]
     assert len(oss.orders) == 4  # one service order per item, none twice
+    assert {p["status"] for p in _products(client, sandbox, shop).values()} == {"active"}
 
 
 def test_one_failed_item_compensates_what_the_bundle_provisioned(client, sandbox, oss,
                                                                  tmf_schema):  # type: ignore[no-untyped-def]
     oss.fail_when = lambda item: item["service"].get("serviceSpecification", {}).get(
         "name") == "Fibre line" and item["action"] == "add"
-    use_oss(client, sandbox, oss)
-    shop = Shop(client, sandbox)
-    order = post(client, sandbox, PO, _fibre(shop))
-    work(sandbox)
-    done = get(client, sandbox, f"{PO}/{order['id']}")
+    shop, done = fibre_order(client, sandbox, oss)
     assert done["state"] == "partial", done["milestone"]
     assert _items(done) == {"b": "cancelled", "r": "cancelled", "l": "failed",
                             "m": "completed"}
