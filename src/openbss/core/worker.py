@@ -1,4 +1,5 @@
-"""The event-delivery worker: a loop around :func:`openbss.core.events.deliver_due`."""
+"""The worker: a loop around :func:`openbss.core.events.deliver_due` and the passes the
+contexts register with :func:`register_periodic` (core imports none of them)."""
 
 from __future__ import annotations
 
@@ -65,8 +66,9 @@ def run_periodic() -> int:
 
 
 def run_forever(stop: threading.Event) -> None:
-    """Deliver events (and do housekeeping) until ``stop`` is set; database errors are
-    logged and retried."""
+    """Deliver events, run the registered passes (and do housekeeping) until ``stop`` is
+    set; database errors are logged and retried. The loop sleeps ``worker_poll_seconds``
+    only when an iteration found nothing to do."""
     settings = get_settings()
     log.info("worker_started", poll_seconds=settings.worker_poll_seconds)
     next_housekeeping = 0.0
