@@ -1,7 +1,7 @@
 """The ``tmf641`` provisioning adapter: openbss as the CLIENT of an external OSS's TMF641
 v4 Service Ordering API.
 
-- :class:`Tmf641Provisioner` implements :class:`~openbss.ordering.provisioning.Provisioner`
+- :class:`Tmf641Provisioner` implements :class:`~openbss.ordering.provisioning_port.Provisioner`
   with a synchronous ``httpx`` client (the worker calls it from its thread; timeouts from
   the tenant's ``provisioning`` settings). ``submit`` POSTs one ``serviceOrder`` per
   request to ``{baseUrl}/serviceOrder``; before sending it looks the order up by
@@ -40,7 +40,7 @@ from openbss.core.errors import AuthenticationError, NotFoundError, ValidationEr
 from openbss.ordering import queries
 from openbss.ordering.errors import OssUnavailable
 from openbss.ordering.paths import TMF641_EVENTS_PATH
-from openbss.ordering.provisioning import (
+from openbss.ordering.provisioning_port import (
     Outcome,
     ProvisioningRequest,
     ProvisioningResult,
