@@ -9,7 +9,8 @@ and ``not_before`` the requested start date when it lies in the future (business
 The worker pass :func:`run_due_steps` takes the due steps (``ready``, or ``running``
 whose lease or poll time has come; ``due_at`` <= real now; ``not_before`` <= the tenant's
 business now; ``FOR UPDATE SKIP LOCKED`` on PostgreSQL) and runs each in three short
-transactions, so no lock is held while the network side is asked:
+transactions, so no lock is held while the network side is asked (an adapter that asks
+nobody, ``immediate``, and a ``noChange`` item run in one):
 
 1. **claim** (order row locked, then the step): the step becomes ``running`` with a lease,
    the order ``inProgress`` and ``provisioning_started`` (from then on a cancel is refused),
@@ -49,7 +50,8 @@ from openbss.core.context import Context, system_context
 from openbss.core.errors import NotFoundError, OpenBSSError
 from openbss.core.models import Tenant
 from openbss.core.service import list_tenants
-from openbss.ordering import inventory, order_events, queries
+from openbss.ordering import inventory, queries
+from openbss.ordering import order_events as record
 from openbss.ordering.graph import (
     FailurePolicy,
     FulfilmentPlan,
@@ -71,7 +73,9 @@ from openbss.ordering.models import (
 from openbss.ordering.order_events import z
 from openbss.ordering.provisioning import (
     Action,
+    ImmediateProvisioner,
     Outcome,
+    Provisioner,
     ProvisioningRequest,
     ProvisioningResult,
     ProvisioningSettings,
@@ -230,52 +234,64 @@ def run_step(session: Session, tenant_id: str, step_id: str) -> int:
             if not order.provisioning_started:
                 order.provisioning_started = True
             if order.state == OrderState.ACKNOWLEDGED:
-                order_events.set_order_state(ctx, order, OrderState.IN_PROGRESS,
+                record.set_order_state(ctx, order, OrderState.IN_PROGRESS,
                                        "provisioning started")
             if item.state == OrderState.ACKNOWLEDGED:
-                order_events.set_item_state(ctx, order, item, OrderState.IN_PROGRESS)
+                record.set_item_state(ctx, order, item, OrderState.IN_PROGRESS)
                 before = order.body
-                order_events.add_milestone(ctx, order, "itemStarted",
+                record.add_milestone(ctx, order, "itemStarted",
                                      f"item {item.item_id}: {item.action} sent to provisioning "
                                      f"({settings.adapter})", item_id=item.item_id)
-                order_events.publish(ctx, order, "update", before)
+                record.publish(ctx, order, "update", before)
     step.due_at = real_now + timedelta(seconds=settings.timeout_seconds + LEASE_SECONDS)
     attempts = step.attempts
     request = _request(ctx, order, item, step)
-    session.commit()
-
-    # 2. ask (no transaction open, no lock held)
-    result: ProvisioningResult | None = None
-    error = ""
-    try:
-        provisioner = provisioner_for(settings)
-        if item.action == "noChange" and step.kind == PROVISION:
-            result = ProvisioningResult(Outcome.COMPLETED, message="noChange: nothing to do")
-        elif poll_ref:
-            result = provisioner.poll(request, poll_ref)
-        else:
-            result = provisioner.submit(request)
-    except ProvisioningUnavailable as exc:
-        error = str(exc) or type(exc).__name__
-    except Exception as exc:  # an adapter bug must not stop the queue: retried, then failed
-        log.exception("provisioner_error", step_id=step_id)
-        error = f"{type(exc).__name__}: {exc}"
-
-    # 3. apply
-    found = _open(session, tenant_id, step_id, wait=True)
-    if found is None:
-        return 0
-    ctx, order, step = found
-    if step.state != StepState.RUNNING or step.attempts != attempts:
-        session.rollback()  # another worker took over after the lease ran out
-        return 0
-    item = _item(ctx, order, step.item_id)
+    no_change = item.action == "noChange" and step.kind == PROVISION
+    local = no_change
+    provisioner: Provisioner | None = None
+    if not no_change:
+        try:
+            provisioner = provisioner_for(settings)
+        except Exception:  # an unknown adapter: retried (the settings may be fixed), then failed
+            log.exception("provisioner_unavailable", adapter=settings.adapter)
+        # an adapter that asks nobody (immediate) runs inside the claim's transaction
+        local = isinstance(provisioner, ImmediateProvisioner)
+    if not local:
+        session.commit()  # 2. ask with no transaction open and no lock held
+    result, error = _ask(provisioner, request, poll_ref, step_id, no_change=no_change)
+    if not local:  # 3. apply
+        found = _open(session, tenant_id, step_id, wait=True)
+        if found is None:
+            return 0
+        ctx, order, step = found
+        if step.state != StepState.RUNNING or step.attempts != attempts:
+            session.rollback()  # another worker took over after the lease ran out
+            return 0
+        item = _item(ctx, order, step.item_id)
     if result is None:
         _unavailable(ctx, order, item, step, settings, error)
     else:
         _apply(ctx, order, item, step, result, settings)
     session.commit()
     return 1
+
+
+def _ask(provisioner: Provisioner | None, request: ProvisioningRequest, poll_ref: str | None,
+         step_id: str, *, no_change: bool) -> tuple[ProvisioningResult | None, str]:
+    """The adapter's answer, or None and the error that makes the step retry."""
+    if no_change:
+        return ProvisioningResult(Outcome.COMPLETED, message="noChange: nothing to do"), ""
+    if provisioner is None:
+        return None, "no provisioning adapter for the tenant's settings"
+    try:
+        if poll_ref:
+            return provisioner.poll(request, poll_ref), ""
+        return provisioner.submit(request), ""
+    except ProvisioningUnavailable as exc:
+        return None, str(exc) or type(exc).__name__
+    except Exception as exc:  # an adapter bug must not stop the queue: retried, then failed
+        log.exception("provisioner_error", step_id=step_id)
+        return None, f"{type(exc).__name__}: {exc}"
 
 
 def _request(ctx: Context, order: ProductOrder, item: ProductOrderItem,
@@ -324,11 +340,11 @@ def _unavailable(ctx: Context, order: ProductOrder, item: ProductOrderItem,
     step.state = STEP_STATES.check(step.state, StepState.READY).value
     step.due_at = clock.utcnow() + timedelta(seconds=delay)
     before = order.body
-    order_events.add_milestone(ctx, order, "retryScheduled",
+    record.add_milestone(ctx, order, "retryScheduled",
                          f"item {item.item_id}: provisioning unavailable ({error}); attempt "
                          f"{step.attempts + 1} of {settings.max_attempts} in {delay:g} s",
                          item_id=item.item_id)
-    order_events.publish(ctx, order, "update", before)
+    record.publish(ctx, order, "update", before)
 
 
 def _apply(ctx: Context, order: ProductOrder, item: ProductOrderItem, step: FulfilmentStep,
@@ -348,7 +364,7 @@ def _apply(ctx: Context, order: ProductOrder, item: ProductOrderItem, step: Fulf
             _step_failed(ctx, order, item, step, result.message or "provisioning failed")
         return
     if order.state in (OrderState.HELD, OrderState.PENDING):
-        order_events.set_order_state(ctx, order, OrderState.IN_PROGRESS, "information received")
+        record.set_order_state(ctx, order, OrderState.IN_PROGRESS, "information received")
     if step.kind == COMPENSATE:
         try:
             with ctx.session.begin_nested():
@@ -366,14 +382,14 @@ def _apply(ctx: Context, order: ProductOrder, item: ProductOrderItem, step: Fulf
         return
     step.state = STEP_STATES.check(step.state, StepState.DONE).value
     step.finished_at = ctx.now
-    order_events.set_item_state(ctx, order, item, OrderState.COMPLETED)
+    record.set_item_state(ctx, order, item, OrderState.COMPLETED)
     before = order.body
-    order_events.add_milestone(ctx, order, "itemCompleted",
+    record.add_milestone(ctx, order, "itemCompleted",
                          f"item {item.item_id}: {item.action} completed"
                          + (f" ({note})" if note else "")
                          + (f"; {result.message}" if result.message else ""),
                          item_id=item.item_id)
-    order_events.publish(ctx, order, "update", before)
+    record.publish(ctx, order, "update", before)
     _release(ctx, order)
     _finish(ctx, order)
 
@@ -386,17 +402,17 @@ def _information(ctx: Context, order: ProductOrder, item: ProductOrderItem,
         (result.external_state or "").lower())
     if wanted is None:
         if order.state in (OrderState.HELD, OrderState.PENDING):
-            order_events.set_order_state(ctx, order, OrderState.IN_PROGRESS, "information received")
+            record.set_order_state(ctx, order, OrderState.IN_PROGRESS, "information received")
         return
     if order.state == wanted:
         return
-    order_events.set_order_state(ctx, order, wanted,
+    record.set_order_state(ctx, order, wanted,
                            f"item {item.item_id}: {result.message or 'information required'}")
     before = order.body
-    order_events.add_milestone(ctx, order, "informationRequired",
+    record.add_milestone(ctx, order, "informationRequired",
                          f"item {item.item_id}: {result.message or 'the OSS needs information'}",
                          item_id=item.item_id)
-    order_events.publish(ctx, order, "update", before,
+    record.publish(ctx, order, "update", before,
                    event="ProductOrderInformationRequiredEvent")
 
 
@@ -406,9 +422,9 @@ def _step_failed(ctx: Context, order: ProductOrder, item: ProductOrderItem,
     step.finished_at = ctx.now
     step.last_error = message[:4000]
     if ITEM_STATES.can(item.state, OrderState.FAILED):
-        order_events.set_item_state(ctx, order, item, OrderState.FAILED)
+        record.set_item_state(ctx, order, item, OrderState.FAILED)
     before = order.body
-    order_events.add_milestone(ctx, order, "itemFailed", f"item {item.item_id}: {message}",
+    record.add_milestone(ctx, order, "itemFailed", f"item {item.item_id}: {message}",
                          item_id=item.item_id)
     # items that wait for it, directly or not, can never start
     fulfilment = order_plan(order)
@@ -421,11 +437,11 @@ def _step_failed(ctx: Context, order: ProductOrder, item: ProductOrderItem,
             other.finished_at = ctx.now
             blocked_item = items[other.item_id]
             if ITEM_STATES.can(blocked_item.state, OrderState.CANCELLED):
-                order_events.set_item_state(ctx, order, blocked_item, OrderState.CANCELLED)
-            order_events.add_milestone(ctx, order, "itemCancelled",
+                record.set_item_state(ctx, order, blocked_item, OrderState.CANCELLED)
+            record.add_milestone(ctx, order, "itemCancelled",
                                  f"item {other.item_id}: not started, item {item.item_id} "
                                  "it waits for failed", item_id=other.item_id)
-    order_events.publish(ctx, order, "update", before)
+    record.publish(ctx, order, "update", before)
     _finish(ctx, order)
 
 
@@ -479,16 +495,16 @@ def _finish(ctx: Context, order: ProductOrder) -> None:
                 external_id=external_id(order.id, positions[item_id], COMPENSATE)))
             previous = [item_id]
         before = order.body
-        order_events.add_milestone(ctx, order, "compensating",
+        record.add_milestone(ctx, order, "compensating",
                              f"bundle {', '.join(result.failed_bundles)} failed "
                              f"(all_or_nothing): undoing items {', '.join(result.compensate)}")
-        order_events.publish(ctx, order, "update", before)
+        record.publish(ctx, order, "update", before)
         return
     failed = [s.item_id for s in provision if s.state != StepState.DONE]
     message = {"completed": "every item completed",
                "partial": f"items {', '.join(failed)} failed; the others completed",
                "failed": "no item completed"}[result.state.value]
-    order_events.set_order_state(ctx, order, OrderState(result.state.value), message)
+    record.set_order_state(ctx, order, OrderState(result.state.value), message)
 
 
 def _compensation_done(ctx: Context, order: ProductOrder, item: ProductOrderItem,
@@ -499,16 +515,16 @@ def _compensation_done(ctx: Context, order: ProductOrder, item: ProductOrderItem
     before = order.body
     if ok:
         if ITEM_STATES.can(item.state, OrderState.CANCELLED):
-            order_events.set_item_state(ctx, order, item, OrderState.CANCELLED)
-        order_events.add_milestone(ctx, order, "itemCompensated",
+            record.set_item_state(ctx, order, item, OrderState.CANCELLED)
+        record.add_milestone(ctx, order, "itemCompensated",
                              f"item {item.item_id}: undone" + (f" ({message})" if message
                                                               else ""), item_id=item.item_id)
     else:
         step.last_error = message[:4000]
-        order_events.add_milestone(ctx, order, "compensationFailed",
+        record.add_milestone(ctx, order, "compensationFailed",
                              f"item {item.item_id}: could not be undone: {message}",
                              item_id=item.item_id)
-    order_events.publish(ctx, order, "update", before)
+    record.publish(ctx, order, "update", before)
     _release(ctx, order)
     _finish(ctx, order)
 
@@ -553,11 +569,10 @@ def _apply_inventory(ctx: Context, order: ProductOrder, item: ProductOrderItem) 
     if item.action == "noChange":
         return ""
     if item.action == "add":
+        bundled = {r["id"] for r in doc.get("productOrderItemRelationship") or []
+                   if r["relationshipType"].lower() == "bundles"}
         components = [i for i in queries.order_items(ctx, order.id)
-                      if i.item_id in order_plan(order).prerequisites[item.item_id]
-                      and i.product_id and any(
-                          r["id"] == i.item_id and r["relationshipType"].lower() == "bundles"
-                          for r in doc.get("productOrderItemRelationship") or [])]
+                      if i.item_id in bundled and i.product_id] if bundled else []
         body: dict[str, Any] = {
             "name": product.get("name") or item.body.get("offeringName"),
             "status": ProductStatus.ACTIVE.value, "startDate": z(ctx.now),
