@@ -38,6 +38,7 @@ step's ``done`` are one transaction, so nothing is applied twice.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -91,6 +92,8 @@ COMPENSATE = "compensate"
 #: worker that dies leaves the step to be asked again (same external_id) after it.
 LEASE_SECONDS = 30.0
 MAX_BACKOFF_SECONDS = 300.0
+#: Pause after each step on SQLite (see :func:`run_due_steps`).
+SQLITE_YIELD_SECONDS = 0.01
 _FINAL_STEP = frozenset({StepState.DONE, StepState.FAILED, StepState.CANCELLED})
 _OPEN_ORDER = frozenset({OrderState.ACKNOWLEDGED, OrderState.IN_PROGRESS, OrderState.PENDING,
                          OrderState.HELD})
@@ -152,12 +155,17 @@ def run_due_steps(session: Session, *, limit: int = 100, tenant_id: str | None =
         if len(due) >= limit:
             break
     session.commit()
+    single_writer = session.get_bind().dialect.name == "sqlite"
     for tenant, step_id in due:
         try:
             done += run_step(session, tenant.id, step_id)
         except Exception:
             session.rollback()
             log.exception("fulfilment_step_failed", step_id=step_id)
+        if single_writer:
+            # SQLite has one writer: leave a gap after each step so the API's writers,
+            # waiting in SQLite's busy handler, are not starved by the next step
+            time.sleep(SQLITE_YIELD_SECONDS)
     return done
 
 
