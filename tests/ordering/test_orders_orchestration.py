@@ -16,7 +16,7 @@ from openbss.core import clock
 from openbss.core.db import unit_of_work
 from openbss.core.models import OutboxEvent
 from openbss.core.queries import scoped, scoped_update
-from openbss.ordering import orchestration, provisioning
+from openbss.ordering import inventory, orchestration, provisioning
 from openbss.ordering.models import FulfilmentStep
 from openbss.ordering.provisioning import (
     Outcome,
@@ -281,9 +281,10 @@ def test_the_worker_loop_runs_the_registered_pass(monkeypatch):  # type: ignore[
     seen: list[str] = []
     monkeypatch.setattr(worker, "PERIODIC", {})
     orchestration.register_worker_pass(lambda name, fn: seen.append(name))
-    assert seen == ["ordering.fulfilment"]
+    assert seen == ["ordering.fulfilment", "ordering.terminations"]
     orchestration.register_worker_pass()
     assert worker.PERIODIC["ordering.fulfilment"] is orchestration.worker_pass
+    assert worker.PERIODIC["ordering.terminations"] is inventory.terminations_pass
 
     def broken() -> int:
         raise RuntimeError("boom")

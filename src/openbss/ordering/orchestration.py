@@ -686,10 +686,13 @@ def worker_pass(limit: int = 100) -> int:
 
 def register_worker_pass(register: Callable[[str, Callable[[], int]], None] | None = None
                          ) -> None:
-    """Register :func:`worker_pass` with the worker loop (``openbss worker`` and the
-    worker thread of ``openbss serve``)."""
+    """Register the ordering passes with the worker loop (``openbss worker`` and the
+    worker thread of ``openbss serve``): :func:`worker_pass` (due fulfilment steps) and
+    :func:`openbss.ordering.inventory.terminations_pass` (``pendingTerminate`` products
+    whose terminationDate has come)."""
     if register is None:
         from openbss.core.worker import register_periodic
 
         register = register_periodic
     register("ordering.fulfilment", worker_pass)
+    register("ordering.terminations", inventory.terminations_pass)
