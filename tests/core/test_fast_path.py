@@ -305,3 +305,16 @@ def test_the_checkpointer_empties_the_wal_in_the_background(
     assert conn.execute("SELECT count(*) FROM t").fetchone()[0] == 100
     conn.close()
     assert db.start_checkpointer("postgresql://u@h/db") is None
+
+
+def test_catalog_jobs_run_off_the_event_loop(app):
+    """An import or export computes for long: its create endpoint is marked off_loop, so it
+    never blocks the event loop on SQLite; ordinary creates still run inline."""
+    from route_walk import api_routes
+
+    creates = {route.path: route.original_endpoint for route in api_routes(app)
+               if "POST" in route.methods}
+    prefix = "/tmf-api/productCatalogManagement/v4"
+    assert not runs_inline(creates[f"{prefix}/importJob"])
+    assert not runs_inline(creates[f"{prefix}/exportJob"])
+    assert runs_inline(creates[f"{prefix}/productOffering"])

@@ -64,6 +64,7 @@ def _job(kind: str, schema: type[BaseModel], create: Callable[..., CatalogJob]) 
         get=lambda ctx, id: jobs.get_job(ctx, kind=kind, job_id=id),
         remove=lambda ctx, id: jobs.delete_job(ctx, kind=kind, job_id=id),
         render=jobs.render_job,
+        create_off_loop=True,  # a large import or export computes for long: not on the loop
     )
 
 

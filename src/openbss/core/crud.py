@@ -43,7 +43,7 @@ from openbss.core.context import Context
 from openbss.core.errors import ValidationError
 from openbss.core.openapi import list_filters, request_body
 from openbss.core.resources import validation_error
-from openbss.core.routing import json_body
+from openbss.core.routing import json_body, off_loop
 from openbss.core.tmf import (
     ListParams,
     list_params,
@@ -88,6 +88,9 @@ class TmfResource:
     filters: Iterable[str] = ()
     #: ``False`` when the use case validates the raw body itself (it needs the tenant).
     validate_create: bool = True
+    #: ``True`` when creating computes for long or waits on the network (an import job):
+    #: the endpoint then always runs in the thread pool (``core.routing.off_loop``).
+    create_off_loop: bool = False
 
 
 def add_resource_routes(router: APIRouter, res: TmfResource) -> None:
@@ -100,12 +103,14 @@ def add_resource_routes(router: APIRouter, res: TmfResource) -> None:
             return res.render_many(ctx, rows)
         return [res.render(ctx, row) for row in rows]
 
-    @router.post(res.path, status_code=201, tags=[res.tag], name=f"create {res.name}",
-                 openapi_extra=request_body(res.schema))
     def create(request: Request, body: Body,
                ctx: Annotated[Context, Depends(res.write)]) -> JSONResponse:
         data = validated(res.schema, body) if res.validate_create else body
         return resource_response(res.render(ctx, res.create(ctx, data)), request, 201)
+
+    router.post(res.path, status_code=201, tags=[res.tag], name=f"create {res.name}",
+                openapi_extra=request_body(res.schema))(
+        off_loop(create) if res.create_off_loop else create)
 
     @router.get(res.path, tags=[res.tag], name=f"list {res.name}")
     def list_(request: Request, ctx: Annotated[Context, Depends(res.read)]) -> JSONResponse:
