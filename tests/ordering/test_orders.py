@@ -570,9 +570,12 @@ def test_a_downgrade_takes_effect_at_the_end_of_the_billing_period(client, sandb
         "id": "1", "action": "modify", "product": {"id": product["id"]},
         "productOffering": {"id": shop.mobile["id"]}}))
     work(sandbox)
+    # a downgrade: at the end of March in Paris (UTC+2 from 29 March); it waits until then
+    assert get(client, sandbox, f"{PO}/{order['id']}")["state"] == "pending"
+    client.post("/api/v1/testClock/advance", json={"days": 31}, headers=sandbox.headers())
+    work(sandbox)
     done = get(client, sandbox, f"{PO}/{order['id']}")
     assert done["state"] == "completed"
-    # a downgrade: at the end of March in Paris (UTC+2 from 29 March)
     assert "effective 2026-03-31T22:00:00Z" in done["milestone"][-2]["message"]
     history = get(client, sandbox, f"/api/v1/products/{product['id']}/history")
     plan = [h for h in history if h["change"] == "plan_changed"]

@@ -267,6 +267,10 @@ def update_product(ctx: Context, *, product_id: str, patch: Any,
                 field=f"{key}.id")
     new = PRODUCT_STATES.check(old, body["status"], resource_id=row.id)
     at = to_utc(effective, "effective") if effective else ctx.now
+    if at > ctx.now:  # the future is never written into the present
+        raise ValidationError(f"effective: {at.isoformat()} is after now ({ctx.now.isoformat()}"
+                              "); a change that applies later waits until then",
+                              field="effective")
     if new == ProductStatus.TERMINATED:
         body.setdefault("terminationDate", at.isoformat().replace("+00:00", "Z"))
         at = _effective(body, "terminationDate", at)

@@ -233,6 +233,10 @@ def run_step(session: Session, tenant_id: str, step_id: str) -> int:
         return 0
     settings = tenant_settings.read(ctx, "provisioning", ProvisioningSettings)
     item = _item(ctx, order, step.item_id)
+    if step.state == StepState.READY and step.kind == PROVISION and _schedule(
+            ctx, order, item, step):
+        session.commit()  # a change that applies later waits, provisioning not started
+        return 1
     poll_ref = step.external_ref if step.state == StepState.RUNNING else None
     if step.state == StepState.READY:
         step.state = STEP_STATES.check(step.state, StepState.RUNNING).value
@@ -241,10 +245,11 @@ def run_step(session: Session, tenant_id: str, step_id: str) -> int:
         if step.kind == PROVISION:
             if not order.provisioning_started:
                 order.provisioning_started = True
-            if order.state == OrderState.ACKNOWLEDGED:
+            if order.state == OrderState.ACKNOWLEDGED or (
+                    order.state == OrderState.PENDING and item.state == OrderState.PENDING):
                 record.set_order_state(ctx, order, OrderState.IN_PROGRESS,
                                        "provisioning started")
-            if item.state == OrderState.ACKNOWLEDGED:
+            if item.state in (OrderState.ACKNOWLEDGED, OrderState.PENDING):
                 record.set_item_state(ctx, order, item, OrderState.IN_PROGRESS)
                 before = order.body
                 record.add_milestone(ctx, order, "itemStarted",
@@ -282,6 +287,39 @@ def run_step(session: Session, tenant_id: str, step_id: str) -> int:
         _apply(ctx, order, item, step, result, settings)
     session.commit()
     return 1
+
+
+def _schedule(ctx: Context, order: ProductOrder, item: ProductOrderItem,
+              step: FulfilmentStep) -> bool:
+    """A plan change that takes effect later (a downgrade at the end of the billing
+    period) waits for that instant: the step's ``not_before`` becomes it (business time),
+    the item and the order ``pending`` with an ``itemScheduled`` milestone; True then.
+    Nothing is provisioned or changed in the inventory before, and until then the order
+    can still be cancelled."""
+    if item.action != "modify" or not item.body.get("planChange") or not item.offering_id \
+            or item.body.get("effective") or item.product_id is None:
+        return False
+    try:
+        at = inventory.plan_change_effective(ctx, product_id=item.product_id,
+                                             offering_id=item.offering_id)
+    except OpenBSSError:
+        return False  # the apply step fails the item with the reason
+    if at <= ctx.now:
+        return False
+    item.body = {**item.body, "effective": z(at)}
+    step.not_before = at
+    if order.state == OrderState.ACKNOWLEDGED:
+        record.set_order_state(ctx, order, OrderState.PENDING,
+                               f"item {item.item_id}: scheduled for {z(at)}")
+    if item.state == OrderState.ACKNOWLEDGED:
+        record.set_item_state(ctx, order, item, OrderState.PENDING)
+    before = order.body
+    record.add_milestone(ctx, order, "itemScheduled",
+                         f"item {item.item_id}: the plan change to {item.offering_id} "
+                         f"applies at {z(at)} (end of the billing period)",
+                         item_id=item.item_id)
+    record.publish(ctx, order, "update", before)
+    return True
 
 
 def _ask(provisioner: Provisioner | None, request: ProvisioningRequest, poll_ref: str | None,
@@ -631,8 +669,11 @@ def _apply_inventory(ctx: Context, order: ProductOrder, item: ProductOrderItem) 
     patch: dict[str, Any] = {"productOrderItem": refs}
     effective = ctx.now
     if item.body.get("planChange") and item.offering_id:
-        effective = inventory.plan_change_effective(ctx, product_id=current.id,
-                                                    offering_id=item.offering_id)
+        # a scheduled change (see _schedule) applies at its instant, now past
+        scheduled = item.body.get("effective")
+        effective = min(datetime.fromisoformat(scheduled), ctx.now) if scheduled else \
+            inventory.plan_change_effective(ctx, product_id=current.id,
+                                            offering_id=item.offering_id)
         patch["productOffering"] = {"id": item.offering_id,
                                     "name": item.body.get("offeringName")}
         patch["productPrice"] = _product_prices(doc.get("itemPrice") or [])
