@@ -141,11 +141,20 @@ def _claim(ctx: Context, product_id: str, wanted: dict[tuple[str, str], str],
         holder = queries.open_holder(ctx, *key)
         if holder is not None:
             raise IdentifierInUse(
-                f"productCharacteristic[{char_name}]: {key[1]} is held by product "
-                f"{holder.product_id}; terminate that product first",
+                f"productCharacteristic[{char_name}]: {key[1]} is "
+                f"{held_by(ctx, holder.product_id)}",
                 field=f"productCharacteristic[{char_name}]")
         ctx.session.add(ProductIdentifier(tenant_id=ctx.tenant_id, name=key[0], value=key[1],
                                           product_id=product_id, valid_from=at))
+
+
+def held_by(ctx: Context, holder_id: str) -> str:
+    """Who holds an identifier, for a 409: a product, or an open order that reserved it
+    (an order's add items reserve their identifiers until their products take them)."""
+    if queries.find_order(ctx, holder_id) is not None:
+        return (f"reserved by open productOrder {holder_id}; wait for it to finish or "
+                "cancel it")
+    return f"held by product {holder_id}; terminate that product first"
 
 
 def _quantity(body: dict[str, Any]) -> int:
@@ -228,6 +237,8 @@ def create_product(ctx: Context, *, data: ProductIn, order_id: str | None = None
         termination_date=None, last_update=ctx.now, body=body)
     ctx.session.add(row)
     ctx.session.flush()
+    if order_id is not None:  # the order's reservation passes to its product
+        queries.release_reservations(ctx, order_id, wanted)
     # a product not yet live reserves its identifiers from now
     _claim(ctx, row.id, wanted, started if status in _LIVE else ctx.now)
     kind = ChangeKind.STARTED.value if status in _LIVE else "created"

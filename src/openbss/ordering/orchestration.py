@@ -551,6 +551,7 @@ def _finish(ctx: Context, order: ProductOrder) -> None:
                "partial": f"items {', '.join(failed)} failed; the others completed",
                "failed": "no item completed"}[result.state.value]
     record.set_order_state(ctx, order, OrderState(result.state.value), message)
+    queries.release_reservations(ctx, order.id)  # what its failed items would have added
 
 
 def _compensation_done(ctx: Context, order: ProductOrder, item: ProductOrderItem,

@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from openbss.catalog import service as catalog
 from openbss.core.context import Context
 from openbss.core.errors import NotFoundError, ValidationError
@@ -38,6 +40,7 @@ from openbss.ordering.models import (
     CancelProductOrder,
     CancelState,
     OrderState,
+    ProductIdentifier,
     ProductOrder,
     ProductOrderItem,
     StepState,
@@ -155,9 +158,13 @@ def _check_item(ctx: Context, body: dict[str, Any], index: int, item: dict[str, 
     return checked
 
 
-def _identifiers_free(ctx: Context, checked: Sequence[rules.CheckedItem]) -> None:
-    """An add item's identifiers (MSISDN …) must not be held by a live product."""
+def _identifiers_free(ctx: Context, checked: Sequence[rules.CheckedItem]
+                      ) -> dict[tuple[str, str], str]:
+    """An add item's identifiers (MSISDN …) must not be held by a live product nor
+    reserved by another open order (409 naming the characteristic); ``{(name, value):
+    field}`` of the identifiers the order adds."""
     seen: dict[tuple[str, str], str] = {}
+    wheres: dict[tuple[str, str], str] = {}
     for item in checked:
         if item.action != "add" or not item.characteristics:
             continue
@@ -171,10 +178,31 @@ def _identifiers_free(ctx: Context, checked: Sequence[rules.CheckedItem]) -> Non
                 raise ValidationError(f"{where}: {key[1]} is also ordered by {seen[key]}",
                                       field=where)
             seen[key] = item.field
+            wheres[key] = where
             holder = queries.open_holder(ctx, *key)
             if holder is not None:
-                raise IdentifierInUse(f"{where}: {key[1]} is held by product "
-                                      f"{holder.product_id}", field=where)
+                raise IdentifierInUse(f"{where}: {key[1]} is "
+                                      f"{inventory.held_by(ctx, holder.product_id)}",
+                                      field=where)
+    return wheres
+
+
+def reserve_identifiers(ctx: Context, order: ProductOrder,
+                        wanted: dict[tuple[str, str], str]) -> None:
+    """Reserve the identifiers an accepted order adds, from now until its product takes
+    them over or the order ends: an open claim (``product_identifier``) whose holder is
+    the order's id, so the one-open-claim index refuses a second open order adding the
+    same identifier, even one accepted concurrently (409 naming the characteristic)."""
+    for (name, value), where in wanted.items():
+        try:
+            with ctx.session.begin_nested():
+                ctx.session.add(ProductIdentifier(tenant_id=ctx.tenant_id, name=name,
+                                                  value=value, product_id=order.id,
+                                                  valid_from=ctx.now))
+                ctx.session.flush()
+        except IntegrityError:
+            raise IdentifierInUse(f"{where}: {value} was just taken by another product or "
+                                  "open productOrder", field=where) from None
 
 
 def _no_open_orders(ctx: Context, checked: Sequence[rules.CheckedItem]) -> None:
@@ -227,7 +255,7 @@ def create_order(ctx: Context, *, data: ProductOrderCreate,
                            is_bundle=item["id"] in bundles)
                for index, item in enumerate(items)]
     _no_open_orders(ctx, checked)
-    _identifiers_free(ctx, checked)
+    identifiers = _identifiers_free(ctx, checked)
     priced = price_items([PricedItem(c.item_id, c.action, c.prices,  # type: ignore[arg-type]
                                      c.quantity, c.early_termination) for c in checked],
                          item_field=ITEM_FIELD)
@@ -267,6 +295,7 @@ def create_order(ctx: Context, *, data: ProductOrderCreate,
                   "offeringName": c.offering_name, "offeringVersion": c.offering_version,
                   "planChange": c.plan_change, "status": c.status,
                   "earlyTermination": c.early_termination, "isBundle": c.is_bundle}))
+    reserve_identifiers(ctx, row, identifiers)
     future = start is not None and start > ctx.now
     orchestration.create_steps(ctx, row, fulfilment, not_before=start if future else None)
     add_milestone(ctx, row, "acknowledged",
@@ -372,6 +401,7 @@ def cancel_order(ctx: Context, *, data: CancelProductOrderCreate) -> CancelProdu
     if reason:
         doc["cancellationReason"] = reason
     order.body = doc
+    queries.release_reservations(ctx, order.id)
     set_order_state(ctx, order, OrderState.CANCELLED,
                     "cancelled" + (f": {reason}" if reason else ""))
     body["productOrder"] = {**body["productOrder"], "href": render_order(ctx, order)["href"]}

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, or_
 
 from openbss.core.context import Context
-from openbss.core.queries import get_owned, scoped, scoped_delete, scoped_update
+from openbss.core.queries import find_owned, get_owned, scoped, scoped_delete, scoped_update
 from openbss.core.tmf import ListParams, apply_filters, paginate
 from openbss.ordering.models import (
     CancelProductOrder,
@@ -260,3 +260,24 @@ def steps_by_external_ref(ctx: Context, external_ref: str, *,
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return list(ctx.session.scalars(stmt.order_by(FulfilmentStep.id)))
+
+
+def release_reservations(ctx: Context, order_id: str,
+                         keys: Iterable[tuple[str, str]] | None = None) -> None:
+    """Drop the identifier reservations of an open order (``product_id`` = the order's
+    id; see ``orders.reserve_identifiers``): those of ``keys`` ((name, value) pairs), or
+    all of them."""
+    stmt = scoped_delete(ctx, ProductIdentifier).where(
+        ProductIdentifier.product_id == order_id, ProductIdentifier.valid_to.is_(None))
+    if keys is None:
+        ctx.session.execute(stmt)
+        return
+    for name, value in keys:
+        ctx.session.execute(stmt.where(ProductIdentifier.name == name,
+                                       ProductIdentifier.value == value))
+
+
+def find_order(ctx: Context, order_id: str) -> ProductOrder | None:
+    """The order of that id, or None (a claim's holder is a product or, reserved, an
+    order)."""
+    return find_owned(ctx.session, ProductOrder, ctx.tenant_id, order_id)
