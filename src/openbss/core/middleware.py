@@ -52,6 +52,15 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _loggable_path(scope: Scope, route_path: str) -> str:
+    """The path for the request log: the route template for routes with a secret in the
+    path (TMF641 callbacks), so no secret reaches the logs; unmatched callbacks redacted."""
+    if "{secret" in route_path:
+        return route_path
+    path = str(scope.get("path") or "")
+    return "/callbacks/***" if path.startswith("/callbacks/") else path
+
+
 class UnitOfWorkMiddleware:
     """Owns the request's transaction and implements ``Idempotency-Key`` on POST.
 
@@ -95,7 +104,7 @@ class UnitOfWorkMiddleware:
             log.info(
                 "request",
                 method=method,
-                path=scope.get("path"),
+                path=_loggable_path(scope, route_path),
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
                 tenant=state.get("tenant_name"),
