@@ -1,0 +1,90 @@
+"""What was in force: which products, with which price versions and quantities, were in
+force for a billing account or an identifier during a period (exact effective intervals
+in business time), from the products' history. The function rating and billing use."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from openbss.core.context import Context
+from openbss.core.errors import ValidationError
+from openbss.ordering import queries
+from openbss.ordering.identifiers import _spellings
+from openbss.ordering.intervals import (
+    ChangeKind,
+    EffectiveInterval,
+    ProductChange,
+    intervals_by_product,
+)
+from openbss.ordering.models import (
+    ProductHistory,
+    ProductIdentifier,
+)
+
+
+@dataclass(frozen=True)
+class InForce:
+    """A product's effective intervals inside a period (see ordering.intervals)."""
+
+    product_id: str
+    billing_account_id: str | None
+    intervals: tuple[EffectiveInterval, ...]
+
+
+def _changes_of(rows: Sequence[ProductHistory]) -> list[ProductChange]:
+    kinds = {k.value for k in ChangeKind}
+    changes = []
+    for h in rows:
+        if h.change not in kinds:
+            continue
+        after = h.after or {}
+        changes.append(ProductChange(at=h.at, kind=ChangeKind(h.change),
+                                     price_version=after.get("priceVersion"),
+                                     quantity=after.get("quantity")))
+    return changes
+
+
+def in_force(ctx: Context, *, start: datetime, end: datetime,
+             billing_account_id: str | None = None, identifier: str | None = None,
+             include_suspended: bool = True) -> list[InForce]:
+    """Which products, with which price versions (offering ids) and quantities, were in
+    force for a billing account or for an identifier during ``[start, end)``: exact
+    half-open intervals in business time (UTC). For an identifier, each product's
+    intervals are cut to the time it held the identifier."""
+    if (billing_account_id is None) == (identifier is None):
+        raise ValidationError("give a billingAccount or an identifier", field="billingAccount")
+    claims: dict[str, list[ProductIdentifier]] = {}
+    if identifier is not None:
+        for value in _spellings(ctx, identifier):
+            for claim in queries.holders_during(ctx, value, start, end):
+                claims.setdefault(claim.product_id, []).append(claim)
+        products = queries.products_by_id(ctx, claims)
+    else:
+        products = queries.products_of_account(ctx, billing_account_id or "")
+    by_id = {p.id: p for p in products}
+    histories: dict[str, list[ProductHistory]] = {}
+    for h in queries.history(ctx, by_id):
+        histories.setdefault(h.product_id, []).append(h)
+    found = intervals_by_product({pid: _changes_of(rows) for pid, rows in histories.items()},
+                                 start, end, include_suspended=include_suspended)
+    result = []
+    for pid, intervals in sorted(found.items()):
+        if pid in claims:
+            intervals = _held(intervals, claims[pid])
+        if intervals:
+            result.append(InForce(pid, by_id[pid].billing_account_id, tuple(intervals)))
+    return result
+
+
+def _held(intervals: Sequence[EffectiveInterval],
+          claims: Sequence[ProductIdentifier]) -> list[EffectiveInterval]:
+    cut: list[EffectiveInterval] = []
+    for interval in intervals:
+        for claim in claims:
+            lo = max(interval.start, claim.valid_from)
+            hi = min(interval.end, claim.valid_to) if claim.valid_to else interval.end
+            if lo < hi:
+                cut.append(replace(interval, start=lo, end=hi))
+    return sorted(cut, key=lambda i: i.start)
