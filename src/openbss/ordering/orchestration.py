@@ -34,14 +34,22 @@ or restored, the items ``cancelled``), so inventory never shows what the network
 have. A crash at any point leaves rows that the next pass resumes: a claimed step whose
 lease ran out is asked again with the same ``external_id``; the inventory change and the
 step's ``done`` are one transaction, so nothing is applied twice.
+
+A plan change that takes effect later (a downgrade at the end of the billing period) is
+not claimed until then: :func:`_schedule` sets the step's ``not_before`` to that instant
+and puts the item and the order ``pending`` (``itemScheduled`` milestone).
+
+This module is the worker pass (claim, ask, apply); beside it: :mod:`~openbss.ordering.
+steps` (step planning, re-exported here), :mod:`~openbss.ordering.order_progress` (what a
+finished step does to its order) and :mod:`~openbss.ordering.fulfilment_inventory` (what
+a completed item does to the inventory).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import structlog
 from sqlalchemy.orm import Session
@@ -53,27 +61,24 @@ from openbss.core.models import Tenant
 from openbss.core.service import list_tenants
 from openbss.ordering import inventory, queries
 from openbss.ordering import order_events as record
-from openbss.ordering.graph import (
-    FailurePolicy,
-    FulfilmentPlan,
-    GraphItem,
-    Relation,
-    outcome,
-    plan,
-)
+from openbss.ordering.fulfilment_inventory import _apply_inventory, _undo_inventory
 from openbss.ordering.models import (
-    ITEM_STATES,
     STEP_STATES,
     FulfilmentStep,
     OrderState,
     ProductOrder,
     ProductOrderItem,
-    ProductStatus,
     StepState,
 )
 from openbss.ordering.order_events import z
+from openbss.ordering.order_progress import (
+    _compensation_done,
+    _finish,
+    _information,
+    _release,
+    _step_failed,
+)
 from openbss.ordering.provisioning import (
-    Action,
     ImmediateProvisioner,
     Outcome,
     Provisioner,
@@ -83,56 +88,28 @@ from openbss.ordering.provisioning import (
     ProvisioningUnavailable,
     provisioner_for,
 )
-from openbss.ordering.schemas import Product as ProductIn
+from openbss.ordering.steps import (
+    _FINAL_STEP,
+    _OPEN_ORDER,
+    COMPENSATE,
+    PROVISION,
+    _request,
+    create_steps,
+    external_id,
+    order_plan,
+)
+
+__all__ = ["COMPENSATE", "LEASE_SECONDS", "MAX_BACKOFF_SECONDS", "PROVISION",
+           "SQLITE_YIELD_SECONDS", "create_steps", "external_id", "order_plan",
+           "register_worker_pass", "run_due_steps", "run_step", "worker_pass"]
 
 log = structlog.get_logger("openbss.orchestration")
-PROVISION = "provision"
-COMPENSATE = "compensate"
 #: Seconds a claimed step is leased to one worker beyond the provisioning timeout; a
 #: worker that dies leaves the step to be asked again (same external_id) after it.
 LEASE_SECONDS = 30.0
 MAX_BACKOFF_SECONDS = 300.0
 #: Pause after each step on SQLite (see :func:`run_due_steps`).
 SQLITE_YIELD_SECONDS = 0.01
-_FINAL_STEP = frozenset({StepState.DONE, StepState.FAILED, StepState.CANCELLED})
-_OPEN_ORDER = frozenset({OrderState.ACKNOWLEDGED, OrderState.IN_PROGRESS, OrderState.PENDING,
-                         OrderState.HELD})
-
-
-def external_id(order_id: str, position: int, kind: str) -> str:
-    """The idempotency key of a step's provisioning request (stable across re-sends)."""
-    return f"{order_id}-{position}-{kind}"
-
-
-def create_steps(ctx: Context, order: ProductOrder, fulfilment: FulfilmentPlan, *,
-                 not_before: datetime | None) -> list[FulfilmentStep]:
-    """One ``provision`` step per item, in the order's transaction: ``ready`` when it
-    waits for no other item, ``waiting`` otherwise; a future requested start date is the
-    steps' ``not_before`` (business time)."""
-    positions = _positions(order)
-    steps = []
-    for item_id in fulfilment.order:
-        waits = sorted(fulfilment.prerequisites[item_id], key=positions.__getitem__)
-        step = FulfilmentStep(
-            tenant_id=ctx.tenant_id, order_id=order.id, item_id=item_id, kind=PROVISION,
-            state=(StepState.WAITING if waits else StepState.READY).value, waits_for=waits,
-            due_at=clock.utcnow(), not_before=not_before, attempts=0,
-            external_id=external_id(order.id, positions[item_id], PROVISION))
-        ctx.session.add(step)
-        steps.append(step)
-    return steps
-
-
-def _positions(order: ProductOrder) -> dict[str, int]:
-    return {item["id"]: index for index, item in enumerate(order.body["productOrderItem"])}
-
-
-def order_plan(order: ProductOrder) -> FulfilmentPlan:
-    return plan([GraphItem(str(i["id"]), tuple(
-        Relation(str(r["id"]), str(r["relationshipType"]))
-        for r in i.get("productOrderItemRelationship") or []))
-        for i in order.body["productOrderItem"]])
-
 
 # -- the worker pass -----------------------------------------------------------------------
 
@@ -340,34 +317,6 @@ def _ask(provisioner: Provisioner | None, request: ProvisioningRequest, poll_ref
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def _request(ctx: Context, order: ProductOrder, item: ProductOrderItem,
-             step: FulfilmentStep) -> ProvisioningRequest:
-    doc = order.body["productOrderItem"][item.position]
-    product = dict(doc.get("product") or {})
-    if item.offering_id:
-        product["productOffering"] = {"id": item.offering_id,
-                                      "name": item.body.get("offeringName")}
-    if item.product_id:
-        product["id"] = item.product_id
-    action: Action
-    if step.kind == COMPENSATE:
-        action = "compensate"
-    elif item.action == "modify" and item.body.get("status") == ProductStatus.SUSPENDED:
-        action = "suspend"
-    elif item.action == "modify" and item.body.get("status") == ProductStatus.ACTIVE:
-        action = "resume"
-    else:
-        action = "delete" if item.action == "delete" else \
-            "modify" if item.action in ("modify", "noChange") else "add"
-    previous = None
-    if step.kind == COMPENSATE:
-        previous = next((s.external_ref for s in queries.steps_of(ctx, order.id)
-                         if s.kind == PROVISION and s.item_id == item.item_id), None)
-    return ProvisioningRequest(tenant_id=ctx.tenant_id, order_id=order.id,
-                               item_id=item.item_id, action=action, product=product,
-                               external_id=step.external_id, previous_ref=previous)
-
-
 def _backoff(attempts: int) -> float:
     return float(min(2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
 
@@ -438,282 +387,6 @@ def _apply(ctx: Context, order: ProductOrder, item: ProductOrderItem, step: Fulf
     record.publish(ctx, order, "update", before)
     _release(ctx, order)
     _finish(ctx, order)
-
-
-def _information(ctx: Context, order: ProductOrder, item: ProductOrderItem,
-                 result: ProvisioningResult) -> None:
-    """An OSS order ``held``/``pending`` waits for information: the order follows and
-    ``ProductOrderInformationRequiredEvent`` says what is missing."""
-    wanted = {"held": OrderState.HELD, "pending": OrderState.PENDING}.get(
-        (result.external_state or "").lower())
-    if wanted is None:
-        if order.state in (OrderState.HELD, OrderState.PENDING):
-            record.set_order_state(ctx, order, OrderState.IN_PROGRESS, "information received")
-        return
-    if order.state == wanted:
-        return
-    record.set_order_state(ctx, order, wanted,
-                           f"item {item.item_id}: {result.message or 'information required'}")
-    before = order.body
-    record.add_milestone(ctx, order, "informationRequired",
-                         f"item {item.item_id}: {result.message or 'the OSS needs information'}",
-                         item_id=item.item_id)
-    record.publish(ctx, order, "update", before,
-                   event="ProductOrderInformationRequiredEvent")
-
-
-def _step_failed(ctx: Context, order: ProductOrder, item: ProductOrderItem,
-                 step: FulfilmentStep, message: str) -> None:
-    step.state = STEP_STATES.check(step.state, StepState.FAILED).value
-    step.finished_at = ctx.now
-    step.last_error = message[:4000]
-    if ITEM_STATES.can(item.state, OrderState.FAILED):
-        record.set_item_state(ctx, order, item, OrderState.FAILED)
-    before = order.body
-    record.add_milestone(ctx, order, "itemFailed", f"item {item.item_id}: {message}",
-                         item_id=item.item_id)
-    # items that wait for it, directly or not, can never start
-    fulfilment = order_plan(order)
-    blocked = fulfilment.blocked_by([item.item_id])
-    items = {i.item_id: i for i in queries.order_items(ctx, order.id)}
-    for other in queries.steps_of(ctx, order.id):
-        if other.kind == PROVISION and other.item_id in blocked and \
-                StepState(other.state) not in _FINAL_STEP:
-            other.state = STEP_STATES.check(other.state, StepState.CANCELLED).value
-            other.finished_at = ctx.now
-            blocked_item = items[other.item_id]
-            if ITEM_STATES.can(blocked_item.state, OrderState.CANCELLED):
-                record.set_item_state(ctx, order, blocked_item, OrderState.CANCELLED)
-            record.add_milestone(ctx, order, "itemCancelled",
-                                 f"item {other.item_id}: not started, item {item.item_id} "
-                                 "it waits for failed", item_id=other.item_id)
-    record.publish(ctx, order, "update", before)
-    _finish(ctx, order)
-
-
-def _release(ctx: Context, order: ProductOrder) -> None:
-    """Waiting steps whose prerequisites are all done become ready."""
-    steps = queries.steps_of(ctx, order.id)
-    done = {s.item_id for s in steps if s.kind == PROVISION and s.state == StepState.DONE}
-    finished = {s.item_id for s in steps if s.kind == COMPENSATE and
-                StepState(s.state) in _FINAL_STEP}
-    for step in steps:
-        if step.state != StepState.WAITING:
-            continue
-        ready = set(step.waits_for) <= (done if step.kind == PROVISION else finished)
-        if ready:
-            step.state = STEP_STATES.check(step.state, StepState.READY).value
-            step.due_at = clock.utcnow()
-
-
-def _policies(ctx: Context, order: ProductOrder) -> dict[str, FailurePolicy]:
-    policies: dict[str, FailurePolicy] = {}
-    for item in queries.order_items(ctx, order.id):
-        raw = item.body.get("policy")
-        if raw:
-            policies[item.item_id] = FailurePolicy(raw)
-    return policies
-
-
-def _finish(ctx: Context, order: ProductOrder) -> None:
-    """When every provision step is final: compensate what a failed bundle completed,
-    then give the order its final state."""
-    steps = queries.steps_of(ctx, order.id)
-    provision = [s for s in steps if s.kind == PROVISION]
-    compensate = [s for s in steps if s.kind == COMPENSATE]
-    if any(StepState(s.state) not in _FINAL_STEP for s in steps):
-        return
-    fulfilment = order_plan(order)
-    by_item = {s.item_id: s for s in provision}
-    compensated = {s.item_id for s in compensate}
-    states = {item_id: ("completed" if by_item[item_id].state == StepState.DONE
-                        or item_id in compensated else "failed")
-              for item_id in fulfilment.order}
-    result = outcome(fulfilment, states, _policies(ctx, order))
-    if result.compensate and not compensate:
-        positions = _positions(order)
-        previous: list[str] = []
-        for item_id in result.compensate:  # dependents first: each waits for the one before
-            ctx.session.add(FulfilmentStep(
-                tenant_id=ctx.tenant_id, order_id=order.id, item_id=item_id, kind=COMPENSATE,
-                state=(StepState.WAITING if previous else StepState.READY).value,
-                waits_for=previous, due_at=clock.utcnow(), not_before=None, attempts=0,
-                external_id=external_id(order.id, positions[item_id], COMPENSATE)))
-            previous = [item_id]
-        before = order.body
-        record.add_milestone(ctx, order, "compensating",
-                             f"bundle {', '.join(result.failed_bundles)} failed "
-                             f"(all_or_nothing): undoing items {', '.join(result.compensate)}")
-        record.publish(ctx, order, "update", before)
-        return
-    failed = [s.item_id for s in provision if s.state != StepState.DONE]
-    message = {"completed": "every item completed",
-               "partial": f"items {', '.join(failed)} failed; the others completed",
-               "failed": "no item completed"}[result.state.value]
-    record.set_order_state(ctx, order, OrderState(result.state.value), message)
-    queries.release_reservations(ctx, order.id)  # what its failed items would have added
-
-
-def _compensation_done(ctx: Context, order: ProductOrder, item: ProductOrderItem,
-                       step: FulfilmentStep, *, ok: bool, message: str) -> None:
-    step.state = STEP_STATES.check(step.state, StepState.DONE if ok else StepState.FAILED
-                                   ).value
-    step.finished_at = ctx.now
-    before = order.body
-    if ok:
-        if ITEM_STATES.can(item.state, OrderState.CANCELLED):
-            record.set_item_state(ctx, order, item, OrderState.CANCELLED)
-        record.add_milestone(ctx, order, "itemCompensated",
-                             f"item {item.item_id}: undone" + (f" ({message})" if message
-                                                              else ""), item_id=item.item_id)
-    else:
-        step.last_error = message[:4000]
-        record.add_milestone(ctx, order, "compensationFailed",
-                             f"item {item.item_id}: could not be undone: {message}",
-                             item_id=item.item_id)
-    record.publish(ctx, order, "update", before)
-    _release(ctx, order)
-    _finish(ctx, order)
-
-
-# -- the inventory side --------------------------------------------------------------------
-
-def _product_prices(item_prices: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """TMF637 ``productPrice`` from the order item's ``itemPrice`` (one-time lines were
-    charged by the order; recurring and usage lines stay in force)."""
-    prices = []
-    for line in item_prices:
-        if line.get("priceType") not in ("recurring", "usage"):
-            continue
-        price: dict[str, Any] = {k: line[k] for k in ("name", "description", "priceType",
-                                      "recurringChargePeriod", "unitOfMeasure", "price",
-                                      "productOfferingPrice") if k in line}
-        if line.get("priceAlteration"):
-            price["productPriceAlteration"] = [
-                {k: a[k] for k in ("name", "description", "priceType", "recurringChargePeriod",
-                                   "unitOfMeasure", "applicationDuration", "priority", "price",
-                                   "productOfferingPrice") if k in a}
-                for a in line["priceAlteration"]]
-        prices.append(price)
-    return prices
-
-
-def _merged_characteristics(current: list[dict[str, Any]],
-                            given: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    names = {c["name"].lower() for c in given}
-    return [c for c in current if c["name"].lower() not in names] + given
-
-
-def _order_item_ref(order: ProductOrder, item: ProductOrderItem) -> dict[str, Any]:
-    return {"orderItemId": item.item_id, "productOrderId": order.id,
-            "orderItemAction": item.action, "@referredType": "ProductOrderItem"}
-
-
-def _apply_inventory(ctx: Context, order: ProductOrder, item: ProductOrderItem) -> str:
-    """Make the inventory what the completed item says; a short note for the milestone."""
-    doc = order.body["productOrderItem"][item.position]
-    product = doc.get("product") or {}
-    if item.action == "noChange":
-        return ""
-    if item.action == "add":
-        bundled = {r["id"] for r in doc.get("productOrderItemRelationship") or []
-                   if r["relationshipType"].lower() == "bundles"}
-        components = [i for i in queries.order_items(ctx, order.id)
-                      if i.item_id in bundled and i.product_id] if bundled else []
-        body: dict[str, Any] = {
-            "name": product.get("name") or item.body.get("offeringName"),
-            "status": ProductStatus.ACTIVE.value, "startDate": z(ctx.now),
-            "billingAccount": {"id": item.billing_account_id},
-            "productOffering": {"id": item.offering_id,
-                                "name": item.body.get("offeringName")},
-            "productPrice": _product_prices(doc.get("itemPrice") or []),
-            "productOrderItem": [_order_item_ref(order, item)],
-        }
-        for key in ("description", "place", "productCharacteristic", "productSpecification",
-                    "agreement", "isCustomerVisible", "productSerialNumber"):
-            if product.get(key) is not None:
-                body[key] = product[key]
-        if order.body.get("relatedParty") or product.get("relatedParty"):
-            body["relatedParty"] = product.get("relatedParty") or order.body["relatedParty"]
-        if item.quantity != 1:
-            body["quantity"] = item.quantity
-        if components:
-            body["isBundle"] = True
-            body["productRelationship"] = [{"relationshipType": "bundles",
-                                            "product": {"id": c.product_id}}
-                                           for c in components]
-        row = inventory.create_product(ctx, data=ProductIn.model_validate(body),
-                                       order_id=order.id, order_item_id=item.item_id)
-        item.product_id = row.id
-        return f"product {row.id}"
-    assert item.product_id is not None
-    current = queries.product(ctx, item.product_id, lock=True)
-    item.body = {**item.body, "restore": {
-        k: current.body.get(k) for k in ("status", "productOffering", "productCharacteristic",
-                                         "productPrice", "quantity", "terminationDate")}}
-    refs = [*(current.body.get("productOrderItem") or []), _order_item_ref(order, item)]
-    if item.action == "delete":
-        requested = order.requested_completion_date
-        at = inventory.termination_effective(ctx, product_id=current.id, requested=requested)
-        inventory.record_early_termination(ctx, product_id=current.id, at=at,
-                                           order_id=order.id, order_item_id=item.item_id)
-        if at > ctx.now:
-            inventory.update_product(ctx, product_id=current.id, patch={
-                "status": ProductStatus.PENDING_TERMINATE.value, "terminationDate": z(at),
-                "productOrderItem": refs}, order_id=order.id, order_item_id=item.item_id)
-            return f"product {current.id} terminates at {z(at)}"
-        inventory.update_product(ctx, product_id=current.id, patch={
-            "status": ProductStatus.TERMINATED.value, "terminationDate": z(at),
-            "productOrderItem": refs}, order_id=order.id, order_item_id=item.item_id,
-            effective=at)
-        return f"product {current.id} terminated"
-    patch: dict[str, Any] = {"productOrderItem": refs}
-    effective = ctx.now
-    if item.body.get("planChange") and item.offering_id:
-        # a scheduled change (see _schedule) applies at its instant, now past
-        scheduled = item.body.get("effective")
-        effective = min(datetime.fromisoformat(scheduled), ctx.now) if scheduled else \
-            inventory.plan_change_effective(ctx, product_id=current.id,
-                                            offering_id=item.offering_id)
-        patch["productOffering"] = {"id": item.offering_id,
-                                    "name": item.body.get("offeringName")}
-        patch["productPrice"] = _product_prices(doc.get("itemPrice") or [])
-    if product.get("productCharacteristic") is not None:
-        patch["productCharacteristic"] = _merged_characteristics(
-            current.body.get("productCharacteristic") or [], product["productCharacteristic"])
-    if item.quantity != int(current.body.get("quantity") or 1):
-        patch["quantity"] = item.quantity
-    if item.body.get("status"):
-        patch["status"] = item.body["status"]
-    inventory.update_product(ctx, product_id=current.id, patch=patch, order_id=order.id,
-                             order_item_id=item.item_id, effective=effective)
-    return f"product {current.id}" + (f", effective {z(effective)}" if effective != ctx.now
-                                      else "")
-
-
-def _undo_inventory(ctx: Context, order: ProductOrder, item: ProductOrderItem) -> None:
-    """Compensation: an added product is terminated (its identifiers released); a
-    modified one gets back what it had; a product whose termination is pending is kept."""
-    if item.product_id is None or item.action == "noChange":
-        return
-    current = queries.product(ctx, item.product_id, lock=True)
-    if item.action == "add":
-        if current.status != ProductStatus.TERMINATED:
-            inventory.update_product(ctx, product_id=current.id, patch={
-                "status": ProductStatus.TERMINATED.value}, order_id=order.id,
-                order_item_id=item.item_id)
-        return
-    restore = dict(item.body.get("restore") or {})
-    if current.status == ProductStatus.TERMINATED:
-        raise _NotUndoable(f"product {current.id} is already terminated")
-    patch = {k: restore.get(k) for k in restore}
-    inventory.update_product(ctx, product_id=current.id, patch=patch, order_id=order.id,
-                             order_item_id=item.item_id)
-
-
-class _NotUndoable(OpenBSSError):
-    status = 409
-    code = "not_undoable"
 
 
 # -- the worker hook -----------------------------------------------------------------------
