@@ -7,6 +7,7 @@ from openbss.core.context import system_context
 from openbss.core.db import unit_of_work
 from openbss.core.queries import scoped
 from openbss.core.service import ensure_tenant, set_tenant_defaults
+from openbss.ordering import demo as ordering_demo
 from openbss.party import demo as party_demo
 from openbss.party.models import Party
 
@@ -28,4 +29,5 @@ def load_demo(tenant_name: str = "default") -> list[str]:
                          f"{DEMO_CURRENCY} (the demo's data is German)")
         lines += party_demo.load(ctx)
         lines += catalog_demo.load(ctx)
+        lines += ordering_demo.load(ctx)
     return lines

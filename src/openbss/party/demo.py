@@ -110,7 +110,10 @@ def load(ctx: Context) -> list[str]:
                                         "issuingAuthority": "DE"}],
         "contactMedium": [
             {"mediumType": "email", "characteristic": {"emailAddress": "billing@nordwind.example"}},
-            {"mediumType": "phone", "characteristic": {"phoneNumber": "+49 40 30051000"}}]})
+            {"mediumType": "phone", "characteristic": {"phoneNumber": "+49 40 30051000"}},
+            {"mediumType": "postalAddress", "characteristic": {
+                "street1": "Am Sandtorkai 50", "city": "Hamburg", "postCode": "20457",
+                "country": "DE", "stateOrProvince": "HH"}}]})
     customer = _customer(ctx, org, "Nordwind Logistik GmbH")
     owner = [{"id": customer.id, "@referredType": "Customer", "role": "owner"}]
     parent = _account(ctx, {
