@@ -129,3 +129,33 @@ def test_update_product_refuses_an_effective_date_in_the_future(client, sandbox)
                                  effective=datetime(2026, 3, 3, tzinfo=UTC))
     assert caught.value.status == 422 and caught.value.field == "effective"
     assert get(client, sandbox, f"{INV}/{product['id']}")["status"] == "active"
+
+
+def test_a_termination_at_the_end_of_the_period_waits_for_the_terminations_pass(  # type: ignore[no-untyped-def]
+        client, sandbox, monkeypatch):
+    from openbss.core import worker
+    from openbss.ordering import orchestration
+
+    shop = _paris_shop(client, sandbox)
+    monthly = shop.offering("Mobile S", "9.99", productOfferingTerm=[
+        {"name": "notice", "terminationPolicy": "endOfPeriod"}])
+    order = post(client, sandbox, PO, shop.order(shop.line_item(offering=monthly)))
+    work(sandbox)
+    product = client.get(INV, params={"productCharacteristic.value": "+33612345678"},
+                         headers=sandbox.headers("read_only")).json()[0]
+    ending = post(client, sandbox, PO, shop.order(
+        {"id": "1", "action": "delete", "product": {"id": product["id"]}}))
+    work(sandbox)
+    assert get(client, sandbox, f"{PO}/{ending['id']}")["state"] == "completed"
+    waiting = get(client, sandbox, f"{INV}/{product['id']}")
+    assert waiting["status"] == "pendingTerminate"
+    assert waiting["terminationDate"] == "2026-03-31T22:00:00Z"
+    end = datetime(2026, 4, 5, tzinfo=UTC)
+    assert _versions(sandbox, shop.account["id"], end) == [(T0, end, monthly["id"])]
+    monkeypatch.setattr(worker, "PERIODIC", {})
+    orchestration.register_worker_pass()
+    client.post("/api/v1/testClock/advance", json={"days": 30}, headers=sandbox.headers())
+    worker.run_periodic()
+    assert get(client, sandbox, f"{INV}/{product['id']}")["status"] == "terminated"
+    assert _versions(sandbox, shop.account["id"], end) == [(T0, BOUNDARY, monthly["id"])]
+    del order

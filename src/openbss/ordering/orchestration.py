@@ -77,6 +77,7 @@ from openbss.ordering.order_progress import (
     _information,
     _release,
     _step_failed,
+    milestone,
 )
 from openbss.ordering.provisioning import (
     ImmediateProvisioner,
@@ -228,11 +229,9 @@ def run_step(session: Session, tenant_id: str, step_id: str) -> int:
                                        "provisioning started")
             if item.state in (OrderState.ACKNOWLEDGED, OrderState.PENDING):
                 record.set_item_state(ctx, order, item, OrderState.IN_PROGRESS)
-                before = order.body
-                record.add_milestone(ctx, order, "itemStarted",
-                                     f"item {item.item_id}: {item.action} sent to provisioning "
-                                     f"({settings.adapter})", item_id=item.item_id)
-                record.publish(ctx, order, "update", before)
+                milestone(ctx, order, "itemStarted",
+                          f"item {item.item_id}: {item.action} sent to provisioning "
+                          f"({settings.adapter})", item_id=item.item_id)
     step.due_at = real_now + timedelta(seconds=settings.timeout_seconds + LEASE_SECONDS)
     attempts = step.attempts
     request = _request(ctx, order, item, step)
@@ -290,12 +289,10 @@ def _schedule(ctx: Context, order: ProductOrder, item: ProductOrderItem,
                                f"item {item.item_id}: scheduled for {z(at)}")
     if item.state == OrderState.ACKNOWLEDGED:
         record.set_item_state(ctx, order, item, OrderState.PENDING)
-    before = order.body
-    record.add_milestone(ctx, order, "itemScheduled",
-                         f"item {item.item_id}: the plan change to {item.offering_id} "
-                         f"applies at {z(at)} (end of the billing period)",
-                         item_id=item.item_id)
-    record.publish(ctx, order, "update", before)
+    milestone(ctx, order, "itemScheduled",
+              f"item {item.item_id}: the plan change to {item.offering_id} "
+              f"applies at {z(at)} (end of the billing period)",
+              item_id=item.item_id)
     return True
 
 
@@ -334,12 +331,10 @@ def _unavailable(ctx: Context, order: ProductOrder, item: ProductOrderItem,
     delay = _backoff(step.attempts)
     step.state = STEP_STATES.check(step.state, StepState.READY).value
     step.due_at = clock.utcnow() + timedelta(seconds=delay)
-    before = order.body
-    record.add_milestone(ctx, order, "retryScheduled",
-                         f"item {item.item_id}: provisioning unavailable ({error}); attempt "
-                         f"{step.attempts + 1} of {settings.max_attempts} in {delay:g} s",
-                         item_id=item.item_id)
-    record.publish(ctx, order, "update", before)
+    milestone(ctx, order, "retryScheduled",
+              f"item {item.item_id}: provisioning unavailable ({error}); attempt "
+              f"{step.attempts + 1} of {settings.max_attempts} in {delay:g} s",
+              item_id=item.item_id)
 
 
 def _apply(ctx: Context, order: ProductOrder, item: ProductOrderItem, step: FulfilmentStep,
@@ -378,13 +373,11 @@ def _apply(ctx: Context, order: ProductOrder, item: ProductOrderItem, step: Fulf
     step.state = STEP_STATES.check(step.state, StepState.DONE).value
     step.finished_at = ctx.now
     record.set_item_state(ctx, order, item, OrderState.COMPLETED)
-    before = order.body
-    record.add_milestone(ctx, order, "itemCompleted",
-                         f"item {item.item_id}: {item.action} completed"
-                         + (f" ({note})" if note else "")
-                         + (f"; {result.message}" if result.message else ""),
-                         item_id=item.item_id)
-    record.publish(ctx, order, "update", before)
+    milestone(ctx, order, "itemCompleted",
+              f"item {item.item_id}: {item.action} completed"
+              + (f" ({note})" if note else "")
+              + (f"; {result.message}" if result.message else ""),
+              item_id=item.item_id)
     _release(ctx, order)
     _finish(ctx, order)
 

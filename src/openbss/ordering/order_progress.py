@@ -34,6 +34,14 @@ from openbss.ordering.steps import (
 )
 
 
+def milestone(ctx: Context, order: ProductOrder, name: str, message: str, *,
+              item_id: str | None = None) -> None:
+    """Append a milestone to the order and publish the order's attribute-change event."""
+    before = order.body
+    record.add_milestone(ctx, order, name, message, item_id=item_id)
+    record.publish(ctx, order, "update", before)
+
+
 def _information(ctx: Context, order: ProductOrder, item: ProductOrderItem,
                  result: ProvisioningResult) -> None:
     """An OSS order ``held``/``pending`` waits for information: the order follows and
