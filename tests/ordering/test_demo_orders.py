@@ -4,19 +4,20 @@ charges exist, and a second load changes nothing."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from openbss.core.context import system_context
 from openbss.core.db import unit_of_work
-from openbss.core.models import Tenant
 from openbss.demo import load_demo
 from openbss.ordering import demo
 from openbss.ordering.models import Product, ProductCharge, ProductHistory, ProductOrder, Quote
+from openbss.ordering.orchestration import run_due_steps
 
 PO = "/tmf-api/productOrderingManagement/v4/productOrder"
 INV = "/tmf-api/productInventory/v4/product"
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 def _counts(tenant_id: str) -> tuple[int, ...]:
@@ -75,13 +76,34 @@ def test_the_demo_places_its_orders_once(client, make_tenant, tmf_schema):  # ty
     assert _counts(tenant.id) == first
 
 
-def test_the_future_dated_order_starts_on_its_date(make_tenant):  # type: ignore[no-untyped-def]
-    tenant = make_tenant(region="DE")
+def _work(tenant_id: str) -> int:
+    total = 0
+    for _ in range(10):
+        with unit_of_work() as session:
+            done = run_due_steps(session, tenant_id=tenant_id)
+        total += done
+        if not done:
+            return total
+    return total
+
+
+def test_the_future_dated_order_starts_on_its_date(client, make_tenant):  # type: ignore[no-untyped-def]
+    tenant = make_tenant(sandbox=True, clock_start=T0, region="DE")
     load_demo(tenant.name)
-    with unit_of_work() as s:
-        ctx = system_context(s, s.get(Tenant, tenant.id), actor="test")
-        row = s.scalars(select(ProductOrder).where(
-            ProductOrder.tenant_id == tenant.id,
-            ProductOrder.external_id == "demo-nordwind-future")).one()
-        assert row.requested_start_date is not None
-        assert row.requested_start_date > ctx.now
+
+    def future() -> dict:  # type: ignore[type-arg]
+        r = client.get(PO, params={"externalId": "demo-nordwind-future"},
+                       headers=tenant.headers("read_only"))
+        [order] = r.json()
+        return order  # type: ignore[no-any-return]
+
+    assert future()["requestedStartDate"] == "2026-04-01T09:00:00Z"  # T0 + 30 days
+    for days, state in ((demo.FUTURE_DAYS - 1, "acknowledged"), (1, "completed")):
+        r = client.post("/api/v1/testClock/advance", json={"days": days},
+                        headers=tenant.headers())
+        assert r.status_code == 200, r.text
+        _work(tenant.id)
+        assert future()["state"] == state
+    [line] = client.get(INV, params={"productCharacteristic.value": demo.FUTURE_MSISDN},
+                        headers=tenant.headers("read_only")).json()
+    assert (line["status"], line["startDate"]) == ("active", "2026-04-01T09:00:00Z")
