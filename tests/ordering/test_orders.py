@@ -339,6 +339,9 @@ def test_plan_change_suspend_resume_and_terminate(client, sandbox):  # type: ign
     work(sandbox)
     after = get(client, sandbox, f"{INV}/{product['id']}")
     assert after["productOffering"]["id"] == shop.mobile_l["id"]  # an upgrade: now
+    # a product named after its plan follows the plan (one named by the customer would not)
+    assert product["name"] == product["productOffering"]["name"]
+    assert after["name"] == shop.mobile_l["name"]
     for status in ("suspended", "active"):
         post(client, sandbox, PO, shop.order({"id": "1", "action": "modify",
                                               "product": {**ref, "status": status}}))

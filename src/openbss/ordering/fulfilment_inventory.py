@@ -91,8 +91,9 @@ def _apply_inventory(ctx: Context, order: ProductOrder, item: ProductOrderItem) 
     assert item.product_id is not None
     current = queries.product(ctx, item.product_id, lock=True)
     item.body = {**item.body, "restore": {
-        k: current.body.get(k) for k in ("status", "productOffering", "productCharacteristic",
-                                         "productPrice", "quantity", "terminationDate")}}
+        k: current.body.get(k) for k in ("status", "name", "productOffering",
+                                         "productCharacteristic", "productPrice", "quantity",
+                                         "terminationDate")}}
     refs = [*(current.body.get("productOrderItem") or []), _order_item_ref(order, item)]
     if item.action == "delete":
         requested = order.requested_completion_date
@@ -120,6 +121,10 @@ def _apply_inventory(ctx: Context, order: ProductOrder, item: ProductOrderItem) 
         patch["productOffering"] = {"id": item.offering_id,
                                     "name": item.body.get("offeringName")}
         patch["productPrice"] = _product_prices(doc.get("itemPrice") or [])
+        old_name = (current.body.get("productOffering") or {}).get("name")
+        if item.body.get("offeringName") and not product.get("name") and \
+                current.body.get("name") in (None, old_name):
+            patch["name"] = item.body["offeringName"]  # named after its plan: follow it
     if product.get("productCharacteristic") is not None:
         patch["productCharacteristic"] = _merged_characteristics(
             current.body.get("productCharacteristic") or [], product["productCharacteristic"])
