@@ -36,8 +36,8 @@ from openbss.ordering.errors import (
 from openbss.ordering.graph import FailurePolicy
 from openbss.ordering.models import HOLDING, PRODUCT_STATES, Product, ProductStatus
 from openbss.ordering.pricing import PriceSpec, prices_from_catalog
-from openbss.ordering.references import check_billing_account
-from openbss.party import accounts, customers, parties
+from openbss.ordering.references import AccountsRead, billing_account, check_billing_account
+from openbss.party import customers, parties
 
 _FINAL_PRODUCT = frozenset({ProductStatus.TERMINATED, ProductStatus.CANCELLED,
                             ProductStatus.ABORTED})
@@ -232,7 +232,7 @@ class Customer:
 
 
 def find_customer(ctx: Context, related: Sequence[Mapping[str, Any]],
-                  account_id: str | None) -> Customer:
+                  account_id: str | None, *, read: AccountsRead | None = None) -> Customer:
     """The buyer from the order's ``relatedParty`` (role ``customer``, a Customer or a
     party), else the billing account's owner."""
     refs = [r for r in related if squash(r.get("role") or "") == "customer"]
@@ -240,7 +240,7 @@ def find_customer(ctx: Context, related: Sequence[Mapping[str, Any]],
     given = bool(refs)
     if not refs and account_id:
         try:
-            account = accounts.get_account(ctx, kind="billingAccount", account_id=account_id)
+            account = billing_account(ctx, account_id, read)
         except NotFoundError:
             return Customer(None, None, known=False)
         refs = [r for r in account.body.get("relatedParty") or []
@@ -320,8 +320,9 @@ def offering_prices(ctx: Context, offering_id: str, currency: str, *, at: dateti
     return prices_from_catalog([catalog.render_resource(ctx, p) for p in pops])
 
 
-def account_currency(ctx: Context, account_id: str, *, where: str) -> str:
-    return check_billing_account(ctx, account_id, field=where)
+def account_currency(ctx: Context, account_id: str, *, where: str,
+                     read: AccountsRead | None = None) -> str:
+    return check_billing_account(ctx, account_id, field=where, read=read)
 
 
 def existing_product(ctx: Context, product_id: str, *, where: str,
@@ -369,7 +370,8 @@ def active_recurring(ctx: Context, account_id: str, currency: str,
 
 
 def check_credit(ctx: Context, items: Sequence[CheckedItem],
-                 item_prices: Mapping[str, list[dict[str, Any]]]) -> None:
+                 item_prices: Mapping[str, list[dict[str, Any]]], *,
+                 read: AccountsRead | None = None) -> None:
     """Per billing account: the order's recurring charges plus those of the account's
     live products within the account's ``creditLimit`` (422 naming the account field of
     the first item on that account)."""
@@ -378,7 +380,7 @@ def check_credit(ctx: Context, items: Sequence[CheckedItem],
         if item.account_id and item.action in ("add", "modify"):
             by_account.setdefault(item.account_id, []).append(item)
     for account_id, group in by_account.items():
-        account = accounts.get_account(ctx, kind="billingAccount", account_id=account_id)
+        account = billing_account(ctx, account_id, read)
         limit = account.body.get("creditLimit") or {}
         if limit.get("value") is None:
             continue

@@ -56,6 +56,7 @@ from openbss.ordering.order_events import (
 )
 from openbss.ordering.paths import ORDERING_API
 from openbss.ordering.pricing import PricedItem, price_items
+from openbss.ordering.references import AccountsRead
 from openbss.ordering.schemas import CancelProductOrderCreate, ProductOrderCreate
 from openbss.ordering.schemas import ProductOrderPatch as OrderPatch
 
@@ -79,7 +80,7 @@ def _requested(body: dict[str, Any], key: str) -> datetime | None:
 
 def _check_item(ctx: Context, body: dict[str, Any], index: int, item: dict[str, Any],
                 customer: rules.Customer, *, at: datetime, in_bundle: bool,
-                is_bundle: bool) -> rules.CheckedItem:
+                is_bundle: bool, read: AccountsRead) -> rules.CheckedItem:
     where = f"{ITEM_FIELD}[{index}]"
     action = item["action"]
     product_doc = item.get("product") or {}
@@ -109,7 +110,8 @@ def _check_item(ctx: Context, body: dict[str, Any], index: int, item: dict[str, 
                                   "account (on the item or the order)",
                                   field=f"{where}.billingAccount")
         return checked
-    checked.currency = rules.account_currency(ctx, account_id, where=account_field)
+    checked.currency = rules.account_currency(ctx, account_id, where=account_field,
+                                              read=read)
     if action in ("noChange",):
         return checked
     offering_id = _offering_ref(item).get("id")
@@ -243,16 +245,18 @@ def create_order(ctx: Context, *, data: ProductOrderCreate,
                               field="requestedCompletionDate")
     at = max(start, ctx.now) if start is not None else ctx.now
     order_account = (body.get("billingAccount") or {}).get("id")
+    read: AccountsRead = {}  # billing accounts read once per order
     if order_account:
-        rules.account_currency(ctx, order_account, where="billingAccount.id")
+        rules.account_currency(ctx, order_account, where="billingAccount.id", read=read)
     first_account = order_account or next(
         ((i.get("billingAccount") or {}).get("id") for i in items
          if (i.get("billingAccount") or {}).get("id")), None)
-    customer = rules.find_customer(ctx, body.get("relatedParty") or [], first_account)
+    customer = rules.find_customer(ctx, body.get("relatedParty") or [], first_account,
+                                   read=read)
     bundles = set(fulfilment.bundle_of.values())
     checked = [_check_item(ctx, body, index, item, customer, at=at,
                            in_bundle=item["id"] in fulfilment.bundle_of,
-                           is_bundle=item["id"] in bundles)
+                           is_bundle=item["id"] in bundles, read=read)
                for index, item in enumerate(items)]
     _no_open_orders(ctx, checked)
     identifiers = _identifiers_free(ctx, checked)
@@ -260,7 +264,7 @@ def create_order(ctx: Context, *, data: ProductOrderCreate,
                                      c.quantity, c.early_termination) for c in checked],
                          item_field=ITEM_FIELD)
     item_prices = {p.item_id: p.to_tmf() for p in priced.items}
-    rules.check_credit(ctx, checked, item_prices)
+    rules.check_credit(ctx, checked, item_prices, read=read)
     for item, c in zip(items, checked, strict=True):
         item["state"] = OrderState.ACKNOWLEDGED.value
         item["quantity"] = c.quantity

@@ -13,13 +13,32 @@ from openbss.core.context import Context
 from openbss.core.errors import NotFoundError
 from openbss.ordering.errors import InvalidReference
 from openbss.party import accounts
+from openbss.party.models import Account
+
+#: Billing accounts already read while one order (or quote) is validated, by id: the
+#: order-level and item-level checks, the buyer and the credit check read the same
+#: account once (within the caller's unit of work; never kept across requests).
+AccountsRead = dict[str, Account]
 
 
-def check_billing_account(ctx: Context, account_id: str, *, field: str) -> str:
+def billing_account(ctx: Context, account_id: str,
+                    read: AccountsRead | None = None) -> Account:
+    """The tenant's billing account (NotFoundError otherwise), from ``read`` when this
+    validation already read it."""
+    if read is not None and account_id in read:
+        return read[account_id]
+    account = accounts.get_account(ctx, kind="billingAccount", account_id=account_id)
+    if read is not None:
+        read[account_id] = account
+    return account
+
+
+def check_billing_account(ctx: Context, account_id: str, *, field: str,
+                          read: AccountsRead | None = None) -> str:
     """The account's currency; 422 ``field`` unless it is an open billing account of the
     tenant."""
     try:
-        account = accounts.get_account(ctx, kind="billingAccount", account_id=account_id)
+        account = billing_account(ctx, account_id, read)
     except NotFoundError:
         raise InvalidReference(f"{field}: no billingAccount {account_id!r}",
                                field=field) from None
