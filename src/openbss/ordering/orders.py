@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from openbss.catalog import service as catalog
 from openbss.core.context import Context
+from openbss.core.db import new_id
 from openbss.core.errors import NotFoundError, ValidationError
 from openbss.core.periods import to_utc
 from openbss.core.resources import patched, record_change
@@ -280,15 +281,19 @@ def create_order(ctx: Context, *, data: ProductOrderCreate,
         body["quote"] = [*(body.get("quote") or []), {"id": quote_id}]
     customer_ref = next((r for r in body.get("relatedParty") or []
                          if rules.squash(r.get("role") or "") == "customer"), None)
+    future = start is not None and start > ctx.now
     row = ProductOrder(
-        tenant_id=ctx.tenant_id, state=OrderState.ACKNOWLEDGED.value,
+        id=new_id(), tenant_id=ctx.tenant_id, state=OrderState.ACKNOWLEDGED.value,
         billing_account_id=first_account,
         customer_id=customer_ref["id"] if customer_ref else None, quote_id=quote_id,
         external_id=body.get("externalId"), order_date=ctx.now,
         requested_start_date=start, requested_completion_date=completion,
         provisioning_started=False, last_update=ctx.now, row_version=1, body=body)
+    # the milestone is on the document before the first INSERT (no UPDATE of the body)
+    add_milestone(ctx, row, "acknowledged",
+                  "validated and accepted" + (f"; waits until {z(start)}"
+                                              if future and start else ""))
     ctx.session.add(row)
-    ctx.session.flush()
     for c in checked:
         ctx.session.add(ProductOrderItem(
             tenant_id=ctx.tenant_id, order_id=row.id, item_id=c.item_id, position=c.index,
@@ -299,12 +304,9 @@ def create_order(ctx: Context, *, data: ProductOrderCreate,
                   "offeringName": c.offering_name, "offeringVersion": c.offering_version,
                   "planChange": c.plan_change, "status": c.status,
                   "earlyTermination": c.early_termination, "isBundle": c.is_bundle}))
+    ctx.session.flush()  # the order and its items, before the reservations' savepoints
     reserve_identifiers(ctx, row, identifiers)
-    future = start is not None and start > ctx.now
     orchestration.create_steps(ctx, row, fulfilment, not_before=start if future else None)
-    add_milestone(ctx, row, "acknowledged",
-                  "validated and accepted" + (f"; waits until {z(start)}"
-                                              if future and start else ""))
     record_change(ctx, api=ORDERING_API, resource_name="productOrder", resource_id=row.id,
                   change="create", before=None, after=row.body,
                   event_resource=render_order(ctx, row))
