@@ -14,8 +14,10 @@ Then ``--concurrency`` keep-alive clients (raw asyncio streams, one connection e
 "Nordwind Logistik — Munich depot" account, with an ``Idempotency-Key`` — and the
 script polls ``GET productOrder?state=acknowledged,inProgress`` (``X-Total-Count``) until
 none is open. Prints ONE JSON line: orders/s accepted, p50/p99 POST latency, seconds until
-all are completed, completed/s, the trivial baseline's req/s and the ratio, machine
-info, and the targets (p99 <= 50 ms, >= 300 orders/s accepted) with met true/false.
+all are completed, completed/s, the server's CPU per order (from /proc: during the POSTs,
+and until all are completed — API and worker thread together), the trivial baseline's
+req/s and the ratio, machine info, and the targets (p99 <= 50 ms, >= 300 orders/s
+accepted) with met true/false.
 
     .venv/bin/python benchmarks/bench_orders.py [--n 2000] [--concurrency 50]
     .venv/bin/python benchmarks/bench_orders.py --postgres     # uses OPENBSS_DATABASE_URL
@@ -47,6 +49,7 @@ sys.path.insert(0, str(HERE))
 from bench_http import (  # noqa: E402  (the sibling script, imported by path)
     HOST,
     _python_load,
+    cpu_seconds,
     drop_postgres_database,
     free_port,
     fresh_postgres_database,
@@ -206,15 +209,18 @@ def main() -> None:
         while open_orders(base, key) > 1:  # the demo's future-dated order stays open
             time.sleep(0.2)
 
+        cpu_start = cpu_seconds(procs[0].pid)
         started = time.perf_counter()
         posted = asyncio.run(post_orders(port, key, offering_id, account_id, args.n,
                                          args.concurrency))
+        cpu_posted = cpu_seconds(procs[0].pid)
         remaining = open_orders(base, key) - 1
         deadline = started + args.timeout
         while remaining > 0 and time.perf_counter() < deadline:
             time.sleep(0.1)
             remaining = open_orders(base, key) - 1
         all_done = time.perf_counter() - started
+        cpu_done = cpu_seconds(procs[0].pid)
     finally:
         for proc in procs:
             stop(proc)
@@ -225,6 +231,13 @@ def main() -> None:
 
     accepted = (args.n - len(posted["errors"])) / posted["seconds"] if posted["seconds"] else 0.0
     trivial_rps = baseline["requests"] / baseline["seconds"] if baseline["seconds"] else 0.0
+
+    def cpu_ms_per_order(until: float | None) -> float | None:
+        # the server process's CPU (API and its worker thread; uvicorn workers included)
+        if cpu_start is None or until is None or not args.n:
+            return None
+        return round((until - cpu_start) * 1000 / args.n, 2)
+
     targets = {f"post_p99_ms<={P99_TARGET_MS:g}": posted["p99_ms"] <= P99_TARGET_MS,
                f"accepted_per_s>={ACCEPTED_TARGET:g}": accepted >= ACCEPTED_TARGET}
     print(json.dumps({
@@ -240,6 +253,8 @@ def main() -> None:
         "seconds_to_all_completed": round(all_done, 3),
         "completed_per_s": round(args.n / all_done, 1) if all_done else 0.0,
         "not_completed": max(remaining, 0),
+        "server_cpu_ms_per_order_post_phase": cpu_ms_per_order(cpu_posted),
+        "server_cpu_ms_per_order_to_completed": cpu_ms_per_order(cpu_done),
         "trivial_rps": round(trivial_rps, 1),
         "ratio_to_trivial": round(accepted / trivial_rps, 4) if trivial_rps else None,
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, "
