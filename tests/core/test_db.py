@@ -74,3 +74,21 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(database_url):
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+@pytest.mark.parametrize(("setting", "pragma"), [("NORMAL", 1), ("FULL", 2)])
+def test_sqlite_durability_follows_the_setting(tmp_path, monkeypatch, setting, pragma):
+    """OPENBSS_SQLITE_SYNCHRONOUS=FULL makes every commit fsync the WAL (PRAGMA 2)."""
+    from openbss.core.config import get_settings
+    from openbss.core.db import make_engine
+
+    monkeypatch.setenv("OPENBSS_SQLITE_SYNCHRONOUS", setting)
+    get_settings.cache_clear()
+    try:
+        engine = make_engine(f"sqlite:///{tmp_path / 'd.db'}")
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == pragma
+        engine.dispose()
+    finally:
+        monkeypatch.delenv("OPENBSS_SQLITE_SYNCHRONOUS")
+        get_settings.cache_clear()

@@ -21,6 +21,7 @@ import os
 import sys
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -86,6 +87,12 @@ class Settings(BaseSettings):
         "change, and in other server processes within this many seconds",
     )
     default_region: str = Field(default="US", description="Default phone-number region")
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        default="NORMAL",
+        description="SQLite durability: NORMAL (WAL fsynced at checkpoints, about every "
+        "second under load: a power loss may lose the last commits, never corrupt) or FULL "
+        "(the WAL fsynced at every commit: nothing committed is lost; slower writes)",
+    )
     max_page_size: int = Field(default=1000, ge=1)
     default_page_size: int = Field(default=100, ge=1)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)

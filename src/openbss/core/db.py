@@ -163,8 +163,9 @@ def try_begin_write(session: Session) -> bool:
 # an fsync; the WAL is fsynced at each checkpoint. A committed transaction survives a
 # crash of the process (the WAL is in the OS's page cache); a power loss or kernel crash
 # may lose the last transactions committed since the last checkpoint, never corrupt the
-# database. (synchronous=FULL would fsync every commit.) Checkpoints — copying the WAL
-# back into the database, with its fsyncs — run in the server's background thread
+# database. ``OPENBSS_SQLITE_SYNCHRONOUS=FULL`` fsyncs the WAL at every commit instead, so
+# nothing committed is lost even then (each write then waits for the disk). Checkpoints —
+# copying the WAL back into the database, with its fsyncs — run in the server's background thread
 # (start_checkpointer) every second, not inside a request's commit; a connection still
 # checkpoints by itself when the WAL passes WAL_AUTOCHECKPOINT_PAGES (a safety net, and
 # what the CLI and other processes rely on).
@@ -172,16 +173,18 @@ WAL_AUTOCHECKPOINT_PAGES = 10000  # 4 KiB pages: ~40 MB
 CHECKPOINT_SECONDS = 1.0
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # openbss emits BEGIN itself (see _sqlite_begin); the driver must not.
-    dbapi_conn.isolation_level = None
-    cursor = dbapi_conn.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    cursor.close()
+def _sqlite_pragmas(synchronous: str) -> Any:
+    def apply(dbapi_conn: Any, _record: Any) -> None:
+        # openbss emits BEGIN itself (see _sqlite_begin); the driver must not.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.close()
+    return apply
 
 
 def make_engine(url: str) -> Engine:
@@ -201,7 +204,9 @@ def make_engine(url: str) -> Engine:
             json_serializer=jsonx.dumps,
             json_deserializer=jsonx.loads,
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        from openbss.core.config import get_settings
+
+        event.listen(engine, "connect", _sqlite_pragmas(get_settings().sqlite_synchronous))
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     if parsed.drivername == "postgresql":
