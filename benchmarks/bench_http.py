@@ -108,6 +108,34 @@ def wait_ready(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: flo
     sys.exit(f"server on port {port} did not answer /health within {timeout} s")
 
 
+def start_servers(tmp: Path, env: dict[str, str], workers: int,
+                  procs: list[subprocess.Popen[bytes]]) -> tuple[str, int, int]:
+    """``openbss init`` + ``demo`` + an admin key in ``tmp``, then a real ``openbss serve``
+    and the trivial reference app on loopback (appended to ``procs``, which the caller
+    stops): ``(admin key, openbss port, trivial port)``."""
+    run_cli(["init"], env, str(tmp))
+    run_cli(["demo"], env, str(tmp))
+    key = run_cli(["apikey", "create", "--role", "admin", "--name", "bench"], env,
+                  str(tmp)).strip().splitlines()[-1]
+    port, trivial_port = free_port(), free_port()
+    server_log, trivial_log = tmp / "serve.log", tmp / "trivial.log"
+    with server_log.open("wb") as out:
+        procs.append(subprocess.Popen(
+            [*openbss_command(), "serve", "--host", HOST, "--port", str(port),
+             "--workers", str(workers)], env=env, cwd=tmp, stdout=out,
+            stderr=subprocess.STDOUT))
+    with trivial_log.open("wb") as out:
+        procs.append(subprocess.Popen(
+            [sys.executable, "-c",
+             "import uvicorn; uvicorn.run('bench_http:trivial_app', factory=True, "
+             f"host={HOST!r}, port={trivial_port}, workers={workers}, "
+             f"log_level='warning', app_dir={str(HERE)!r})"],
+            env=env, cwd=tmp, stdout=out, stderr=subprocess.STDOUT))
+    wait_ready(port, procs[0], server_log)
+    wait_ready(trivial_port, procs[1], trivial_log)
+    return key, port, trivial_port
+
+
 def stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
@@ -359,26 +387,7 @@ def main() -> None:
            "OPENBSS_WEBHOOK_ALLOW_PRIVATE": "true"}
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        run_cli(["init"], env, str(tmp))
-        run_cli(["demo"], env, str(tmp))
-        key = run_cli(["apikey", "create", "--role", "admin", "--name", "bench"], env,
-                      str(tmp)).strip().splitlines()[-1]
-        port, trivial_port = free_port(), free_port()
-        server_log, trivial_log = tmp / "serve.log", tmp / "trivial.log"
-        with server_log.open("wb") as out:
-            procs.append(subprocess.Popen(
-                [*openbss_command(), "serve", "--host", HOST, "--port", str(port),
-                 "--workers", str(workers)], env=env, cwd=tmp, stdout=out,
-                stderr=subprocess.STDOUT))
-        with trivial_log.open("wb") as out:
-            procs.append(subprocess.Popen(
-                [sys.executable, "-c",
-                 "import sys, uvicorn; uvicorn.run('bench_http:trivial_app', factory=True, "
-                 f"host={HOST!r}, port={trivial_port}, workers={workers}, "
-                 f"log_level='warning', app_dir={str(HERE)!r})"],
-                env=env, cwd=tmp, stdout=out, stderr=subprocess.STDOUT))
-        wait_ready(port, procs[0], server_log)
-        wait_ready(trivial_port, procs[1], trivial_log)
+        key, port, trivial_port = start_servers(tmp, env, workers, procs)
 
         c = "/tmf-api/productCatalogManagement/v4"
         base = f"http://{HOST}:{port}"

@@ -51,13 +51,10 @@ from bench_http import (  # noqa: E402  (the sibling script, imported by path)
     _python_load,
     cpu_seconds,
     drop_postgres_database,
-    free_port,
     fresh_postgres_database,
     http,
-    openbss_command,
-    run_cli,
+    start_servers,
     stop,
-    wait_ready,
 )
 
 PO = "/tmf-api/productOrderingManagement/v4/productOrder"
@@ -169,26 +166,7 @@ def main() -> None:
            or secrets.token_hex(32), "OPENBSS_HOME": str(tmp)}
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        run_cli(["init"], env, str(tmp))
-        run_cli(["demo"], env, str(tmp))
-        key = run_cli(["apikey", "create", "--role", "admin", "--name", "bench"], env,
-                      str(tmp)).strip().splitlines()[-1]
-        port, trivial_port = free_port(), free_port()
-        server_log, trivial_log = tmp / "serve.log", tmp / "trivial.log"
-        with server_log.open("wb") as out:
-            procs.append(subprocess.Popen(
-                [*openbss_command(), "serve", "--host", HOST, "--port", str(port),
-                 "--workers", str(workers)], env=env, cwd=tmp, stdout=out,
-                stderr=subprocess.STDOUT))
-        with trivial_log.open("wb") as out:
-            procs.append(subprocess.Popen(
-                [sys.executable, "-c",
-                 "import uvicorn; uvicorn.run('bench_http:trivial_app', factory=True, "
-                 f"host={HOST!r}, port={trivial_port}, workers={workers}, "
-                 f"log_level='warning', app_dir={str(HERE)!r})"],
-                env=env, cwd=tmp, stdout=out, stderr=subprocess.STDOUT))
-        wait_ready(port, procs[0], server_log)
-        wait_ready(trivial_port, procs[1], trivial_log)
+        key, port, trivial_port = start_servers(tmp, env, workers, procs)
         base = f"http://{HOST}:{port}"
 
         name = urllib.parse.quote("Mobile L")
