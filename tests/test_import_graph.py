@@ -27,6 +27,8 @@ LAYERS: dict[str, int] = {
     "openbss.party": 1,
     "openbss.catalog": 2,
     "openbss.ordering": 3,
+    "openbss.rating": 4,
+    "openbss.usage": 5,
     "openbss.app": TOP,
     "openbss.cli": TOP,
     "openbss.demo": TOP,
@@ -221,7 +223,16 @@ def test_context_graph_is_the_documented_one(found: list[Import]) -> None:
                          ("openbss.catalog", "openbss.party"),
                          ("openbss.ordering", "openbss.core"),
                          ("openbss.ordering", "openbss.party"),
-                         ("openbss.ordering", "openbss.catalog")}
+                         ("openbss.ordering", "openbss.catalog"),
+                         ("openbss.rating", "openbss.core"),
+                         ("openbss.rating", "openbss.party"),
+                         ("openbss.rating", "openbss.catalog"),
+                         ("openbss.rating", "openbss.ordering"),
+                         ("openbss.usage", "openbss.core"),
+                         ("openbss.usage", "openbss.party"),
+                         ("openbss.usage", "openbss.catalog"),
+                         ("openbss.usage", "openbss.ordering"),
+                         ("openbss.usage", "openbss.rating")}
     assert ("openbss.party", "openbss.core") in below_top
     assert ("openbss.catalog", "openbss.core") in below_top
 

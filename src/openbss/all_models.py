@@ -5,5 +5,7 @@ from openbss.core import models as core_models  # noqa: F401
 from openbss.core.db import Base
 from openbss.ordering import models as ordering_models  # noqa: F401
 from openbss.party import models as party_models  # noqa: F401
+from openbss.rating import models as rating_models  # noqa: F401
+from openbss.usage import models as usage_models  # noqa: F401
 
 metadata = Base.metadata

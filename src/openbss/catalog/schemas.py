@@ -268,6 +268,12 @@ class ProductOfferingPriceIn(_Resource):
     charge_model: dict[str, Any] | None = None
     included_quantity: IncludedQuantity | None = None
     application_duration: Annotated[int, Field(ge=1)] | None = None
+    # usage prices (priceType usage): which usage they price and how (docs/usage-and-rating.md)
+    usage_type: Literal["voice", "sms", "data", "event"] | None = None
+    metric: Text | None = None  # the event metric a usage price prices (usageType event)
+    rating_plan: Text | None = None  # a tariff's rating plan id (destination-based rating)
+    allowance_scope: Literal["product", "bundle", "account"] | None = None
+    allowance_destinations: list[Text] | None = None  # destination ids the allowance covers
 
 
 class ImportJobIn(TmfModel):

@@ -66,6 +66,14 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
         WRITE: "POST (bring an existing subscription over), PATCH (suspend, resume, "
                "terminate, characteristics)",
         DELETE: "DELETE a product that never went live"}),
+    Family("usage", "TMF635 `usage`, `usageSpecification`, `/api/v1/usage/...` (bulk, "
+           "rejects)", {
+        READ: "GET usage records, specifications and rejects",
+        WRITE: "POST usage (one or in bulk), PATCH, reprocess rejects, re-rate",
+        DELETE: "DELETE a usage specification or a usage record not yet rated"}),
+    Family("rating", "`/api/v1/rating/...` (tariffs, `POST /api/v1/rating/cost`)", {
+        READ: "GET tariffs, price one event (nothing is stored)",
+        WRITE: "import or replace tariffs", DELETE: "DELETE a tariff"}),
     Family("settings", "`/api/v1/settings/{group}` (provisioning, billing …)", {
         READ: "GET a tenant's settings group", WRITE: "PATCH it"}),
     Family("pricing", "`POST /api/v1/pricing/preview` (nothing is stored)", {
@@ -86,16 +94,16 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 # `billing_ops`. Listeners make openbss call URLs of the caller's choice: not for
 # read-only roles or external partners.
 MATRIX_TABLE = """
-role             party  customer  account  personalData  catalog  quote  productOrder  product  settings  pricing  audit  testClock  eventDeliveries  hubs
-admin            rwdp   rwdp      rwdp     rd            rwd      rwd    rwd           rwd      rw        r        r      rw         rw               wd
-catalog_manager  -      -         -        -             rwd      -      -             -        -         r        -      r          -                wd
-sales_agent      rwp    rwp       rwp      -             r        rwd    rw            rw       -         r        -      r          -                wd
-care_agent       rwdp   rwdp      rwdp     rd            r        rw     rw            rwd      -         r        -      r          -                wd
-billing_ops      rp     rp        rwp      -             r        r      rw            rw       r         r        -      r          rw               wd
-finance          r      r         r        -             r        r      r             r        r         r        -      r          -                wd
-partner          -      -         -        -             r        -      -             -        -         r        -      r          -                -
-auditor          rp     rp        rp       r             r        r      r             r        r         r        r      r          r                -
-read_only        r      r         r        -             r        r      r             r        -         r        -      r          -                -
+role             party  customer  account  personalData  catalog  quote  productOrder  product  usage  rating  settings  pricing  audit  testClock  eventDeliveries  hubs
+admin            rwdp   rwdp      rwdp     rd            rwd      rwd    rwd           rwd      rwd    rwd     rw        r        r      rw         rw               wd
+catalog_manager  -      -         -        -             rwd      -      -             -        -      rwd     -         r        -      r          -                wd
+sales_agent      rwp    rwp       rwp      -             r        rwd    rw            rw       r      r       -         r        -      r          -                wd
+care_agent       rwdp   rwdp      rwdp     rd            r        rw     rw            rwd      r      r       -         r        -      r          -                wd
+billing_ops      rp     rp        rwp      -             r        r      rw            rw       rwd    rw      r         r        -      r          rw               wd
+finance          r      r         r        -             r        r      r             r        r      r       r         r        -      r          -                wd
+partner          -      -         -        -             r        -      -             -        -      r       -         r        -      r          -                -
+auditor          rp     rp        rp       r             r        r      r             r        r      r       r         r        r      r          r                -
+read_only        r      r         r        -             r        r      r             r        r      r       -         r        -      r          -                -
 """  # noqa: E501
 
 
@@ -167,6 +175,7 @@ API_FAMILIES: dict[str, str] = {
     "productInventory": "product",
     "quoteManagement": "quote",
     "productOrderingManagement": "productOrder",
+    "usageManagement": "usage",
 }
 API_READERS: dict[str, frozenset[str]] = {
     api: roles_for(family, READ) for api, family in API_FAMILIES.items()

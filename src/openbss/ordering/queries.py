@@ -93,6 +93,18 @@ def holders_during(ctx: Context, value: str, start: datetime,
         .order_by(ProductIdentifier.valid_from)))
 
 
+def claims_during(ctx: Context, start: datetime, end: datetime,
+                  name: str | None = None) -> list[ProductIdentifier]:
+    """Every identifier claim (of ``name``, or of any name) overlapping ``[start, end)``."""
+    statement = scoped(ctx, ProductIdentifier).where(
+        ProductIdentifier.valid_from < end,
+        or_(ProductIdentifier.valid_to.is_(None), ProductIdentifier.valid_to > start))
+    if name is not None:
+        statement = statement.where(ProductIdentifier.name == name)
+    return list(ctx.session.scalars(statement.order_by(ProductIdentifier.value,
+                                                       ProductIdentifier.valid_from)))
+
+
 def products_of_account(ctx: Context, billing_account_id: str) -> list[Product]:
     return list(ctx.session.scalars(scoped(ctx, Product).where(
         Product.billing_account_id == billing_account_id).order_by(Product.id)))
