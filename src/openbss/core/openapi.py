@@ -56,6 +56,7 @@ TMF_SPECS: dict[str, str] = {
     "productInventory": "TMF637-ProductInventory-v4.0.0.swagger.json",
     "productOrderingManagement": "TMF622-ProductOrdering-v4.0.0.swagger.json",
     "quoteManagement": "TMF648-QuoteManagement-v4.0.0.swagger.json",
+    "usageManagement": "TMF635-UsageManagement-v4.0.0.swagger.json",
 }
 #: Definitions used as response schemas, per specification (with what they reference).
 TMF_ROOTS: dict[str, tuple[str, ...]] = {
@@ -72,6 +73,8 @@ TMF_ROOTS: dict[str, tuple[str, ...]] = {
     "TMF622-ProductOrdering-v4.0.0.swagger.json": (
         "ProductOrder", "CancelProductOrder", "EventSubscription"),
     "TMF648-QuoteManagement-v4.0.0.swagger.json": ("Quote", "EventSubscription"),
+    "TMF635-UsageManagement-v4.0.0.swagger.json": (
+        "Usage", "UsageSpecification", "EventSubscription"),
 }
 ERROR_STATUSES: dict[str, str] = {
     "400": "Bad request: malformed JSON, nesting too deep, a bad query parameter",
