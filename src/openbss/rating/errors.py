@@ -36,3 +36,32 @@ class RatingPlanNotFound(ValidationError):
     def __init__(self, message: str, *, field: str | None = "subject",
                  details: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message, field=field, details=details)
+
+
+# -- the rating service (tariffs in the database, the CGRateS folder commands) -------------
+
+class TariffDirectoryUnreadable(ValidationError):
+    """``import-cgrates``/``export-cgrates``: the folder does not exist, is not a folder
+    or cannot be read or written."""
+
+    code = "tariff_directory_unreadable"
+    reason = "Tariff folder cannot be used"
+
+    def __init__(self, message: str, *, field: str | None = "directory",
+                 details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message, field=field, details=details)
+
+
+class TariffConflict(ValidationError):
+    """A tariff defines an id (destination, rates, plan …) that another tariff of the
+    tenant defines differently: the tenant's tariffs must merge into one set."""
+
+    code = "tariff_conflict"
+    reason = "Tariff conflicts with another tariff of the tenant"
+
+
+class NoTariffs(ValidationError):
+    """Nothing to price with or to export: the tenant has no tariff (of that name)."""
+
+    code = "RATING_PLAN_NOT_FOUND"
+    reason = "Rating plan not found"
