@@ -59,9 +59,3 @@ class TariffConflict(ValidationError):
     code = "tariff_conflict"
     reason = "Tariff conflicts with another tariff of the tenant"
 
-
-class NoTariffs(ValidationError):
-    """Nothing to price with or to export: the tenant has no tariff (of that name)."""
-
-    code = "RATING_PLAN_NOT_FOUND"
-    reason = "Rating plan not found"
