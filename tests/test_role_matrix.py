@@ -94,6 +94,11 @@ ROUTES: dict[tuple[str, str], Rule] = {
         "productOrder", "read"),
     **_crud("/tmf-api/quoteManagement/v4/quote", "quote"),
     ("POST", "/api/v1/quotes/{id}/order"): ("quote", "write"),
+    ("GET", "/api/v1/rating/tariffs"): ("rating", "read"),
+    ("GET", "/api/v1/rating/tariffs/{id}"): ("rating", "read"),
+    ("PUT", "/api/v1/rating/tariffs/{name}"): ("rating", "write"),
+    ("DELETE", "/api/v1/rating/tariffs/{id}"): ("rating", "delete"),
+    ("POST", "/api/v1/rating/cost"): ("rating", "read"),
     **{rule: access for api, prefix in TMF_APIS for rule, access in {
         ("POST", f"{prefix}/hub"): ("hubs", "write", api),
         ("DELETE", f"{prefix}/hub/{{id}}"): ("hubs", "delete", api),

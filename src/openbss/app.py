@@ -22,6 +22,7 @@ from openbss.core.middleware import UnitOfWorkMiddleware
 from openbss.core.routing import install_route_index
 from openbss.ordering import api as ordering_api
 from openbss.party import api as party_api
+from openbss.rating import api as rating_api
 
 # Every TMF API mounted here gets its hub (listener registration) automatically.
 TMF_APIS: list[tuple[str, str]] = [
@@ -31,7 +32,7 @@ TMF_APIS: list[tuple[str, str]] = [
     *ordering_api.TMF_APIS,
 ]
 CONTEXT_ROUTERS = [party_api.router, catalog_api.router, pricing_preview.router,
-                   ordering_api.router]
+                   ordering_api.router, rating_api.router]
 
 
 @asynccontextmanager

@@ -12,6 +12,8 @@ from rich.console import Console
 
 from openbss.catalog.cli import catalog_app, require_ready
 from openbss.core.errors import OpenBSSError
+from openbss.rating.cli import rating_app
+from openbss.rating.cli import require_ready as rating_require_ready
 
 app = typer.Typer(
     name="openbss",
@@ -31,6 +33,7 @@ app.add_typer(db_app, name="db")
 keys_app = typer.Typer(help="Tenant data keys (personal data at rest).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(rating_app, name="rating")
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console()
@@ -93,6 +96,7 @@ def _ready() -> None:
 
 
 require_ready(_ready)
+rating_require_ready(_ready)
 
 
 @app.command()

@@ -180,6 +180,30 @@ OWN_SCHEMAS: dict[str, dict[str, Any]] = {
             "productOrder": {"type": ["object", "null"], "properties": {
                 "id": _STRING, "orderItemId": {"type": ["string", "null"]}}},
             "description": {"type": ["string", "null"]}, "billed": {"type": "boolean"}}},
+    "RatingTariff": {
+        "type": "object", "description": "A tariff of the tenant (rating: a TariffSet by "
+        "name); the list leaves `tariff` out",
+        "required": ["id", "href", "name", "currency", "source", "version", "counts"],
+        "properties": {
+            "id": _STRING, "href": _STRING, "name": _STRING, "currency": _STRING,
+            "source": {"type": "string", "enum": ["cgrates", "json"]},
+            "createdAt": _INSTANT, "lastUpdate": _INSTANT, "version": {"type": "integer"},
+            "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "tariff": {"type": "object", "description": "the TariffSet document"}}},
+    "RatingCost": {
+        "type": "object", "description": "The price of one event (CGRateS GetCost); money "
+        "as exact decimal strings, seconds or units as numbers",
+        "required": ["cost", "currency", "connectFee", "ratingPlan", "increments"],
+        "properties": {
+            "cost": _STRING, "currency": _STRING, "connectFee": _STRING,
+            "ratingPlan": _STRING, "destination": {"type": ["string", "null"]},
+            "destinationRate": {"type": ["string", "null"]},
+            "rates": {"type": ["string", "null"]}, "usage": {"type": "number"},
+            "maxCostApplied": {"type": "boolean"},
+            "increments": {"type": "array", "items": {
+                "type": "object", "required": ["start", "duration", "rate", "cost"],
+                "properties": {"start": {"type": "number"}, "duration": {"type": "number"},
+                               "rate": _STRING, "cost": _STRING}}}}},
     "Tmf641Listener": {
         "type": "object", "description": "The tenant's listener on its OSS's TMF641 hub "
         "(never the callback secret)",
@@ -228,6 +252,10 @@ OWN_RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/v1/provisioning/tmf641/listener"): _ref("Tmf641Listener"),
     ("post", "/api/v1/provisioning/tmf641/listener"): _ref("Tmf641Listener"),
     ("post", "/api/v1/quotes/{id}/order"): _ref("TMF622.ProductOrder"),
+    ("get", "/api/v1/rating/tariffs"): _array("RatingTariff"),
+    ("get", "/api/v1/rating/tariffs/{id}"): _ref("RatingTariff"),
+    ("put", "/api/v1/rating/tariffs/{name}"): _ref("RatingTariff"),
+    ("post", "/api/v1/rating/cost"): _ref("RatingCost"),
 }
 #: Optional request bodies of routes that read their body themselves.
 OWN_REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
