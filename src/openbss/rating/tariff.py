@@ -38,7 +38,7 @@ from openbss.core.errors import ValidationError
 
 T = TypeVar("T")
 ANY = "*any"
-ROUNDING_METHODS = ("*up", "*down", "*middle")
+ROUNDING_METHODS = ("*up", "*down", "*middle", "")  # "" = no rounding (as CGRateS)
 MAX_COST_STRATEGIES = ("", "*disconnect", "*free")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d):([0-5]\d)$")
 _ID = re.compile(r"^[^\s,;]{1,128}$")
@@ -124,6 +124,9 @@ class TariffSet:
     rating_plans: Mapping[str, tuple[Binding, ...]] = field(default_factory=dict)
     rating_profiles: tuple[RatingProfile, ...] = ()
     time_zone: str = "UTC"
+    #: rates whose durations are counts (SMS, data: CGRateS writes ``1``, not ``1s``);
+    #: only the CSV writer needs it
+    count_rates: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -131,6 +134,11 @@ class TariffSet:
     __hash__ = None  # type: ignore[assignment]  # holds dicts
 
     # -- derived look-ups (computed once per instance) -----------------------------------
+
+    @cached_property
+    def memo(self) -> dict[Any, Any]:
+        """A per-instance cache for the rating modules (plan look-ups, prefix matches)."""
+        return {}
 
     @cached_property
     def zone(self) -> ZoneInfo:
@@ -171,6 +179,7 @@ class TariffSet:
             "ratingPlans": {k: [_binding_dict(b) for b in v]
                             for k, v in self.rating_plans.items()},
             "ratingProfiles": [_profile_dict(p) for p in self.rating_profiles],
+            "countRates": sorted(self.count_rates),
         }
 
     @classmethod
@@ -179,7 +188,7 @@ class TariffSet:
         if not isinstance(data, Mapping):
             raise ValidationError("a tariff set must be an object", field="tariffs")
         known = {"currency", "timeZone", "destinations", "rates", "destinationRates",
-                 "timings", "ratingPlans", "ratingProfiles"}
+                 "timings", "ratingPlans", "ratingProfiles", "countRates"}
         for key in data:
             if key not in known:
                 raise ValidationError(f"unknown field {key!r}", field=str(key))
@@ -214,9 +223,12 @@ class TariffSet:
         profiles = tuple(_profile_from(p, f"ratingProfiles[{i}]")
                          for i, p in enumerate(_list(data.get("ratingProfiles", []),
                                                      "ratingProfiles")))
+        count_rates = frozenset(
+            _str(r, f"countRates[{i}]")
+            for i, r in enumerate(_list(data.get("countRates", []), "countRates")))
         return cls(currency=currency, destinations=destinations, rates=rates,
                    destination_rates=drs, timings=timings, rating_plans=plans,
-                   rating_profiles=profiles, time_zone=time_zone)
+                   rating_profiles=profiles, time_zone=time_zone, count_rates=count_rates)
 
     # -- combining -------------------------------------------------------------------------
 
@@ -252,6 +264,7 @@ class TariffSet:
             timings=_merge_maps(self.timings, other.timings, "timings"),
             rating_plans=_merge_maps(self.rating_plans, other.rating_plans, "ratingPlans"),
             rating_profiles=tuple(profiles),
+            count_rates=self.count_rates | other.count_rates,
         )
 
 
@@ -283,6 +296,9 @@ def _validate(t: TariffSet) -> None:
         ZoneInfo(t.time_zone)
     except (ZoneInfoNotFoundError, ValueError, TypeError) as exc:
         raise ValidationError(f"unknown time zone {t.time_zone!r}", field="timeZone") from exc
+    for rates_id in t.count_rates:
+        if rates_id not in t.rates:
+            raise ValidationError(f"unknown rates {rates_id!r}", field="countRates")
     for dest_id, prefixes in t.destinations.items():
         _check_id(dest_id, f"destinations[{dest_id}]")
         if dest_id == ANY:
