@@ -99,6 +99,13 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("PUT", "/api/v1/rating/tariffs/{name}"): ("rating", "write"),
     ("DELETE", "/api/v1/rating/tariffs/{id}"): ("rating", "delete"),
     ("POST", "/api/v1/rating/cost"): ("rating", "read"),
+    **_crud("/tmf-api/usageManagement/v4/usage", "usage"),
+    **_crud("/tmf-api/usageManagement/v4/usageSpecification", "usage"),
+    ("POST", "/api/v1/usage/bulk"): ("usage", "write"),
+    ("GET", "/api/v1/usage/rejects"): ("usage", "read"),
+    ("POST", "/api/v1/usage/rejects/reprocess"): ("usage", "write"),
+    ("GET", "/api/v1/settings/usage"): ("settings", "read"),
+    ("PATCH", "/api/v1/settings/usage"): ("settings", "write"),
     **{rule: access for api, prefix in TMF_APIS for rule, access in {
         ("POST", f"{prefix}/hub"): ("hubs", "write", api),
         ("DELETE", f"{prefix}/hub/{{id}}"): ("hubs", "delete", api),

@@ -151,6 +151,17 @@ FACTORIES: dict[str, Callable] = {
     "/api/v1/rating/tariffs/{name}": lambda c, t: {"name": c.put(
         "/api/v1/rating/tariffs/iso", json={"destinations": {"D": ["49"]}},
         headers=t.headers()).json()["name"]},
+    # --- usage (TMF635) ---
+    "/tmf-api/usageManagement/v4/usage/{id}": lambda c, t: {"id": c.post(
+        "/tmf-api/usageManagement/v4/usage", json={
+            "usageDate": "2026-01-10T09:30:00Z", "usageType": "voice",
+            "usageCharacteristic": [{"name": "msisdn", "value": "+4915112345678"},
+                                    {"name": "duration", "value": 60}]},
+        headers=t.headers()).json()["id"]},
+    "/tmf-api/usageManagement/v4/usageSpecification/{id}": lambda c, t: {"id": c.post(
+        "/tmf-api/usageManagement/v4/usageSpecification", json={"name": "voice"},
+        headers=t.headers()).json()["id"]},
+    "/tmf-api/usageManagement/v4/hub/{id}": _hub("/tmf-api/usageManagement/v4"),
 }
 # Routes whose parameter is a name in the caller's own tenant, not another tenant's id: a
 # stranger's PUT creates the stranger's tariff of that name (tests/rating/test_api.py

@@ -23,6 +23,7 @@ from openbss.core.routing import install_route_index
 from openbss.ordering import api as ordering_api
 from openbss.party import api as party_api
 from openbss.rating import api as rating_api
+from openbss.usage import api as usage_api
 
 # Every TMF API mounted here gets its hub (listener registration) automatically.
 TMF_APIS: list[tuple[str, str]] = [
@@ -30,9 +31,11 @@ TMF_APIS: list[tuple[str, str]] = [
     *party_api.TMF_APIS,
     *catalog_api.TMF_APIS,
     *ordering_api.TMF_APIS,
+    *usage_api.TMF_APIS,
 ]
 CONTEXT_ROUTERS = [party_api.router, catalog_api.router, pricing_preview.router,
-                   ordering_api.router, rating_api.router]
+                   ordering_api.router, rating_api.router, usage_api.router,
+                   usage_api.bulk_router]
 
 
 @asynccontextmanager

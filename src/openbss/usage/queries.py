@@ -92,3 +92,12 @@ def specification_in_use(ctx: Context, spec_id: str) -> int:
 def delete_specification(ctx: Context, spec_id: str) -> None:
     ctx.session.execute(scoped_delete(ctx, UsageSpecification).where(
         UsageSpecification.id == spec_id))
+
+
+def rejects_to_reprocess(ctx: Context, reason: str | None) -> list[UsageRecord]:
+    """The rejected records (of ``reason``, or all), oldest first, locked."""
+    stmt = scoped(ctx, UsageRecord).where(UsageRecord.status == UsageStatus.REJECTED.value)
+    if reason is not None:
+        stmt = stmt.where(UsageRecord.reject_reason == reason)
+    return list(ctx.session.scalars(stmt.order_by(UsageRecord.received_at, UsageRecord.id)
+                                    .with_for_update(key_share=True)))

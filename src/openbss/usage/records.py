@@ -28,6 +28,7 @@ from openbss.core.db import new_id
 from openbss.core.errors import ValidationError
 from openbss.core.resources import patched, record_change
 from openbss.core.tmf import ListParams, href, iso
+from openbss.rating import service as rating
 from openbss.rating.book import Unrated
 from openbss.usage import queries, settings
 from openbss.usage.errors import UsageNotDeletable, UsageNotEditable
@@ -120,9 +121,10 @@ def _columns(row: UsageRecord, record: Normalized | Rejected) -> None:
 
 
 def _guide(ctx: Context, row: UsageRecord, config: UsageSettings,
-           cache: GuideCache) -> Guided | None:
-    """Closed period and guiding; the guided product, or None (``row`` rejected)."""
+           cache: GuideCache) -> rating.GuidedUsage | None:
+    """Closed period and guiding: what rating is handed, or None (``row`` rejected)."""
     assert row.usage_date is not None and row.identifier_value is not None
+    assert row.usage_type is not None and row.quantity is not None
     row.product_id = row.billing_account_id = row.party_id = None
     if row.body is not None:
         row.body.pop("guidedParty", None)
@@ -141,26 +143,18 @@ def _guide(ctx: Context, row: UsageRecord, config: UsageSettings,
         row.party_id = str(found.party.get("id"))[:64]
         if row.body is not None:
             row.body["guidedParty"] = found.party
-    return found
-
-
-def _rating() -> Any:
-    from openbss.rating import service  # type: ignore[attr-defined]  # until it lands
-
-    return service
-
-
-def _rate(ctx: Context, rows: Sequence[tuple[UsageRecord, Guided]]) -> None:
-    """Rate the guided rows (one call); each becomes ``rated`` or ``rejected``."""
-    if not rows:
-        return
-    rating = _rating()
-    results = rating.rate_events(ctx, [rating.GuidedUsage(
+    return rating.GuidedUsage(
         key=row.id, usage_date=row.usage_date, usage_type=row.usage_type,
         metric=row.metric, quantity=row.quantity, destination=row.destination,
         product_id=found.product_id, billing_account_id=found.billing_account_id,
         price_version=found.price_version, bundle_id=found.bundle_id)
-        for row, found in rows])
+
+
+def _rate(ctx: Context, rows: Sequence[tuple[UsageRecord, rating.GuidedUsage]]) -> None:
+    """Rate the guided rows (one call); each becomes ``rated`` or ``rejected``."""
+    if not rows:
+        return
+    results = rating.rate_events(ctx, [guided for _, guided in rows])
     for (row, _), result in zip(rows, results, strict=True):
         if isinstance(result, Unrated):
             _reject(row, result.reason, result.detail)
@@ -417,7 +411,7 @@ def render_usage(ctx: Context, row: UsageRecord,
             ctx.base_url, USAGE_SPECIFICATION_PATH, str(spec["id"]))}
     if rated is None and row.status in (UsageStatus.RATED, UsageStatus.RERATED,
                                         UsageStatus.BILLED):
-        rated = _rating().rated_for(ctx, [row.id]).get(row.id, [])
+        rated = rating.rated_for(ctx, [row.id]).get(row.id, [])
     if rated:
         out["ratedProductUsage"] = [render_rated(ctx, r, row.unit) for r in rated]
     if row.status == UsageStatus.REJECTED and row.reject_reason:
@@ -432,7 +426,7 @@ def render_usages(ctx: Context, rows: Sequence[UsageRecord]) -> list[dict[str, A
     """A page of records, their rated usage read with one query."""
     rated_ids = [r.id for r in rows if r.status in (UsageStatus.RATED, UsageStatus.RERATED,
                                                      UsageStatus.BILLED)]
-    rated = _rating().rated_for(ctx, rated_ids) if rated_ids else {}
+    rated = rating.rated_for(ctx, rated_ids) if rated_ids else {}
     return [render_usage(ctx, row, rated.get(row.id, [])) for row in rows]
 
 
