@@ -32,9 +32,9 @@ Counters (table ``allowance_counter``; ``granted`` and ``used`` in base units):
   the price; for ``bundle`` those of them in the bundle (the bundle product itself and
   its members) — counted when the counter is created (the first record of the period);
 - metered totals of a charge-model price per ``(product, price, period)``: scope
-  ``metered`` (``used`` = the charged quantity priced so far, in price units) and, for
+  ``metered`` (``used`` = the charged quantity priced so far, in base units) and, for
   percentage models, scope ``metered_events`` (``granted`` = transactions priced so far,
-  ``used`` = their amount). They are counters for the same reason: two concurrent
+  ``used`` = their total charged base units). They are counters for the same reason: two concurrent
   raters must not both price the same tier.
 """
 
@@ -49,11 +49,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from openbss.catalog.pricing import PercentageChargeModel
 from openbss.core import audit
 from openbss.core.context import Context
 from openbss.core.errors import NotFoundError, ValidationError
 from openbss.core.periods import Alignment, BillingCycle, Frequency, period_containing
 from openbss.rating import queries
+from openbss.rating.allowances import bucket_of
 from openbss.rating.book import (
     AllowanceKey,
     Allowances,
@@ -65,6 +67,7 @@ from openbss.rating.book import (
     unit_scale,
 )
 from openbss.rating.book import RatedUsage as Rated
+from openbss.rating.engine import select_price
 from openbss.rating.errors import RatingPlanNotFound, TariffConflict, TariffDirectoryUnreadable
 from openbss.rating.models import RatedUsage, Tariff
 from openbss.rating.paths import tariff_href
@@ -248,7 +251,6 @@ def delete_tariff(ctx: Context, *, tariff_id: str) -> None:
     before = {"name": row.name, "currency": row.currency, "source": row.source,
               "counts": (row.body or {}).get("counts")}
     queries.delete_tariff(ctx, row.id)
-    ctx.session.expire(row)
     audit.record(ctx, action="delete", resource_type="tariff", resource_id=tariff_id,
                  before=before, after=None)
 
@@ -361,7 +363,7 @@ def _usage_price(ctx: Context, pop: Any, offering_id: str) -> UsagePrice | None:
         try:
             model, currency = charge_model_of_price(ctx, price_id=pop.id)
         except NotChargeable:
-            return None  # a usage price that prices nothing: its usage stays unrated
+            model = None  # prices nothing: the engine leaves its usage unrated, saying so
     destinations = body.get("allowanceDestinations")
     return UsagePrice(
         price_id=pop.id, offering_id=offering_id, usage_type=usage_type,
@@ -484,26 +486,6 @@ def _events(ctx: Context, guided: Sequence[GuidedUsage]) -> list[UsageEvent]:
     return events
 
 
-def price_of(book: RatingBook, usage_type: str, metric: str | None,
-             offering_id: str) -> UsagePrice | None:
-    """Rule 1 of :mod:`openbss.rating.book`: the offering's first usage price of the
-    event's usage type (and metric, for ``event``)."""
-    for price in book.prices.get(offering_id, ()):
-        if price.usage_type == usage_type and (
-                usage_type != "event" or price.metric == metric):
-            return price
-    return None
-
-
-def _holder(scope: str, product_id: str, bundle_id: str | None,
-            billing_account_id: str | None) -> str:
-    if scope == "bundle":
-        return bundle_id or product_id
-    if scope == "account":
-        return billing_account_id or product_id
-    return product_id
-
-
 @dataclass
 class _Touched:
     """The counters a batch of events touches, and what each new one grants."""
@@ -512,27 +494,23 @@ class _Touched:
         default_factory=dict)  # key -> (price, period end, billing account)
     metered: dict[MeteredKey, tuple[UsagePrice, datetime]] = field(default_factory=dict)
 
-    def add(self, price: UsagePrice, *, product_id: str, bundle_id: str | None,
-            billing_account_id: str | None, period_start: datetime,
-            period_end: datetime) -> None:
-        if price.included > 0:
-            key = AllowanceKey(price.allowance_scope, _holder(
-                price.allowance_scope, product_id, bundle_id, billing_account_id),
-                price.price_id, period_start)
-            self.allowance.setdefault(key, (price, period_end, billing_account_id))
+    def add(self, price: UsagePrice, event: UsageEvent) -> None:
+        bucket = bucket_of(price, event)
+        if bucket is not None:
+            self.allowance.setdefault(bucket, (price, event.period_end,
+                                               event.billing_account_id))
         if price.charge_model is not None:
-            self.metered.setdefault(MeteredKey(product_id, price.price_id, period_start),
-                                    (price, period_end))
+            self.metered.setdefault(
+                MeteredKey(event.product_id, price.price_id, event.period_start),
+                (price, event.period_end))
 
 
 def _touched_by(book: RatingBook, events: Sequence[UsageEvent]) -> _Touched:
     touched = _Touched()
     for e in events:
-        price = price_of(book, e.usage_type, e.metric, e.price_version)
+        price = select_price(book, e)
         if price is not None:
-            touched.add(price, product_id=e.product_id, bundle_id=e.bundle_id,
-                        billing_account_id=e.billing_account_id,
-                        period_start=e.period_start, period_end=e.period_end)
+            touched.add(price, e)
     return touched
 
 
@@ -541,8 +519,7 @@ METERED_EVENTS = "metered_events"
 
 
 def _percentage(price: UsagePrice) -> bool:
-    kind = getattr(price.charge_model, "type", None) or type(price.charge_model).__name__
-    return "percentage" in str(kind).lower()
+    return isinstance(price.charge_model, PercentageChargeModel)
 
 
 def _lines(ctx: Context, key: AllowanceKey, price: UsagePrice, period_end: datetime,
@@ -625,7 +602,8 @@ def _load_counters(ctx: Context, touched: _Touched, *, reset: bool = False) -> _
         allowances.granted[akey] = granted_of[k]
         allowances.used[akey] = used[k]
     for mkey, (price, _end) in touched.metered.items():
-        allowances.metered[mkey] = used[_counter_key(mkey)]
+        if used[_counter_key(mkey)] > 0:  # absent: the period's first charged event
+            allowances.metered[mkey] = used[_counter_key(mkey)]
         if _percentage(price):
             k = _counter_key(mkey, METERED_EVENTS)
             count = 0 if reset else int(granted_of[k])
@@ -730,7 +708,7 @@ class RerateReport:
 
     def to_json(self) -> dict[str, Any]:
         def money(d: Mapping[str, Decimal]) -> dict[str, str]:
-            return {c: _plain(v) for c, v in sorted(d.items())}
+            return {c: _plain(v.normalize()) for c, v in sorted(d.items())}
         return {"records": self.records, "rated": self.rated, "unrated": self.unrated,
                 "before": money(self.before), "after": money(self.after),
                 "difference": money(self.difference), "corrections": self.corrections}
@@ -840,10 +818,13 @@ def rate_frame(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
                           "usage_type", "metric", "period_start", "period_end").unique()
     for (product_id, bundle_id, account_id, offering_id, usage_type, metric, start,
          end) in combos.iter_rows():
-        price = price_of(book, usage_type, metric, offering_id)
+        probe = UsageEvent(key="", usage_date=start, usage_type=usage_type, metric=metric,
+                           quantity=Decimal(0), destination=None, product_id=product_id,
+                           billing_account_id=account_id, price_version=offering_id,
+                           period_start=start, period_end=end, bundle_id=bundle_id)
+        price = select_price(book, probe)
         if price is not None:
-            touched.add(price, product_id=product_id, bundle_id=bundle_id,
-                        billing_account_id=account_id, period_start=start, period_end=end)
+            touched.add(price, probe)
     loaded = _load_counters(ctx, touched)
     result = vector.rate_frame(frame, book, loaded.allowances)
     rated = [r for r in vector.frame_to_results(result.filter(pl.col("status") == "rated"))
