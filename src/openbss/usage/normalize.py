@@ -24,7 +24,8 @@ record or a :class:`Rejected` one with a reason code:
   absent), event ``quantity`` (1 when absent); ``quantity`` with a ``unit`` works for
   every type (``{"quantity": 2, "unit": "min"}`` is 120 seconds). Negative, NaN,
   infinite, not a number, an unknown unit, or a voice/data record without one →
-  ``invalid_quantity``. 0 (an unanswered call) is accepted.
+  ``invalid_quantity``, and so is a quantity of more than 9 decimal places of its base
+  unit or of 10^29 base units or more. 0 (an unanswered call) is accepted.
 - the identifier: the first key (case-, space-, ``_``- and ``-``-insensitive) naming a
   product identifier, in the order of ``IDENTIFIERS``; an MSISDN becomes E.164 by the
   same rule as the product inventory (the source's ``defaultRegion``, else the tenant's);
@@ -424,6 +425,23 @@ def quantity_of(raw: Mapping[str, Any], usage_type: str,
                   f"its {key} or a quantity)")
 
 
+#: Quantities are exact to :data:`QUANTITY_SCALE` decimal places (a nanosecond, a
+#: billionth of a byte) and below ``10**QUANTITY_DIGITS`` base units: what the batch
+#: path's ``Decimal(38, 9)`` columns hold.
+QUANTITY_SCALE = 9
+QUANTITY_DIGITS = 29
+
+
+def _fits(quantity: Decimal) -> None:
+    exponent = quantity.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -QUANTITY_SCALE:
+        raise _Reject(INVALID_QUANTITY, "quantity", f"quantity: {quantity} base units has "
+                      f"more than {QUANTITY_SCALE} decimal places")
+    if quantity >= Decimal(10) ** QUANTITY_DIGITS:
+        raise _Reject(INVALID_QUANTITY, "quantity", f"quantity: {quantity} base units is "
+                      "too large")
+
+
 def _duration(value: Any, default_unit: str) -> Decimal:
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
         return _scaled(number_of(value, "duration"), default_unit, "duration", _TIME_UNITS,
@@ -468,6 +486,7 @@ def normalize(raw: Mapping[str, Any], *, source: str, settings: SourceSettings,
         name, id_key, id_raw = identifier
         value = identifier_value(name, id_key, id_raw, region)
         quantity, unit = quantity_of(raw, usage_type, units)
+        _fits(quantity)
     except _Reject as reject:
         return Rejected(source, record_id, key, reject.reason, reject.detail,
                         reject.field, dict(raw))

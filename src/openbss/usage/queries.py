@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import func, or_
 
 from openbss.core.context import Context
-from openbss.core.queries import get_owned, scoped, scoped_delete
+from openbss.core.queries import get_owned, scoped, scoped_delete, scoped_update
 from openbss.core.tmf import ListParams, apply_filters, paginate
 from openbss.usage.models import UsageRecord, UsageSpecification, UsageStatus
 
@@ -101,3 +101,88 @@ def rejects_to_reprocess(ctx: Context, reason: str | None) -> list[UsageRecord]:
         stmt = stmt.where(UsageRecord.reject_reason == reason)
     return list(ctx.session.scalars(stmt.order_by(UsageRecord.received_at, UsageRecord.id)
                                     .with_for_update(key_share=True)))
+
+
+# -- the batch pipeline (usage.batch): set-based statements -------------------------------
+
+def existing_keys(ctx: Context, keys: Sequence[str]) -> dict[str, str]:
+    """``{dedup_key: record id}`` of those ``keys`` already stored: one statement
+    whatever their number (a JSON array parameter on SQLite, an array on PostgreSQL)."""
+    if not keys:
+        return {}
+    from sqlalchemy import String, any_, bindparam
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    from openbss.core import jsonx
+
+    stmt = scoped(ctx, UsageRecord.dedup_key, UsageRecord.id)
+    if ctx.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.where(UsageRecord.dedup_key == any_(
+            bindparam("keys", list(keys), type_=ARRAY(String))))
+    else:
+        values = func.json_each(bindparam("keys", jsonx.dumps(list(keys)))) \
+            .table_valued("value")
+        stmt = stmt.where(UsageRecord.dedup_key.in_(values.select()))
+    return {str(k): str(i) for k, i in ctx.session.execute(stmt)}
+
+
+def insert_records(ctx: Context, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert usage records in bulk (``tenant_id`` set by the caller), skipping any whose
+    ``(tenant, dedup_key)`` is stored already (``ON CONFLICT DO NOTHING``): the number
+    inserted."""
+    if not rows:
+        return 0
+    if ctx.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        stmt: Any = pg_insert(UsageRecord)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        stmt = sqlite_insert(UsageRecord)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["tenant_id", "dedup_key"]) \
+        .returning(UsageRecord.dedup_key)
+    inserted = 0
+    for start in range(0, len(rows), 20_000):
+        result = ctx.session.execute(stmt, list(rows[start:start + 20_000]))
+        inserted += len(result.all())
+    return inserted
+
+
+def rejects_page(ctx: Context, *, reason: str | None, after: str | None,
+                 limit: int) -> list[UsageRecord]:
+    """Rejected records (of ``reason``) by id, after ``after``, locked for reprocessing."""
+    stmt = scoped(ctx, UsageRecord).where(UsageRecord.status == UsageStatus.REJECTED.value)
+    if reason is not None:
+        stmt = stmt.where(UsageRecord.reject_reason == reason)
+    if after is not None:
+        stmt = stmt.where(UsageRecord.id > after)
+    return list(ctx.session.scalars(stmt.order_by(UsageRecord.id).limit(limit)
+                                    .with_for_update(key_share=True)))
+
+
+def update_records(ctx: Context, changes: Sequence[dict[str, Any]]) -> None:
+    """Update records by id in bulk (every change carries the same keys, ``id`` first)."""
+    if not changes:
+        return
+    from sqlalchemy import bindparam
+
+    names = [k for k in changes[0] if k != "id"]
+    stmt = scoped_update(ctx, UsageRecord).where(UsageRecord.id == bindparam("b_id")) \
+        .values({k: bindparam(f"b_{k}") for k in names})
+    ctx.session.execute(stmt, [{f"b_{k}": v for k, v in c.items()} for c in changes],
+                        execution_options={"synchronize_session": False})
+
+
+def records_between(ctx: Context, *, start: Any, end: Any,
+                    account_id: str | None = None) -> list[Any]:
+    """The rated (or re-rated, or billed) records dated in ``[start, end)`` — of one
+    billing account, or of all — in time order: what a re-rate recomputes."""
+    stmt = scoped(ctx, UsageRecord.id, UsageRecord.usage_date, UsageRecord.usage_type,
+                  UsageRecord.metric, UsageRecord.quantity, UsageRecord.destination,
+                  UsageRecord.product_id, UsageRecord.billing_account_id).where(
+        UsageRecord.status.in_([UsageStatus.RATED.value, UsageStatus.RERATED.value,
+                                UsageStatus.BILLED.value]),
+        UsageRecord.usage_date >= start, UsageRecord.usage_date < end)
+    if account_id is not None:
+        stmt = stmt.where(UsageRecord.billing_account_id == account_id)
+    return list(ctx.session.execute(stmt.order_by(UsageRecord.usage_date,
+                                                  UsageRecord.id)))
