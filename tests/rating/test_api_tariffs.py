@@ -18,7 +18,7 @@ DOC: dict[str, Any] = {
     "ratingPlans": {"RP_DE": [{"destinationRatesId": "DR_DE", "timingId": "*any",
                                "weight": "10"}]},
     "ratingProfiles": [{"tenant": "t", "category": "call", "subject": "*any",
-                        "activationTime": "2020-01-01T00:00:00Z", "ratingPlanId": "RP_DE"}],
+                        "activationTime": "2014-01-01T00:00:00Z", "ratingPlanId": "RP_DE"}],
 }
 
 

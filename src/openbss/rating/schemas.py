@@ -14,15 +14,25 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr
 
 from openbss.core.tmf_common import AwareDatetime, TmfModel
 
 Key = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _no_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("must be a duration such as \"130s\" or a number, not true/false")
+    return value
+
+
 #: ``usage``: "130s", "2m10s", "500ms", a plain count ("10") or a JSON number of seconds
 #: (units). A bool is refused (``true`` is not a duration).
-UsageValue = Annotated[StrictStr, Field(min_length=1, max_length=64)] | Annotated[
-    Decimal, Field(allow_inf_nan=False, ge=0, max_digits=30)] | int
+UsageValue = Annotated[
+    Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    | Annotated[Decimal, Field(allow_inf_nan=False, ge=0, max_digits=30)],
+    BeforeValidator(_no_bool)]
 
 
 class CostRequest(TmfModel):

@@ -40,7 +40,6 @@ Counters (table ``allowance_counter``; ``granted`` and ``used`` in base units):
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -80,9 +79,6 @@ if TYPE_CHECKING:
 
 NAME_MAX = 100
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
-#: The CGRateS tariff-plan files a TariffSet is read from (others are listed as ignored).
-TARIFF_FILES = ("Destinations.csv", "Rates.csv", "DestinationRates.csv", "Timings.csv",
-                "RatingPlans.csv", "RatingProfiles.csv")
 
 
 # ==========================================================================================
@@ -192,14 +188,12 @@ def import_cgrates(ctx: Context, *, directory: Path | str, name: str | None = No
     name = _check_name(name if name is not None else path.resolve().name)
     code = validate_currency(currency or ctx.tenant.default_currency)
     try:
-        tariffs = cgrates_csv.read_dir(path)
+        tariffs = cgrates_csv.read_dir(path, currency=code)
+        ignored = cgrates_csv.ignored_files(path)
     except OSError as exc:
         raise TariffDirectoryUnreadable(f"cannot read {path}: {exc.strerror or exc}") \
             from None
-    tariffs = dataclasses.replace(tariffs, currency=code)
     row, created = _store(ctx, name=name, tariffs=tariffs, source="cgrates")
-    ignored = sorted(p.name for p in path.iterdir()
-                     if p.is_file() and p.name not in TARIFF_FILES)
     return ImportResult(row, created, counts_of(tariffs), ignored)
 
 
