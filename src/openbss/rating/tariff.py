@@ -11,7 +11,8 @@ A :class:`TariffSet` is what a CGRateS tariff-plan folder describes, with exact 
 - ``destination_rates``: ``{id: (DestinationRate, ...)}`` — which rates apply to which
   destination (or ``*any``), with the rounding method and decimals and the max cost;
 - ``timings``: ``{id: Timing}`` — when a binding applies (years, months, month days, week
-  days with 0 = Sunday as Go's ``time.Weekday``, start time), in the tariff's
+  days with 0 = Sunday as Go's ``time.Weekday``; 7 is Sunday too, as CGRateS's own sample
+  data writes weekends ``6;7``), start time), in the tariff's
   ``time_zone``; ``*any`` is built in (always);
 - ``rating_plans``: ``{id: (Binding, ...)}`` — destination rates bound to a timing with a
   weight;
@@ -355,7 +356,7 @@ def _validate(t: TariffSet) -> None:
         _check_ints(tm.years, 1, 9999, f"timings[{timing_id}].years")
         _check_ints(tm.months, 1, 12, f"timings[{timing_id}].months")
         _check_ints(tm.month_days, 1, 31, f"timings[{timing_id}].monthDays")
-        _check_ints(tm.week_days, 0, 6, f"timings[{timing_id}].weekDays")
+        _check_ints(tm.week_days, 0, 7, f"timings[{timing_id}].weekDays")
         if not isinstance(tm.time, str) or not _TIME.match(tm.time):
             raise ValidationError("time must be HH:MM:SS", field=f"timings[{timing_id}].time")
     for plan_id, bindings in t.rating_plans.items():

@@ -268,7 +268,8 @@ def timing_active(t: Timing, local: datetime) -> bool:
         return False
     if t.month_days and local.day not in t.month_days:
         return False
-    if t.week_days and (local.isoweekday() % 7) not in t.week_days:
+    if t.week_days and (local.isoweekday() % 7) not in t.week_days and not (
+            local.isoweekday() == 7 and 7 in t.week_days):
         return False
     tod = local.hour * 3600 + local.minute * 60 + local.second
     return tod >= t.start_seconds
@@ -480,12 +481,10 @@ def rate_plan(tariffs: TariffSet, *, rating_plan_id: str, destination: str,
     if match is None:
         raise UnauthorizedDestination(
             f"rating plan {rating_plan_id} has no rate for destination {destination!r}")
-    if usage <= 0 or skip >= usage:
+    if usage <= 0 or skip >= usage:  # nothing charged: no rate applies
         return CallCost(cost=_ZERO, connect_fee=_ZERO, rating_plan=rating_plan_id,
-                        destination_id=match.destination_id,
-                        destination_rate_id=match.intervals[0].destination_rate_id,
-                        rates_id=match.intervals[0].destination_rate.rates_id,
-                        usage=usage, prefix=match.prefix)
+                        destination_id=match.destination_id, destination_rate_id=None,
+                        rates_id=None, usage=usage, prefix=match.prefix)
     skip = max(skip, _ZERO)
     voice = usage_type in (None, VOICE)
     spans = _spans_for(tariffs, match, answer_time, skip, usage, voice=voice)
