@@ -57,7 +57,8 @@ def list_usage(ctx: Context, params: ListParams,
 def list_rejects(ctx: Context, params: ListParams) -> tuple[list[UsageRecord], int]:
     stmt = apply_filters(scoped(ctx, UsageRecord).where(
         UsageRecord.status == UsageStatus.REJECTED.value), params, REJECT_FILTERS)
-    return paginate(ctx.session, stmt, params, [UsageRecord.received_at, UsageRecord.id])
+    return paginate(ctx.session, stmt, params, [UsageRecord.received_at,
+                                                UsageRecord.usage_date, UsageRecord.id])
 
 
 def delete_usage(ctx: Context, usage_id: str) -> None:
@@ -186,3 +187,12 @@ def records_between(ctx: Context, *, start: Any, end: Any,
         stmt = stmt.where(UsageRecord.billing_account_id == account_id)
     return list(ctx.session.execute(stmt.order_by(UsageRecord.usage_date,
                                                   UsageRecord.id)))
+
+
+def mark_rerated(ctx: Context, ids: Sequence[str], at: Any, status: str) -> None:
+    """Records re-rated: their status (``rerated``) and last update."""
+    for start in range(0, len(ids), 10_000):
+        ctx.session.execute(
+            scoped_update(ctx, UsageRecord).where(UsageRecord.id.in_(ids[start:start + 10_000]))
+            .values(status=status, last_update=at, row_version=UsageRecord.row_version + 1),
+            execution_options={"synchronize_session": False})

@@ -1,0 +1,146 @@
+"""``POST /api/v1/usage/bulk`` (a JSON array or NDJSON of TMF635 usages), the rejects
+list and their reprocessing, through HTTP."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from usage_helpers import MSISDN, T0, USAGE, _ok, call, line
+
+BULK = "/api/v1/usage/bulk"
+REJECTS = "/api/v1/usage/rejects"
+NDJSON = {"Content-Type": "application/x-ndjson"}
+OTHER = "+4915199999999"
+
+
+@pytest.fixture
+def sandbox(make_tenant):  # type: ignore[no-untyped-def]
+    return make_tenant(sandbox=True, clock_start=T0, region="DE")
+
+
+def test_a_json_array_answers_one_result_per_record_in_order(client, sandbox):  # type: ignore[no-untyped-def]
+    line(client, sandbox)
+    body = [call("b1"), call("b2", duration="2m10s"), call("b1"),
+            call("b3", msisdn=OTHER), {**call("b4"), "colour": "red"}, ["not", "a", "usage"]]
+    answer = _ok(client.post(BULK, json=body, headers=sandbox.headers("billing_ops")), 200)
+    results = answer["results"]
+    assert [r["index"] for r in results] == list(range(6))
+    assert [r["status"] for r in results] == ["accepted", "accepted", "duplicate", "rejected",
+                                              "rejected", "rejected"]
+    assert results[2]["id"] == results[0]["id"]  # the copy received first
+    assert results[3]["reason"] == "unknown_identifier" and OTHER in results[3]["message"]
+    assert results[4]["reason"] == "malformed" and "colour" in results[4]["message"]
+    assert results[5]["reason"] == "malformed"
+    assert (answer["accepted"], answer["duplicates"], answer["rejected"]) == (2, 1, 3)
+    assert answer["accepted"] + answer["duplicates"] + answer["rejected"] == len(body)
+    stored = _ok(client.get(f"{USAGE}/{results[1]['id']}", headers=sandbox.headers()), 200)
+    assert stored["status"] == "rated"
+    assert stored["ratedProductUsage"][0]["ratedQuantity"]["amount"] == 130
+    # everything sent again: all duplicates (rejects too: they are stored)
+    again = _ok(client.post(BULK, json=body, headers=sandbox.headers()), 200)
+    assert [r["status"] for r in again["results"]] == ["duplicate"] * 6
+    assert [r["id"] for r in again["results"]] == [r["id"] for r in results]
+    # nothing was dropped: every record is stored once
+    total = client.get(USAGE, headers=sandbox.headers()).headers["X-Total-Count"]
+    assert total == "5"
+
+
+def test_ndjson_a_malformed_line_rejects_that_record_only(client, sandbox):  # type: ignore[no-untyped-def]
+    line(client, sandbox)
+    lines = [json.dumps(call("n1")), "", "{not json", json.dumps(call("n2")), "42", "\n"]
+    answer = _ok(client.post(BULK, content="\n".join(lines).encode(),
+                             headers=sandbox.headers(**NDJSON)), 200)
+    assert [(r["index"], r["status"]) for r in answer["results"]] == [
+        (0, "accepted"), (1, "rejected"), (2, "accepted"), (3, "rejected")]
+    assert answer["results"][1]["reason"] == "malformed"
+    assert "not JSON" in answer["results"][1]["message"]
+    rejects = _ok(client.get(f"{REJECTS}?reason=malformed", headers=sandbox.headers()), 200)
+    assert len(rejects) == 2 and {r["reason"] for r in rejects} == {"malformed"}
+
+
+def test_the_source_parameter_and_the_bad_requests(client, sandbox):  # type: ignore[no-untyped-def]
+    line(client, sandbox)
+    answer = _ok(client.post(f"{BULK}?source=switch-1", json=[call("s1")],
+                             headers=sandbox.headers()), 200)
+    stored = _ok(client.get(f"{USAGE}/{answer['results'][0]['id']}",
+                            headers=sandbox.headers()), 200)
+    assert {"name": "source", "value": "switch-1"} in stored["usageCharacteristic"]
+    assert client.get(f"{USAGE}?source=switch-1", headers=sandbox.headers()) \
+        .headers["X-Total-Count"] == "1"
+    h = sandbox.headers()
+    cases = [
+        (client.post(f"{BULK}?source=bad name", json=[call("x")], headers=h), 422, "source"),
+        (client.post(BULK, json={"usage": []}, headers=h), 422, "body"),
+        (client.post(BULK, content=b"[{", headers=sandbox.headers(
+            **{"Content-Type": "application/json"})), 400, "body"),
+        (client.post(BULK, content=b"a,b\n", headers=sandbox.headers(
+            **{"Content-Type": "text/csv"})), 415, "Content-Type"),
+        (client.post(BULK, json=[{}] * 10_001, headers=h), 413, "body"),
+        (client.post(BULK, content=b"{}\n" * 10_001, headers=sandbox.headers(**NDJSON)),
+         413, "body"),
+    ]
+    for response, status, field in cases:
+        assert response.status_code == status, response.text
+        assert response.json()["field"] == field
+        assert "10000" in response.text or status != 413
+    assert client.post(BULK, json=[call("x")],
+                       headers=sandbox.headers("read_only")).status_code == 403
+    assert client.get(USAGE, headers=h).headers["X-Total-Count"] == "1"  # nothing stored
+
+
+def test_rejects_are_listed_and_reprocessed_after_the_product_was_ordered(  # type: ignore[no-untyped-def]
+        client, sandbox):
+    line(client, sandbox)
+    body = [call("r1", msisdn=OTHER), call("r2", msisdn=OTHER, date="2026-01-10T09:40:00Z"),
+            call("r3", duration="forever")]
+    _ok(client.post(BULK, json=body, headers=sandbox.headers()), 200)
+    h = sandbox.headers("read_only")
+    unknown = _ok(client.get(f"{REJECTS}?reason=unknown_identifier", headers=h), 200)
+    assert [r["recordId"] for r in unknown] == ["r1", "r2"]
+    assert unknown[0]["record"]["msisdn"] == OTHER and unknown[0]["source"] == "api"
+    assert unknown[0]["usageDate"] == "2026-01-10T09:30:00Z"
+    page = client.get(f"{REJECTS}?limit=1", headers=h)
+    assert page.headers["X-Total-Count"] == "3" and len(page.json()) == 1
+    r = client.get(f"{REJECTS}?reason=bogus", headers=h)
+    assert r.status_code == 422 and r.json()["field"] == "reason"
+    r = client.post(f"{REJECTS}/reprocess", json={"reason": "bogus"}, headers=sandbox.headers())
+    assert r.status_code == 422 and r.json()["field"] == "reason"
+    assert client.post(f"{REJECTS}/reprocess", json={}, headers=h).status_code == 403
+
+    # nothing changed yet: reprocessing finds them rejected again
+    summary = _ok(client.post(f"{REJECTS}/reprocess", json={"reason": "unknown_identifier"},
+                              headers=sandbox.headers()), 200)
+    assert summary["accepted"] == 0 and summary["rejected"] == 2
+    # the number's product is ordered (in force from 09:00: it was brought over)
+    _ok(client.post("/tmf-api/productInventory/v4/product", headers=sandbox.headers(), json={
+        "name": "Mobile M line", "status": "active", "startDate": "2026-01-10T09:00:00Z",
+        "billingAccount": {"id": _account_of(client, sandbox)},
+        "productOffering": {"id": _offering_of(client, sandbox)},
+        "productCharacteristic": [{"name": "MSISDN", "value": OTHER}]}))
+    summary = _ok(client.post(f"{REJECTS}/reprocess", json={"reason": "unknown_identifier"},
+                              headers=sandbox.headers()), 200)
+    assert summary["accepted"] == 2 and summary["rejected"] == 0
+    left = _ok(client.get(REJECTS, headers=h), 200)
+    assert [r["reason"] for r in left] == ["invalid_quantity"]
+    rated = client.get(f"{USAGE}?status=rated", headers=h).json()
+    assert {c["value"] for u in rated for c in u["usageCharacteristic"]
+            if c["name"] == "recordId"} == {"r1", "r2"}
+
+
+def _account_of(client, tenant) -> str:  # type: ignore[no-untyped-def]
+    return client.get("/tmf-api/accountManagement/v4/billingAccount",  # type: ignore[no-any-return]
+                      headers=tenant.headers()).json()[0]["id"]
+
+
+def _offering_of(client, tenant) -> str:  # type: ignore[no-untyped-def]
+    return client.get("/tmf-api/productCatalogManagement/v4/productOffering",  # type: ignore[no-any-return]
+                      headers=tenant.headers()).json()[0]["id"]
+
+
+def test_a_usage_sent_alone_and_in_bulk_is_one_record(client, sandbox):  # type: ignore[no-untyped-def]
+    line(client, sandbox)
+    single = _ok(client.post(USAGE, json=call("one"), headers=sandbox.headers()))
+    answer = _ok(client.post(BULK, json=[call("one")], headers=sandbox.headers()), 200)
+    assert answer["results"][0] == {"index": 0, "status": "duplicate", "id": single["id"]}
+    assert MSISDN in {c["value"] for c in single["usageCharacteristic"]}
