@@ -189,3 +189,53 @@ def test_rerate_writes_a_generation_and_flags_invoiced_rows(client, sandbox):  #
             ("r2", 1, False, False), ("r2", 2, True, False),
             ("r3", 1, False, False), ("r3", 2, True, False)]
         assert report.to_json()["difference"] == {"EUR": "0"}
+
+
+def test_rerate_after_a_tariff_correction(client, sandbox):  # type: ignore[no-untyped-def]
+    """Voice on a rating plan with 1 minute included: after the rate is corrected, the
+    re-rate changes the amounts, keeps the history, flags the invoiced row, and leaves
+    another line's rating alone."""
+    from tests.rating.test_api_tariffs import DOC
+
+    assert client.put("/api/v1/rating/tariffs/voice", json=DOC,
+                      headers=sandbox.headers()).status_code == 201
+    voice = _pop(client, sandbox, name="voice", usageType="voice", ratingPlan="RP_DE",
+                 price={"unit": "EUR", "value": "0"},
+                 unitOfMeasure={"amount": 1, "units": "minute"},
+                 includedQuantity={"amount": 1, "units": "minute"})
+    offering = _offering(client, sandbox, [voice])
+    account = _account(client, sandbox)
+    mine, other = (_product(client, sandbox, account, offering) for _ in range(2))
+
+    def call(key: str, product: dict[str, Any], at: datetime, seconds: int) -> GuidedUsage:
+        return GuidedUsage(key=key, usage_date=at, usage_type="voice", metric=None,
+                           quantity=Decimal(seconds), destination="4930123",
+                           product_id=product["id"], billing_account_id=account["id"],
+                           price_version=offering["id"])
+
+    records = [call("v1", mine, T0, 50), call("v2", mine, T0 + timedelta(hours=1), 130)]
+    with context(sandbox) as ctx:
+        first = service.rate_events(ctx, [*records, call("x1", other, T0, 200)])
+        assert [(r.included, r.amount) for r in first if isinstance(r, Rated)] == [
+            (50, 0), (10, Decimal("0.4")), (60, Decimal("0.6"))]  # 140 s: 3 increments
+        ctx.session.execute(update(RatedUsage).where(
+            RatedUsage.usage_id == "v2", RatedUsage.tenant_id == ctx.tenant_id)
+            .values(invoice_id="INV-7"))
+    corrected = {**DOC, "rates": {"RT_1": [{**DOC["rates"]["RT_1"][0], "rate": "0.4"}]}}
+    assert client.put("/api/v1/rating/tariffs/voice", json=corrected,
+                      headers=sandbox.headers()).status_code == 200
+    with context(sandbox) as ctx:
+        report = service.rerate(ctx, records)
+        assert (report.rated, report.corrections) == (2, 1)
+        assert report.before == {"EUR": Decimal("0.4")}
+        assert report.after == {"EUR": Decimal("0.8")}
+        assert report.to_json()["difference"] == {"EUR": "0.4"}
+        rows = {(r.usage_id, r.generation): r for r in
+                ctx.session.query(RatedUsage).filter_by(tenant_id=ctx.tenant_id)}
+        assert rows["v2", 1].amount == Decimal("0.4") and not rows["v2", 1].current
+        assert rows["v2", 1].invoice_id == "INV-7"  # the invoiced row itself is untouched
+        assert rows["v2", 2].amount == Decimal("0.8") and rows["v2", 2].correction
+        assert rows["v1", 2].amount == 0 and not rows["v1", 2].correction
+        # the other line: not re-rated, still its first generation
+        assert ("x1", 2) not in rows and rows["x1", 1].current
+        assert rows["x1", 1].amount == Decimal("0.6")
