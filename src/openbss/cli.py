@@ -14,6 +14,8 @@ from openbss.catalog.cli import catalog_app, require_ready
 from openbss.core.errors import OpenBSSError
 from openbss.rating.cli import rating_app
 from openbss.rating.cli import require_ready as rating_require_ready
+from openbss.usage.cli import require_ready as usage_require_ready
+from openbss.usage.cli import usage_app
 
 app = typer.Typer(
     name="openbss",
@@ -34,6 +36,7 @@ keys_app = typer.Typer(help="Tenant data keys (personal data at rest).", no_args
 app.add_typer(keys_app, name="keys")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(rating_app, name="rating")
+app.add_typer(usage_app, name="usage")
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console()
@@ -97,6 +100,7 @@ def _ready() -> None:
 
 require_ready(_ready)
 rating_require_ready(_ready)
+usage_require_ready(_ready)
 
 
 @app.command()
