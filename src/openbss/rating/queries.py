@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, func, insert, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -20,6 +20,9 @@ from openbss.core import jsonx
 from openbss.core.context import Context
 from openbss.core.queries import find_owned, get_owned, scoped, scoped_delete, scoped_update
 from openbss.rating.models import AllowanceCounter, RatedUsage, Tariff
+
+if TYPE_CHECKING:
+    import polars as pl
 
 #: Keys per ``IN (…)`` list (4 bind parameters each: well under SQLite's limit).
 CHUNK = 2000
@@ -156,6 +159,29 @@ def _copy_rated(ctx: Context, rows: Sequence[dict[str, Any]]) -> None:
             copy.write_row((tenant, *[
                 jsonx.dumps(detail) if name == "detail" and detail is not None
                 else r.get(name) for name in RATED_COLUMNS]))
+
+
+def insert_rated_frame(ctx: Context, frame: pl.DataFrame) -> None:
+    """Insert a frame of rated rows (columns :data:`RATED_COLUMNS`, ``detail`` a struct):
+    on PostgreSQL the frame is written as CSV straight into ``COPY … FROM STDIN`` (no
+    Python loop over rows); elsewhere one Core executemany."""
+    import polars as pl
+
+    if frame.height == 0:
+        return
+    if not _is_postgresql(ctx):
+        values = [{**r, "tenant_id": ctx.tenant_id} for r in frame.to_dicts()]
+        ctx.session.connection().execute(insert(RatedUsage), values)
+        return
+    out = frame.with_columns(pl.lit(ctx.tenant_id).alias("tenant_id"),
+                             pl.col("detail").struct.json_encode())
+    columns = ("tenant_id", *RATED_COLUMNS)
+    data = out.select(columns).write_csv(include_header=False,
+                                         datetime_format="%Y-%m-%dT%H:%M:%S%.6f+00:00")
+    raw: Any = ctx.session.connection().connection.dbapi_connection  # psycopg
+    with raw.cursor() as cursor, cursor.copy(
+            f"COPY rated_usage ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
+        copy.write(data)
 
 
 def rated_current(ctx: Context, usage_ids: Sequence[str]) -> list[RatedUsage]:

@@ -821,8 +821,27 @@ def rate_frame(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
             touched.add(price, probe)
     loaded = _load_counters(ctx, touched)
     result = vector.rate_frame(frame, book, loaded.allowances)
-    rated = [r for r in vector.frame_to_results(result.filter(pl.col("status") == "rated"))
-             if isinstance(r, Rated)]
-    queries.insert_rated(ctx, [_row_of(ctx, r) for r in rated])
+    queries.insert_rated_frame(ctx, _rated_rows(ctx, result))
     _store_counters(ctx, loaded)
     return result
+
+
+def _rated_rows(ctx: Context, result: pl.DataFrame) -> pl.DataFrame:
+    """The rated rows of a result frame as ``rated_usage`` columns (generation 1)."""
+    import polars as pl
+
+    utc = pl.Datetime("us", "UTC")
+    allowance = pl.struct(
+        pl.col("allowance_scope").alias("scope"), pl.col("allowance_holder").alias("holder"),
+        pl.col("price_id").alias("priceId"),
+        pl.col("period_start").dt.strftime("%Y-%m-%dT%H:%M:%SZ").alias("periodStart"))
+    return result.filter(pl.col("status") == "rated").select(
+        pl.col("key").alias("usage_id"), pl.lit(1).alias("generation"),
+        pl.lit(True).alias("current"), "product_id", "billing_account_id", "usage_date",
+        "period_start", "period_end", "usage_type", "metric", "quantity", "included",
+        "charged", "amount", "currency", "price_id", "tariff", "rate",
+        pl.col("destination_id").alias("destination"), "tax_category",
+        pl.lit(ctx.now, dtype=utc).alias("rated_at"),
+        pl.lit(None, dtype=pl.Utf8).alias("invoice_id"), pl.lit(False).alias("correction"),
+        pl.when(pl.col("allowance_scope").is_not_null())
+        .then(pl.struct(allowance.alias("allowance"))).alias("detail"))
