@@ -61,7 +61,7 @@ def _scalar(raw: dict, reading: Reading) -> Normalized | Rejected:
 
 
 def check(rows: list[dict], reading: Reading) -> None:
-    frame = pl.DataFrame(rows, schema={k: pl.String for k in rows[0]})
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(rows[0], pl.String))
     accepted, rejected = normalize_frame(frame, reading, offset=10)
     by_row = {r["row"]: r for r in accepted.iter_rows(named=True)}
     rejects = dict(rejected)

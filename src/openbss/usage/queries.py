@@ -169,8 +169,9 @@ def update_records(ctx: Context, changes: Sequence[dict[str, Any]]) -> None:
     names = [k for k in changes[0] if k != "id"]
     stmt = scoped_update(ctx, UsageRecord).where(UsageRecord.id == bindparam("b_id")) \
         .values({k: bindparam(f"b_{k}") for k in names})
-    ctx.session.execute(stmt, [{f"b_{k}": v for k, v in c.items()} for c in changes],
-                        execution_options={"synchronize_session": False})
+    # Core executemany on the session's connection (one UPDATE statement, many rows)
+    ctx.session.connection().execute(stmt, [{f"b_{k}": v for k, v in c.items()}
+                                            for c in changes])
 
 
 def records_between(ctx: Context, *, start: Any, end: Any,
@@ -196,3 +197,45 @@ def mark_rerated(ctx: Context, ids: Sequence[str], at: Any, status: str) -> None
             scoped_update(ctx, UsageRecord).where(UsageRecord.id.in_(ids[start:start + 10_000]))
             .values(status=status, last_update=at, row_version=UsageRecord.row_version + 1),
             execution_options={"synchronize_session": False})
+
+
+def unparented(ctx: Context, ids: Sequence[str] | None) -> dict[str, list[str] | None]:
+    """``{billing account: record ids}`` of guided records without a party (of ``ids``;
+    with ``ids`` None: every account of such records, ``None`` meaning all of them)."""
+    base = scoped(ctx, UsageRecord.billing_account_id, UsageRecord.id).where(
+        UsageRecord.party_id.is_(None), UsageRecord.billing_account_id.is_not(None))
+    if ids is None:
+        accounts = ctx.session.scalars(
+            scoped(ctx, UsageRecord.billing_account_id).where(
+                UsageRecord.party_id.is_(None), UsageRecord.billing_account_id.is_not(None))
+            .distinct())
+        return {str(a): None for a in accounts}
+    found: dict[str, list[str] | None] = {}
+    wanted = list(ids)
+    for start in range(0, len(wanted), 5000):
+        for account, record_id in ctx.session.execute(
+                base.where(UsageRecord.id.in_(wanted[start:start + 5000]))):
+            found.setdefault(account, []).append(record_id)  # type: ignore[union-attr]
+    return found
+
+
+def set_party(ctx: Context, account_id: str, party_id: str,
+              ids: Sequence[str] | None) -> int:
+    """Give the guided records of ``account_id`` without a party (``ids`` of them, or
+    all) their customer: one UPDATE (per 5,000 ids)."""
+    stmt = scoped_update(ctx, UsageRecord).where(
+        UsageRecord.billing_account_id == account_id, UsageRecord.party_id.is_(None)
+    ).values(party_id=party_id)
+    if ids is None:
+        return int(ctx.session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+    changed = 0
+    wanted = list(ids)
+    for start in range(0, len(wanted), 5000):
+        result = ctx.session.execute(stmt.where(UsageRecord.id.in_(wanted[start:start + 5000])))
+        changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
+    return changed
+
+
+def set_reject_detail(ctx: Context, usage_id: str, detail: str) -> None:
+    ctx.session.execute(scoped_update(ctx, UsageRecord).where(UsageRecord.id == usage_id)
+                        .values(reject_detail=detail))
