@@ -127,24 +127,57 @@ def existing_keys(ctx: Context, keys: Sequence[str]) -> dict[str, str]:
     return {str(k): str(i) for k, i in ctx.session.execute(stmt)}
 
 
+RECORD_COLUMNS = ("id", "tenant_id", "source", "dedup_key", "record_id", "usage_date",
+                  "usage_type", "metric", "quantity", "unit", "identifier_name",
+                  "identifier_value", "destination", "status", "reject_reason",
+                  "reject_detail", "product_id", "billing_account_id", "received_at",
+                  "last_update", "row_version", "body")
+
+
 def insert_records(ctx: Context, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert usage records in bulk (``tenant_id`` set by the caller), skipping any whose
-    ``(tenant, dedup_key)`` is stored already (``ON CONFLICT DO NOTHING``): the number
-    inserted."""
+    """Insert usage records in bulk (dicts with :data:`RECORD_COLUMNS`, ``tenant_id`` set
+    by the caller), skipping any whose ``(tenant, dedup_key)`` is stored already (``ON
+    CONFLICT DO NOTHING``): the number inserted. PostgreSQL: ``COPY`` into a temporary
+    table, then one ``INSERT … SELECT … ON CONFLICT DO NOTHING``."""
     if not rows:
         return 0
     if ctx.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-        stmt: Any = pg_insert(UsageRecord)
-    else:
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-        stmt = sqlite_insert(UsageRecord)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["tenant_id", "dedup_key"]) \
-        .returning(UsageRecord.dedup_key)
+        return _copy_records(ctx, rows)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    stmt = sqlite_insert(UsageRecord).on_conflict_do_nothing(
+        index_elements=["tenant_id", "dedup_key"]).returning(UsageRecord.dedup_key)
     inserted = 0
+    connection = ctx.session.connection()
     for start in range(0, len(rows), 20_000):
-        result = ctx.session.execute(stmt, list(rows[start:start + 20_000]))
+        result = connection.execute(stmt, list(rows[start:start + 20_000]))
         inserted += len(result.all())
+    return inserted
+
+
+def _copy_records(ctx: Context, rows: Sequence[dict[str, Any]]) -> int:
+    from sqlalchemy import text
+
+    from openbss.core import jsonx
+
+    connection = ctx.session.connection()
+    connection.execute(text(
+        "CREATE TEMP TABLE IF NOT EXISTS usage_record_import "
+        "(LIKE usage_record INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"))
+    connection.execute(text("TRUNCATE usage_record_import"))
+    raw: Any = connection.connection.dbapi_connection  # psycopg
+    columns = ", ".join(RECORD_COLUMNS)
+    with raw.cursor() as cursor:
+        with cursor.copy(f"COPY usage_record_import ({columns}) FROM STDIN") as copy:
+            for r in rows:
+                body = r.get("body")
+                copy.write_row([jsonx.dumps(body) if name == "body" and body is not None
+                                else r.get(name) for name in RECORD_COLUMNS])
+        # the column names are the constant RECORD_COLUMNS, nothing from input
+        cursor.execute(f"INSERT INTO usage_record ({columns}) SELECT {columns} FROM "  # noqa: S608
+                       "usage_record_import ON CONFLICT (tenant_id, dedup_key) DO NOTHING")
+        inserted = int(cursor.rowcount)
+        cursor.execute("TRUNCATE usage_record_import")
     return inserted
 
 
