@@ -239,3 +239,87 @@ def test_rerate_after_a_tariff_correction(client, sandbox):  # type: ignore[no-u
         # the other line: not re-rated, still its first generation
         assert ("x1", 2) not in rows and rows["x1", 1].current
         assert rows["x1", 1].amount == Decimal("0.6")
+
+
+def test_rate_frame_equals_rate_events_and_stores_the_same(client, sandbox):  # type: ignore[no-untyped-def]
+    """The vectorized path on a frame and the per-record path on the same records of a
+    twin line: the same results, the same stored rows and counters; periods computed per
+    account (the Berlin month), results in input order."""
+    import polars as pl
+
+    one, twin = Line(client, sandbox), Line(client, sandbox)
+    hour = timedelta(hours=1)
+    plan = [("a", T0 + 3 * hour, 700_000_000, "data", None),
+            ("b", T0, 600_000_000, "data", None),
+            ("c", T0 + hour, 150, "event", "apiCalls"),
+            ("d", datetime(2026, 3, 31, 22, 30, tzinfo=UTC), GB, "data", None),  # April
+            ("e", T0 + 2 * hour, 5, "sms", None)]  # no sms price: unrated
+    with context(sandbox) as ctx:
+        per_record = service.rate_events(
+            ctx, [one.usage(f"1{k}", at, q, t, m) for k, at, q, t, m in plan])
+    frame = pl.DataFrame({
+        "key": [f"2{k}" for k, *_ in plan], "usage_date": [p[1] for p in plan],
+        "usage_type": [p[3] for p in plan], "metric": [p[4] for p in plan],
+        "quantity": [Decimal(p[2]) for p in plan], "destination": [None] * len(plan),
+        "product_id": [twin.product["id"]] * len(plan),
+        "billing_account_id": [twin.account["id"]] * len(plan),
+        "price_version": [twin.offering["id"]] * len(plan)},
+        schema_overrides={"destination": pl.Utf8, "metric": pl.Utf8})
+    with context(sandbox) as ctx:
+        result = service.rate_frame(ctx, frame)
+    assert result.get_column("key").to_list() == [f"2{k}" for k, *_ in plan]
+    assert result.get_column("status").to_list() == ["rated"] * 4 + ["rejected"]
+    vector_amounts = [a for a in result.get_column("amount").to_list()]
+    record_amounts = [r.amount if isinstance(r, Rated) else None for r in per_record]
+    assert vector_amounts == record_amounts
+    assert result.get_column("period_start").to_list()[3] == datetime(2026, 3, 31, 22,
+                                                                      tzinfo=UTC)
+    with context(sandbox) as ctx:
+        def stored(prefix: str) -> list[tuple[Any, ...]]:
+            rows = ctx.session.query(RatedUsage).filter(
+                RatedUsage.tenant_id == ctx.tenant_id,
+                RatedUsage.usage_id.like(f"{prefix}%")).order_by(RatedUsage.usage_id)
+            return [(r.usage_id[1:], r.quantity, r.included, r.charged, r.amount,
+                     r.period_start, r.price_id in (one.data_price, twin.data_price),
+                     r.tariff, (r.detail or {}).get("allowance", {}).get("scope"))
+                    for r in rows]
+        assert stored("1") == stored("2")
+        counters = {(c.holder, c.price_id, c.period_start): (c.scope, c.used) for c in
+                    ctx.session.query(AllowanceCounter).filter_by(tenant_id=ctx.tenant_id)}
+        mine = sorted(v for (h, _p, _s), v in counters.items() if h == one.product["id"])
+        theirs = sorted(v for (h, _p, _s), v in counters.items() if h == twin.product["id"])
+        assert mine == theirs and ("product", GB) in mine and ("metered", 150) in mine
+
+
+def test_an_account_allowance_is_shared_by_its_lines(client, sandbox):  # type: ignore[no-untyped-def]
+    """allowanceScope account: granted = included × the account's lines carrying the price;
+    every line consumes the one bucket; a re-rate recomputes the grant (a line added)."""
+    shared = _pop(client, sandbox, name="shared", price={"unit": "EUR", "value": "2"},
+                  unitOfMeasure={"amount": 1, "units": "GB"},
+                  includedQuantity={"amount": 1, "units": "GB"}, allowanceScope="account")
+    offering = _offering(client, sandbox, [shared])
+    account = _account(client, sandbox)
+    lines = [_product(client, sandbox, account, offering) for _ in range(2)]
+
+    def use(key: str, product: dict[str, Any], at: datetime, quantity: int) -> GuidedUsage:
+        return GuidedUsage(key=key, usage_date=at, usage_type="data", metric=None,
+                           quantity=Decimal(quantity), destination=None,
+                           product_id=product["id"], billing_account_id=account["id"],
+                           price_version=offering["id"])
+
+    records = [use("s1", lines[0], T0, 1_500_000_000),
+               use("s2", lines[1], T0 + timedelta(hours=1), 1_000_000_000)]
+    with context(sandbox) as ctx:
+        s1, s2 = service.rate_events(ctx, records)
+    assert isinstance(s1, Rated) and isinstance(s2, Rated)
+    assert (s1.included, s2.included) == (1_500_000_000, 500_000_000)  # 2 GB shared
+    assert s2.amount == Decimal("1.0") and s1.allowance == s2.allowance
+    assert s1.allowance is not None and s1.allowance.holder == account["id"]
+    _product(client, sandbox, account, offering)  # a third line, same period
+    with context(sandbox) as ctx:
+        report = service.rerate(ctx, records)
+        counter = ctx.session.query(AllowanceCounter).filter_by(
+            tenant_id=ctx.tenant_id, holder=account["id"]).one()
+        assert (counter.scope, counter.granted, counter.used) == ("account", 3 * GB,
+                                                                  2_500_000_000)
+    assert report.to_json()["difference"] == {"EUR": "-1"}

@@ -127,6 +127,16 @@ def update_event_counters(ctx: Context, values: Sequence[tuple[int, Any, Any]]) 
         stmt, [{"b_id": i, "b_granted": g, "b_used": u} for i, g, u in values])
 
 
+def update_grants(ctx: Context, values: Sequence[tuple[int, Any]]) -> None:
+    """Set ``granted`` of counters by id (a re-rate recomputes the grants)."""
+    if not values:
+        return
+    c = AllowanceCounter
+    stmt = scoped_update(ctx, c).where(c.id == bindparam("b_id")).values(
+        granted=bindparam("b_granted"))
+    ctx.session.connection().execute(stmt, [{"b_id": i, "b_granted": g} for i, g in values])
+
+
 # -- rated usage ----------------------------------------------------------------------------
 
 RATED_COLUMNS = ("usage_id", "generation", "current", "product_id", "billing_account_id",

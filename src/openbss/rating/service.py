@@ -548,15 +548,25 @@ def _counter_key(key: AllowanceKey | MeteredKey, scope: str | None = None
 
 @dataclass
 class _Loaded:
+    touched: _Touched
     allowances: Allowances
     ids: dict[queries.CounterKey, int]
     used: dict[queries.CounterKey, Decimal]
     granted: dict[queries.CounterKey, Decimal]
+    regranted: dict[queries.CounterKey, Decimal]  # a re-rate's recomputed grants
+    reset: bool = False
+
+
+def _grant(ctx: Context, extra: Any, included: Decimal, end: datetime) -> Decimal:
+    if extra is None:
+        return included
+    akey, price, account = extra
+    return included * _lines(ctx, akey, price, end, account)
 
 
 def _load_counters(ctx: Context, touched: _Touched, *, reset: bool = False) -> _Loaded:
     """Lock (create first where missing) the counters ``touched`` names; ``reset``: a
-    re-rate, which recomputes them from zero."""
+    re-rate, which recomputes them from zero (and their grants from the prices now)."""
     wanted: dict[queries.CounterKey, tuple[Decimal, datetime, Any]] = {}
     for akey, (price, end, account) in touched.allowance.items():
         wanted[_counter_key(akey)] = (price.included, end, (akey, price, account))
@@ -569,30 +579,23 @@ def _load_counters(ctx: Context, touched: _Touched, *, reset: bool = False) -> _
             for r in queries.counters(ctx, keys, lock=True)}
     missing = [k for k in keys if k not in rows]
     if missing:
-        new = []
-        for k in missing:
-            included, end, extra = wanted[k]
-            granted = included
-            if extra is not None:
-                akey, price, account = extra
-                granted = included * _lines(ctx, akey, price, end, account)
-            new.append({"scope": k[0], "holder": k[1], "price_id": k[2],
-                        "period_start": k[3], "period_end": end, "granted": granted,
-                        "used": Decimal(0)})
-        queries.insert_counters(ctx, new)
+        queries.insert_counters(ctx, [
+            {"scope": k[0], "holder": k[1], "price_id": k[2], "period_start": k[3],
+             "period_end": wanted[k][1], "granted": _grant(ctx, wanted[k][2], wanted[k][0],
+                                                           wanted[k][1]),
+             "used": Decimal(0)} for k in missing])
         rows.update({(r.scope, r.holder, r.price_id, r.period_start): r
                      for r in queries.counters(ctx, missing, lock=True)})
     allowances = Allowances()
-    ids: dict[queries.CounterKey, int] = {}
-    used: dict[queries.CounterKey, Decimal] = {}
-    granted_of: dict[queries.CounterKey, Decimal] = {}
-    for k, row in rows.items():
-        ids[k] = row.id
-        value = Decimal(0) if reset else Decimal(row.used)
-        used[k] = value
-        granted_of[k] = Decimal(row.granted)
+    ids = {k: row.id for k, row in rows.items()}
+    used = {k: Decimal(0) if reset else Decimal(row.used) for k, row in rows.items()}
+    granted_of = {k: Decimal(row.granted) for k, row in rows.items()}
+    regranted: dict[queries.CounterKey, Decimal] = {}
     for akey in touched.allowance:
         k = _counter_key(akey)
+        if reset and k not in missing:
+            regranted[k] = granted_of[k] = _grant(ctx, wanted[k][2], wanted[k][0],
+                                                  wanted[k][1])
         allowances.granted[akey] = granted_of[k]
         allowances.used[akey] = used[k]
     for mkey, (price, _end) in touched.metered.items():
@@ -602,28 +605,33 @@ def _load_counters(ctx: Context, touched: _Touched, *, reset: bool = False) -> _
             k = _counter_key(mkey, METERED_EVENTS)
             count = 0 if reset else int(granted_of[k])
             allowances.metered_events[mkey] = (count, used[k])
-    return _Loaded(allowances, ids, used, granted_of)
+    return _Loaded(touched, allowances, ids, used, granted_of, regranted, reset)
 
 
-def _store_counters(ctx: Context, loaded: _Loaded, *, reset: bool = False) -> None:
-    """Write back what the engine consumed (only the counters that changed)."""
-    a = loaded.allowances
+def _store_counters(ctx: Context, loaded: _Loaded) -> None:
+    """Write back what the engine consumed: the counters that changed (after a re-rate,
+    every counter it touched — a bucket nothing consumes any more goes back to 0)."""
+    a, zero = loaded.allowances, Decimal(0)
     changes: list[tuple[int, Any]] = []
     events_changes: list[tuple[int, Decimal, Decimal]] = []
-    for akey, value in a.used.items():
+    for akey in loaded.touched.allowance:
         k = _counter_key(akey)
-        if k in loaded.ids and (reset or value != loaded.used[k]):
+        value = a.used.get(akey, zero)
+        if value != loaded.used[k] or loaded.reset:
             changes.append((loaded.ids[k], value))
-    for mkey, value in a.metered.items():
+    for mkey, (price, _end) in loaded.touched.metered.items():
         k = _counter_key(mkey)
-        if k in loaded.ids and (reset or value != loaded.used[k]):
+        value = a.metered.get(mkey, zero)
+        if value != loaded.used[k] or loaded.reset:
             changes.append((loaded.ids[k], value))
-    for mkey, (count, amount) in a.metered_events.items():
-        k = _counter_key(mkey, METERED_EVENTS)
-        if k in loaded.ids:
-            events_changes.append((loaded.ids[k], Decimal(count), amount))
+        if _percentage(price):
+            count, amount = a.metered_events.get(mkey, (0, zero))
+            events_changes.append((loaded.ids[_counter_key(mkey, METERED_EVENTS)],
+                                   Decimal(count), amount))
     queries.update_counters(ctx, changes)
     queries.update_event_counters(ctx, events_changes)
+    if loaded.regranted:
+        queries.update_grants(ctx, [(loaded.ids[k], g) for k, g in loaded.regranted.items()])
 
 
 def _row_of(ctx: Context, r: Rated, *, generation: int = 1, correction: bool = False
@@ -742,7 +750,7 @@ def rerate(ctx: Context, guided: Sequence[GuidedUsage]) -> RerateReport:
         report.corrections += invoiced > 0
         _add(report.after, r.currency, r.amount)
     queries.insert_rated(ctx, rows)
-    _store_counters(ctx, loaded, reset=True)
+    _store_counters(ctx, loaded)
     report.results = results
     return report
 
