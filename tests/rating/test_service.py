@@ -269,7 +269,7 @@ def test_rate_frame_equals_rate_events_and_stores_the_same(client, sandbox):  # 
         result = service.rate_frame(ctx, frame)
     assert result.get_column("key").to_list() == [f"2{k}" for k, *_ in plan]
     assert result.get_column("status").to_list() == ["rated"] * 4 + ["rejected"]
-    vector_amounts = [a for a in result.get_column("amount").to_list()]
+    vector_amounts = result.get_column("amount").to_list()
     record_amounts = [r.amount if isinstance(r, Rated) else None for r in per_record]
     assert vector_amounts == record_amounts
     assert result.get_column("period_start").to_list()[3] == datetime(2026, 3, 31, 22,

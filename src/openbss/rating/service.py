@@ -795,7 +795,7 @@ def _frame_periods(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
                                 "period_end": pl.Datetime("us", "UTC")}).sort("period_start")
     joined = rows.sort("usage_date").join_asof(
         grid, left_on="usage_date", right_on="period_start", by="_cycle",
-        strategy="backward")
+        strategy="backward", check_sortedness=False)  # both sorted just above
     return joined.sort("_row").drop("_row", "_cycle")
 
 
