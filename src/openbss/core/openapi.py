@@ -196,7 +196,8 @@ OWN_SCHEMAS: dict[str, dict[str, Any]] = {
         "required": ["cost", "currency", "connectFee", "ratingPlan", "increments"],
         "properties": {
             "cost": _STRING, "currency": _STRING, "connectFee": _STRING,
-            "ratingPlan": _STRING, "destination": {"type": ["string", "null"]},
+            "ratingPlan": {"type": ["string", "null"]},
+            "destination": {"type": ["string", "null"]},
             "destinationRate": {"type": ["string", "null"]},
             "rates": {"type": ["string", "null"]}, "usage": {"type": "number"},
             "maxCostApplied": {"type": "boolean"},

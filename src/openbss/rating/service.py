@@ -288,9 +288,14 @@ def cost(ctx: Context, *, request: CostRequest) -> dict[str, Any]:
     if tariffs is None:
         raise RatingPlanNotFound("the tenant has no tariffs: import one with openbss "
                                  "rating import-cgrates or PUT /api/v1/rating/tariffs/{name}")
-    result = telecom.cost(tariffs, category=request.category, subject=request.subject,
-                          destination=request.destination, answer_time=request.answer_time,
-                          usage=usage, account=request.account, tenant=request.tenant)
+    try:
+        result = telecom.cost(tariffs, category=request.category, subject=request.subject,
+                              destination=request.destination,
+                              answer_time=request.answer_time, usage=usage,
+                              account=request.account, tenant=request.tenant)
+    except OverflowError:
+        raise ValidationError("answerTime + usage is beyond the year 9999",
+                              field="answerTime") from None
     return {
         "cost": _plain(result.cost), "currency": tariffs.currency,
         "connectFee": _plain(result.connect_fee), "ratingPlan": result.rating_plan,
