@@ -50,7 +50,10 @@ def get_tariff(id: str, ctx: Annotated[Context, Depends(READ)]) -> JSONResponse:
     return ExactJSONResponse(service.render_tariff(ctx, service.get_tariff(ctx, tariff_id=id)))
 
 
-@router.put(TARIFF_BY_NAME_PATH, tags=[TAG])
+@router.put(TARIFF_BY_NAME_PATH, tags=[TAG], responses={
+    200: {"description": "Replaced"},
+    201: {"description": "Created", "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/RatingTariff"}}}}})
 def put_tariff(name: str, body: dict[str, Any],
                ctx: Annotated[Context, Depends(WRITE)]) -> JSONResponse:
     """Create (201) or replace (200) the tariff ``name`` from a TariffSet document:
