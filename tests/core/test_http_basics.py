@@ -343,6 +343,13 @@ def test_openapi_has_security_schemes_for_the_authorize_button(client):
         assert bool(operation.get("security")) == protected, (method, path)
 
 
+#: Operations with a second success answer (the first is the main one): a TMF635 usage
+#: sent again answers 200 with the record received first; a PUT of a tariff answers 201
+#: when it created it.
+TWO_SUCCESSES = {("post", "/tmf-api/usageManagement/v4/usage"): ("201", "200"),
+                 ("put", "/api/v1/rating/tariffs/{name}"): ("200", "201")}
+
+
 def test_openapi_documents_every_success_and_error_response(client):
     spec = client.get("/openapi.json").json()
     schemas = spec["components"]["schemas"]
@@ -351,6 +358,9 @@ def test_openapi_documents_every_success_and_error_response(client):
     for path, method, operation in _operations(spec):
         responses = operation["responses"]
         success = [code for code in responses if code.startswith("2")]
+        if (method, path) in TWO_SUCCESSES:
+            assert set(success) == set(TWO_SUCCESSES[method, path]), (method, path, success)
+            success = [TWO_SUCCESSES[method, path][0]]
         assert len(success) == 1, (method, path, success)
         count += 1
         if success[0] != "204":

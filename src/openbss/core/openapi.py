@@ -205,6 +205,42 @@ OWN_SCHEMAS: dict[str, dict[str, Any]] = {
                 "type": "object", "required": ["start", "duration", "rate", "cost"],
                 "properties": {"start": {"type": "number"}, "duration": {"type": "number"},
                                "rate": _STRING, "cost": _STRING}}}}},
+    "UsageBulkResult": {
+        "type": "object", "description": "POST /api/v1/usage/bulk: one result per record, "
+        "in input order, and the counts (accepted + duplicates + rejected = records sent)",
+        "required": ["results", "accepted", "duplicates", "rejected"],
+        "properties": {
+            "results": {"type": "array", "items": {
+                "type": "object", "required": ["index", "status", "id"],
+                "properties": {
+                    "index": {"type": "integer"},
+                    "status": {"type": "string", "enum": ["accepted", "duplicate",
+                                                          "rejected"]},
+                    "id": {"type": ["string", "null"]}, "reason": _STRING,
+                    "message": _STRING}}},
+            "accepted": {"type": "integer"}, "duplicates": {"type": "integer"},
+            "rejected": {"type": "integer"}}},
+    "UsageReject": {
+        "type": "object", "description": "A rejected usage record: its reason, where it "
+        "came from and the raw record reprocessing reads",
+        "required": ["id", "href", "reason", "source", "record"],
+        "properties": {
+            "id": _STRING, "href": _STRING, "reason": _STRING,
+            "message": {"type": ["string", "null"]}, "source": _STRING,
+            "recordId": _STRING, "usageDate": _INSTANT, "receivedDate": _INSTANT,
+            "record": {"type": "object"}}},
+    "UsageRunSummary": {
+        "type": "object", "description": "What a usage run did (reprocessing): read = "
+        "accepted + duplicates + rejected; amounts per currency as exact decimal strings",
+        "required": ["read", "accepted", "duplicates", "rejected", "rejectedByReason",
+                     "rated", "amounts"],
+        "properties": {
+            "read": {"type": "integer"}, "accepted": {"type": "integer"},
+            "duplicates": {"type": "integer"}, "rejected": {"type": "integer"},
+            "rejectedByReason": {"type": "object",
+                                 "additionalProperties": {"type": "integer"}},
+            "rated": {"type": "integer"},
+            "amounts": {"type": "object", "additionalProperties": _STRING}}},
     "Tmf641Listener": {
         "type": "object", "description": "The tenant's listener on its OSS's TMF641 hub "
         "(never the callback secret)",
@@ -257,6 +293,11 @@ OWN_RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/v1/rating/tariffs/{id}"): _ref("RatingTariff"),
     ("put", "/api/v1/rating/tariffs/{name}"): _ref("RatingTariff"),
     ("post", "/api/v1/rating/cost"): _ref("RatingCost"),
+    ("post", "/api/v1/usage/bulk"): _ref("UsageBulkResult"),
+    ("get", "/api/v1/usage/rejects"): _array("UsageReject"),
+    ("post", "/api/v1/usage/rejects/reprocess"): _ref("UsageRunSummary"),
+    ("get", "/api/v1/settings/usage"): _ref("usage.UsageSettings"),
+    ("patch", "/api/v1/settings/usage"): _ref("usage.UsageSettings"),
 }
 #: Optional request bodies of routes that read their body themselves.
 OWN_REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -286,7 +327,7 @@ OWN_REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
 }
 #: List operations outside the TMF collections (they take the TMF630 list parameters).
 OWN_LISTS = ("/api/v1/audit", "/api/v1/eventDeliveries",
-             "/api/v1/catalog/productOffering/{id}/prices")
+             "/api/v1/catalog/productOffering/{id}/prices", "/api/v1/usage/rejects")
 
 
 # The kernel's own lists (core/api.py); tests/test_openapi_fuzz.py checks every

@@ -56,7 +56,9 @@ list_filters(USAGE_PATH, (*USAGE_FILTERS, RELATED_PARTY))
 @router.post(USAGE_PATH, status_code=201, tags=[TAG], name="create usage",
              openapi_extra=request_body(schemas.Usage),
              responses={200: {"description": f"A duplicate: the record received first "
-                                             f"(header {DUPLICATE_HEADER}: true)"}})
+                                             f"(header {DUPLICATE_HEADER}: true)",
+                              "content": {"application/json": {"schema": {
+                                  "$ref": "#/components/schemas/TMF635.Usage"}}}}})
 def create_usage(request: Request, body: Body,
                  ctx: Annotated[Context, Depends(WRITE)]) -> JSONResponse:
     """One usage record: 201 whether it was accepted (``status`` rated) or rejected
@@ -174,7 +176,7 @@ def bulk_usage(raw: Annotated[tuple[bytes, str], Depends(_bulk_body)],
     counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
     for result in results:
         counts[result.status] += 1
-    return ExactJSONResponse({"results": [r.to_json() for r in results],
+    return ExactJSONResponse({"results": [rejects.result_json(r) for r in results],
                               "accepted": counts["accepted"],
                               "duplicates": counts["duplicate"],
                               "rejected": counts["rejected"]})
@@ -192,13 +194,18 @@ def list_rejects(request: Request, ctx: Annotated[Context, Depends(READ)]) -> JS
     return list_response([rejects.render_reject(ctx, r) for r in rows], total, params)
 
 
-@router.post(REPROCESS_PATH, tags=["usage"], name="reprocess usage rejects")
+_REPROCESS_BODY = request_body(schemas.RejectsReprocess)
+_REPROCESS_BODY["requestBody"]["required"] = False
+
+
+@router.post(REPROCESS_PATH, tags=["usage"], name="reprocess usage rejects",
+             openapi_extra=_REPROCESS_BODY)
 def reprocess_rejects(body: Annotated[Any, Depends(optional_json_body)],
                       ctx: Annotated[Context, Depends(WRITE)]) -> JSONResponse:
     """The stored rejects (``{"reason": CODE}``, or all) through the pipeline again: how
     many were reprocessed, accepted now, and rejected again by reason."""
     data = validated(schemas.RejectsReprocess, body)
-    return ExactJSONResponse(rejects.reprocess(ctx, reason=data.reason).to_json())
+    return ExactJSONResponse(rejects.reprocess(ctx, reason=data.reason))
 
 
 add_settings_routes(router, SETTINGS_GROUP, UsageSettings,

@@ -13,15 +13,18 @@ The batch pipeline (``usage.batch``) guides files set-based through
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from openbss.core.context import Context
+from openbss.core.errors import NotFoundError
 from openbss.ordering import inventory
 from openbss.ordering.in_force import in_force
 from openbss.party.accounts import get_account
 from openbss.party.paths import account_path
+from openbss.usage import queries
 from openbss.usage.models import RejectReason
 
 _INSTANT = timedelta(microseconds=1)
@@ -56,11 +59,17 @@ class GuideCache:
     parties: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
 
-def _customer_of(ctx: Context, account_id: str, cache: GuideCache) -> dict[str, Any] | None:
+def customer_of(ctx: Context, account_id: str, cache: GuideCache) -> dict[str, Any] | None:
+    """The customer (or owner) of a billing account as a related-party reference, or
+    None (the account has none, or is gone)."""
     if account_id in cache.parties:
         return cache.parties[account_id]
-    refs = [r for r in (get_account(ctx, kind="billingAccount", account_id=account_id)
-                        .body.get("relatedParty") or []) if isinstance(r, dict)]
+    try:
+        account = get_account(ctx, kind="billingAccount", account_id=account_id)
+    except NotFoundError:
+        cache.parties[account_id] = None
+        return None
+    refs = [r for r in account.body.get("relatedParty") or [] if isinstance(r, dict)]
     chosen = next((r for r in refs if str(r.get("@referredType", "")).lower()
                    in _CUSTOMER_TYPES), None) \
         or next((r for r in refs if str(r.get("role", "")).lower() == "owner"), None) \
@@ -93,7 +102,7 @@ def guide(ctx: Context, *, identifier_name: str, identifier_value: str, at: date
                 account = held.billing_account_id
                 return Guided(
                     product_id=held.product_id, billing_account_id=account,
-                    party=_customer_of(ctx, account, cache) if account else None,
+                    party=customer_of(ctx, account, cache) if account else None,
                     price_version=interval.price_version,
                     bundle_id=_bundle_of(ctx, held.product_id, cache))
             suspended = held.product_id
@@ -111,3 +120,19 @@ def account_ref(ctx: Context, account_id: str) -> dict[str, Any]:
     return {"id": account_id,
             "href": f"{ctx.base_url.rstrip('/')}{account_path('billingAccount')}/{account_id}",
             "@referredType": "BillingAccount", "role": "billingAccount"}
+
+
+def fill_parties(ctx: Context, ids: Sequence[str] | None = None,
+                 cache: GuideCache | None = None) -> int:
+    """Set the customer (``party_id``) of guided records that have none — those stored by
+    the batch pipeline, which guides to the product and its billing account — set-based:
+    one read of the records' distinct accounts, one account lookup and one UPDATE per
+    account. ``ids``: only these records (a bulk request's); None: every such record of
+    the tenant (after a reprocess). The number of records changed."""
+    cache = cache if cache is not None else GuideCache()
+    changed = 0
+    for account_id, record_ids in queries.unparented(ctx, ids).items():
+        party = customer_of(ctx, account_id, cache)
+        if party is not None and party.get("id"):
+            changed += queries.set_party(ctx, account_id, str(party["id"])[:64], record_ids)
+    return changed

@@ -32,7 +32,7 @@ from openbss.rating import service as rating
 from openbss.rating.book import Unrated
 from openbss.usage import queries, settings
 from openbss.usage.errors import UsageNotDeletable, UsageNotEditable
-from openbss.usage.guiding import GuideCache, Guided, account_ref, guide
+from openbss.usage.guiding import GuideCache, Guided, account_ref, customer_of, guide
 from openbss.usage.models import RejectReason, UsageRecord, UsageStatus
 from openbss.usage.normalize import Normalized, Rejected, normalize
 from openbss.usage.paths import PRODUCT_PATH, USAGE_API, USAGE_PATH, USAGE_SPECIFICATION_PATH
@@ -42,12 +42,11 @@ from openbss.usage.settings import SourceName, UsageSettings
 #: Top-level attributes of a TMF635 usage that the raw record carries as they are.
 TOP_LEVEL = ("usageDate", "usageType")
 #: The attributes of a TMF635 usage document (everything else in a mapping given to
-#: :func:`flatten` is a raw key already), and ``guidedParty``, openbss's own note of
-#: the customer a record was guided to.
+#: :func:`flatten` is a raw key already).
 DOCUMENT_KEYS = frozenset({
     "id", "href", "description", "usageDate", "usageType", "ratedProductUsage",
     "relatedParty", "status", "usageCharacteristic", "usageSpecification", "@type",
-    "@baseType", "@schemaLocation", "rejectReason", "guidedParty"})
+    "@baseType", "@schemaLocation", "rejectReason"})
 DEFAULT_SOURCE = "api"
 #: What a PATCH may change, and only on a rejected record (then it is processed again).
 PATCHABLE = frozenset({"description", "usageCharacteristic", "usageDate", "usageType"})
@@ -126,8 +125,6 @@ def _guide(ctx: Context, row: UsageRecord, config: UsageSettings,
     assert row.usage_date is not None and row.identifier_value is not None
     assert row.usage_type is not None and row.quantity is not None
     row.product_id = row.billing_account_id = row.party_id = None
-    if row.body is not None:
-        row.body.pop("guidedParty", None)
     if settings.is_closed(config, row.usage_date):
         _reject(row, RejectReason.PERIOD_CLOSED.value,
                 f"usageDate {iso(row.usage_date)} is before closedThrough "
@@ -139,10 +136,8 @@ def _guide(ctx: Context, row: UsageRecord, config: UsageSettings,
         _reject(row, found.reason, found.detail)
         return None
     row.product_id, row.billing_account_id = found.product_id, found.billing_account_id
-    if found.party is not None:
-        row.party_id = str(found.party.get("id"))[:64]
-        if row.body is not None:
-            row.body["guidedParty"] = found.party
+    if found.party is not None and found.party.get("id"):
+        row.party_id = str(found.party["id"])[:64]
     return rating.GuidedUsage(
         key=row.id, usage_date=row.usage_date, usage_type=row.usage_type,
         metric=row.metric, quantity=row.quantity, destination=row.destination,
@@ -280,7 +275,7 @@ def update_usage(ctx: Context, *, usage_id: str, patch: Any) -> UsageRecord:
     if row.status != UsageStatus.REJECTED.value:
         raise UsageNotEditable(f"usage {row.id} is {row.status}: only a rejected record "
                                "may be corrected (re-rate an accepted one)", field="status")
-    stored = {k: v for k, v in (row.body or {}).items() if k != "guidedParty"}
+    stored = dict(row.body or {})
     current = stored if "usageCharacteristic" in stored or not stored else _as_document(stored)
     before = dict(current)
     body = patched(current, patch, Usage).doc()
@@ -377,13 +372,21 @@ def render_rated(ctx: Context, rated: Any, unit: str | None) -> dict[str, Any]:
     return out
 
 
-def render_usage(ctx: Context, row: UsageRecord,
-                 rated: Sequence[Any] | None = None) -> dict[str, Any]:
+def _customer(ctx: Context, row: UsageRecord, cache: GuideCache) -> dict[str, Any]:
+    """The customer a record was guided to, as its account names it (so its type)."""
+    party = customer_of(ctx, row.billing_account_id, cache) if row.billing_account_id \
+        else None
+    if party is not None and party.get("id") == row.party_id:
+        return party
+    return {"id": row.party_id, "@referredType": "Party", "role": "customer"}
+
+
+def render_usage(ctx: Context, row: UsageRecord, rated: Sequence[Any] | None = None,
+                 cache: GuideCache | None = None) -> dict[str, Any]:
     """The TMF635 usage of a stored record: its document (as received, or built from the
     columns), the normalised date and type, the status, the billing account and customer
     it was guided to, ``ratedProductUsage`` and, when rejected, ``rejectReason``."""
     body = dict(row.body or {})
-    guided_party = body.pop("guidedParty", None)
     doc = body if "usageCharacteristic" in body or not body else _as_document(body)
     if not body:
         doc = {"usageCharacteristic": _characteristics(row)}
@@ -400,8 +403,7 @@ def render_usage(ctx: Context, row: UsageRecord,
     if row.billing_account_id:
         parties.append(account_ref(ctx, row.billing_account_id))
     if row.party_id:
-        parties.append(guided_party or {"id": row.party_id, "@referredType": "Party",
-                                        "role": "customer"})
+        parties.append(_customer(ctx, row, cache if cache is not None else GuideCache()))
     parties += [p for p in doc.get("relatedParty") or [] if isinstance(p, dict)]
     if parties:
         out["relatedParty"] = parties
@@ -427,7 +429,8 @@ def render_usages(ctx: Context, rows: Sequence[UsageRecord]) -> list[dict[str, A
     rated_ids = [r.id for r in rows if r.status in (UsageStatus.RATED, UsageStatus.RERATED,
                                                      UsageStatus.BILLED)]
     rated = rating.rated_for(ctx, rated_ids) if rated_ids else {}
-    return [render_usage(ctx, row, rated.get(row.id, [])) for row in rows]
+    cache = GuideCache()
+    return [render_usage(ctx, row, rated.get(row.id, []), cache) for row in rows]
 
 
 def _as_date(value: Any) -> str | None:
