@@ -231,8 +231,17 @@ def normalize_frame(frame: pl.DataFrame, reading: Reading, *, offset: int = 0,
                           if df.schema[c] != pl.String])
     df = df.with_row_index("row", offset=offset).with_columns(pl.col("row").cast(pl.Int64))
 
-    # dedup key and record id (Python over the column: every value is distinct)
-    record_ids = [_strip(v) for v in df.get_column("recordId").to_list()]
+    # dedup key and record id (every value is distinct: printable ASCII ids as they are,
+    # others stripped by Python)
+    rid = pl.col("recordId")
+    plain = rid.str.contains(r"^[!-~]+$").fill_null(False)
+    df = df.with_columns(pl.when(plain).then(rid).otherwise(None).alias("_rid"),
+                         (rid.is_not_null() & ~plain).alias("_rid_slow"))
+    record_ids = df.get_column("_rid").to_list()
+    if df.get_column("_rid_slow").any():
+        raw_ids = df.get_column("recordId").to_list()
+        record_ids = [r if r is not None else _strip(v)
+                      for r, v in zip(record_ids, raw_ids, strict=True)]
     fields = reading.settings.dedup_fields
     keys: list[str | None]
     if fields:
@@ -302,9 +311,19 @@ def normalize_frame(frame: pl.DataFrame, reading: Reading, *, offset: int = 0,
                   _quantity_fn(reading),
                   pl.Struct({"quantity": QUANTITY, "unit": pl.String}), "_qty")
 
-    # numbers: E.164 when valid, else as dialled
-    df = _through(df, ["calledNumber"], lambda v: norm.dialled(v, region), pl.String,
-                  "destination")
+    # numbers: as given in E.164 form, else E.164 when valid, else as dialled
+    called = pl.col("calledNumber")
+    e164_form = called.str.contains(norm.E164_FORM.pattern).fill_null(False)
+    others = df.filter(~e164_form)
+    if others.height:
+        others = _through(others.select("row", "calledNumber"), ["calledNumber"],
+                          lambda v: norm.dialled(v, region), pl.String, "destination")
+        df = df.join(others.select("row", "destination"), on="row", how="left",
+                     maintain_order="left")
+    else:
+        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("destination"))
+    df = df.with_columns(pl.when(e164_form).then(called).otherwise(pl.col("destination"))
+                         .alias("destination"))
 
     slow = (pl.col("usage_date").is_null() | pl.col("dedup_key").is_null()
             | pl.col("_slow__type") | pl.col("_slow_identifier_value")

@@ -25,13 +25,15 @@ record or a :class:`Rejected` one with a reason code:
   every type (``{"quantity": 2, "unit": "min"}`` is 120 seconds). Negative, NaN,
   infinite, not a number, an unknown unit, or a voice/data record without one →
   ``invalid_quantity``, and so is a quantity of more than 9 decimal places of its base
-  unit or of 10^29 base units or more. 0 (an unanswered call) is accepted.
+  unit or of 10^28 base units or more. 0 (an unanswered call) is accepted.
 - the identifier: the first key (case-, space-, ``_``- and ``-``-insensitive) naming a
   product identifier, in the order of ``IDENTIFIERS``; an MSISDN becomes E.164 by the
   same rule as the product inventory (the source's ``defaultRegion``, else the tenant's);
   none, or an MSISDN that is no valid number → ``malformed``.
-- ``calledNumber`` / ``callingNumber`` → E.164 when they are valid numbers in the region,
-  else as dialled (an extension ``1002`` stays ``1002``).
+- ``calledNumber`` / ``callingNumber`` → as given when written in E.164 already
+  (``+`` and up to 15 digits), else E.164 when they are valid numbers in the region
+  (``030 1234567`` → ``+49301234567``), else as dialled (an extension ``1002`` stays
+  ``1002``).
 - ``dedup_key``: SHA-256 (hex) of the source and the ``recordId``; when the source
   configures ``dedupFields``, of the source and those fields' raw values (in order);
   with neither, of the source and the whole record (every key and value), so an identical
@@ -158,13 +160,21 @@ def e164(text: str, region: str) -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+#: A number written in E.164 already (``+`` and up to 15 digits): kept as given.
+E164_FORM = re.compile(r"^\+[1-9]\d{1,14}$")
+
+
 def dialled(value: Any, region: str) -> str | None:
-    """A called or calling number: E.164 when valid, else the text as dialled."""
+    """A called or calling number: as given when written in E.164 (``+4930…``), else in
+    E.164 when it is a valid number in ``region`` (``030 1234567``), else the text as
+    dialled (an extension ``1002``)."""
     if value is None:
         return None
     text = str(value).strip()
     if not text:
         return None
+    if E164_FORM.match(text):
+        return text
     return e164(text, region) or text
 
 
@@ -429,7 +439,7 @@ def quantity_of(raw: Mapping[str, Any], usage_type: str,
 #: billionth of a byte) and below ``10**QUANTITY_DIGITS`` base units: what the batch
 #: path's ``Decimal(38, 9)`` columns hold.
 QUANTITY_SCALE = 9
-QUANTITY_DIGITS = 29
+QUANTITY_DIGITS = 28
 
 
 def _fits(quantity: Decimal) -> None:
