@@ -143,3 +143,22 @@ def test_a_usage_sent_alone_and_in_bulk_is_one_record(client, sandbox):  # type:
     answer = _ok(client.post(BULK, json=[call("one")], headers=sandbox.headers()), 200)
     assert answer["results"][0] == {"index": 0, "status": "duplicate", "id": single["id"]}
     assert MSISDN in {c["value"] for c in single["usageCharacteristic"]}
+
+
+def test_bulk_and_single_records_are_stored_and_rendered_alike(client, sandbox, tmf_schema):  # type: ignore[no-untyped-def]
+    setup = line(client, sandbox, included_minutes=None)
+    single = _ok(client.post(USAGE, json=call("alike-1"), headers=sandbox.headers()))
+    answer = _ok(client.post(BULK, json=[call("alike-2")], headers=sandbox.headers()), 200)
+    bulk = _ok(client.get(f"{USAGE}/{answer['results'][0]['id']}",
+                          headers=sandbox.headers()), 200)
+    tmf_schema("TMF635-UsageManagement-v4.0.0.swagger.json", "Usage", bulk)
+    assert bulk["relatedParty"] == single["relatedParty"]
+    assert [p["@referredType"] for p in bulk["relatedParty"]] == ["BillingAccount",
+                                                                  "Individual"]
+    keep = ("usageRatingTag", "taxExcludedRatingAmount", "productRef", "billingPeriod",
+            "ratedQuantity", "allowanceConsumed")
+    assert [{k: r[k] for k in keep} for r in bulk["ratedProductUsage"]] == \
+        [{k: r[k] for k in keep} for r in single["ratedProductUsage"]]
+    by_customer = client.get(f"{USAGE}?relatedParty.id={setup['person']['id']}",
+                             headers=sandbox.headers()).json()
+    assert {u["id"] for u in by_customer} == {single["id"], bulk["id"]}
