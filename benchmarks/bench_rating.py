@@ -274,6 +274,14 @@ def phase_parquet(url: str, csv: Path, out: Path) -> dict[str, Any]:
 
     started = time.perf_counter()
     counts = {"read": 0, "accepted": 0, "duplicates": 0, "rejected": 0, "rated": 0}
+    stages = dict.fromkeys(("read", "normalise", "dedupe", "guide", "rate", "write"), 0.0)
+    clock = [time.perf_counter()]
+
+    def lap(stage: str) -> None:
+        now = time.perf_counter()
+        stages[stage] += now - clock[0]
+        clock[0] = now
+
     amount = Decimal(0)
     mapping = load_mapping("generic")
     seen = pl.DataFrame(schema={"dedup_key": pl.String})
@@ -287,7 +295,9 @@ def phase_parquet(url: str, csv: Path, out: Path) -> dict[str, Any]:
         offset = 0
         for part, chunk in enumerate(read_csv(csv, mapping,
                                               chunk_size=batch.CHUNK_ROWS * 5), start=1):
+            lap("read")
             normal, rejects = batch.normalize_frame(chunk, reading, offset=offset)
+            lap("normalise")
             offset += chunk.height
             counts["read"] += chunk.height
             counts["rejected"] += len(rejects)
@@ -296,6 +306,7 @@ def phase_parquet(url: str, csv: Path, out: Path) -> dict[str, Any]:
                 .join(seen, on="dedup_key", how="anti")
             counts["duplicates"] += normal.height - fresh.height
             seen = pl.concat([seen, fresh.select("dedup_key")])
+            lap("dedupe")
             guided = batch.guide_frame(ctx, fresh, guide)
             ok = guided.filter(pl.col("_guide").is_null())
             counts["rejected"] += guided.height - ok.height
@@ -307,8 +318,10 @@ def phase_parquet(url: str, csv: Path, out: Path) -> dict[str, Any]:
             versions = frozenset(events.get_column("price_version").unique().to_list())
             book = books.get(versions) or rating.book_for(ctx, versions)
             books[versions] = book
+            lap("guide")
             _grant(book, events, allowances, granted, AllowanceKey)
             result = vector.rate_frame(events, book, allowances)
+            lap("rate")
             rated = result.filter(pl.col("status") == "rated")
             counts["rated"] += rated.height
             counts["accepted"] += rated.height
@@ -319,9 +332,11 @@ def phase_parquet(url: str, csv: Path, out: Path) -> dict[str, Any]:
                 folder = out / f"period={period:%Y-%m-%d}"
                 folder.mkdir(parents=True, exist_ok=True)
                 frame.write_parquet(folder / f"part-{part:05d}.parquet")
+            lap("write")
     seconds = time.perf_counter() - started
     assert counts["read"] == counts["accepted"] + counts["duplicates"] + counts["rejected"]
     return {**counts, "amount_eur": str(amount), "seconds": round(seconds, 3),
+            "stages_s": {k: round(v, 3) for k, v in stages.items()},
             "records_per_s": round(counts["read"] / seconds), "peak_rss_mb": peak_rss_mb()}
 
 

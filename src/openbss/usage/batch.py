@@ -176,6 +176,23 @@ def _through(frame: pl.DataFrame, columns: Sequence[str], fn: Callable[..., Any]
                       maintain_order="left")
 
 
+def _fast_or_through(df: pl.DataFrame, fast: pl.Expr, columns: Sequence[str],
+                     fn: Callable[..., Any], dtype: Any, name: str) -> pl.DataFrame:
+    """``name`` from the Polars expression ``fast`` where it gives a value, else (null)
+    through :func:`_through` for those rows only."""
+    df = df.with_columns(fast.cast(dtype).alias(name), pl.lit(False).alias(f"_slow_{name}"))
+    rest = df.filter(pl.col(name).is_null()).select("row", *columns)
+    if rest.height == 0:
+        return df
+    done = _through(rest, columns, fn, dtype, name).select("row", name, f"_slow_{name}")
+    return df.update(done, on="row", how="left", include_nulls=False)
+
+
+_PRINTABLE = r"^[!-~]+$"  # printable ASCII, no space: Python's strip() leaves it as it is
+_SECONDS = frozenset({"s", "sec", "second", "seconds"})
+_BYTES = frozenset({"b", "byte", "bytes", "octet", "octets"})
+
+
 def _date_expr(reading: Reading) -> pl.Expr:
     text = pl.col("usageDate")
     naive = (text.str.replace("T", " ", literal=True)
@@ -271,8 +288,16 @@ def normalize_frame(frame: pl.DataFrame, reading: Reading, *, offset: int = 0,
         kind, name = norm._usage_type({"usageType": given, "metric": metric})
         return {"usage_type": kind, "metric": name}
 
-    df = _through(df, ["usageType", "metric"], usage_type,
-                  pl.Struct({"usage_type": pl.String, "metric": pl.String}), "_type")
+    type_dtype = pl.Struct({"usage_type": pl.String, "metric": pl.String})
+    given, metric = pl.col("usageType"), pl.col("metric")
+    kind = given.replace_strict(dict(norm.USAGE_TYPE_ALIASES), default=None,
+                                return_dtype=pl.String)
+    clean_metric = metric.is_null() | metric.str.contains(_PRINTABLE).fill_null(False)
+    fast_type = pl.when(kind.is_not_null() & clean_metric
+                        & ((kind != "event") | metric.is_not_null())).then(
+        pl.struct(kind.alias("usage_type"), metric.alias("metric"))).otherwise(None)
+    df = _fast_or_through(df, fast_type, ["usageType", "metric"], usage_type, type_dtype,
+                          "_type")
     df = df.with_columns(pl.col("_type").struct.field("usage_type").alias("usage_type"),
                          pl.col("_type").struct.field("metric").alias("_metric"))
 
@@ -285,7 +310,9 @@ def normalize_frame(frame: pl.DataFrame, reading: Reading, *, offset: int = 0,
     stripped: dict[str, str] = {}
     for names in id_columns.values():
         for name in names:
-            df = _through(df, [name], _strip, pl.String, f"_id_{name}")
+            value = pl.col(name)
+            df = _fast_or_through(df, pl.when(value.str.contains(_PRINTABLE)).then(value),
+                                  [name], _strip, pl.String, f"_id_{name}")
             stripped[name] = f"_id_{name}"
     name_expr: pl.Expr = pl.lit(None, dtype=pl.String)
     value_expr: pl.Expr = pl.lit(None, dtype=pl.String)
@@ -303,13 +330,28 @@ def normalize_frame(frame: pl.DataFrame, reading: Reading, *, offset: int = 0,
             raise norm._Reject("", None, "")
         return norm.identifier_value(name, name, value, region)
 
-    df = _through(df, ["identifier_name", "_identifier"], identifier, pl.String,
-                  "identifier_value")
+    ident = pl.col("_identifier")
+    fast_ident = pl.when((pl.col("identifier_name") != "msisdn")
+                         | ident.str.contains(norm.E164_FORM.pattern)).then(ident)
+    df = _fast_or_through(df, fast_ident, ["identifier_name", "_identifier"], identifier,
+                          pl.String, "identifier_value")
 
-    # quantity: distinct (type, duration, volume, quantity, unit, count) combinations
-    df = _through(df, ["usage_type", "duration", "volume", "quantity", "unit", "count"],
-                  _quantity_fn(reading),
-                  pl.Struct({"quantity": QUANTITY, "unit": pl.String}), "_qty")
+    # quantity: whole seconds / bytes by Polars, other forms through the scalar rule
+    qty_dtype = pl.Struct({"quantity": QUANTITY, "unit": pl.String})
+    fast_qty: pl.Expr = pl.lit(None, dtype=qty_dtype)
+    digits = r"^\d{1,18}$"
+    for usage, column, units, base in (("voice", "duration", _SECONDS, "second"),
+                                       ("data", "volume", _BYTES, "byte")):
+        default = (reading.units or {}).get(column, "s" if usage == "voice" else "b")
+        if default.strip().lower() not in units:
+            continue
+        fast_qty = pl.when((pl.col("usage_type") == usage)
+                           & pl.col(column).str.contains(digits).fill_null(False)).then(
+            pl.struct(pl.col(column).cast(pl.Int64).cast(QUANTITY).alias("quantity"),
+                      pl.lit(base).alias("unit"))).otherwise(fast_qty)
+    df = _fast_or_through(df, fast_qty, ["usage_type", "duration", "volume", "quantity",
+                                         "unit", "count"],
+                          _quantity_fn(reading), qty_dtype, "_qty")
 
     # numbers: as given in E.164 form, else E.164 when valid, else as dialled
     called = pl.col("calledNumber")

@@ -27,9 +27,11 @@ record or a :class:`Rejected` one with a reason code:
   ``invalid_quantity``, and so is a quantity of more than 9 decimal places of its base
   unit or of 10^28 base units or more. 0 (an unanswered call) is accepted.
 - the identifier: the first key (case-, space-, ``_``- and ``-``-insensitive) naming a
-  product identifier, in the order of ``IDENTIFIERS``; an MSISDN becomes E.164 by the
-  same rule as the product inventory (the source's ``defaultRegion``, else the tenant's);
-  none, or an MSISDN that is no valid number → ``malformed``.
+  product identifier, in the order of ``IDENTIFIERS``; an MSISDN written in E.164
+  (``+`` and up to 15 digits) is taken as given, one written nationally becomes E.164 by
+  the same rule as the product inventory (the source's ``defaultRegion``, else the
+  tenant's); none, or a national MSISDN that is no valid number → ``malformed`` (an E.164
+  number nobody holds is ``unknown_identifier`` when guided).
 - ``calledNumber`` / ``callingNumber`` → as given when written in E.164 already
   (``+`` and up to 15 digits), else E.164 when they are valid numbers in the region
   (``030 1234567`` → ``+49301234567``), else as dialled (an extension ``1002`` stays
@@ -378,7 +380,7 @@ def find_identifier(raw: Mapping[str, Any]) -> tuple[str, str, Any] | None:
 
 def identifier_value(name: str, key: str, value: Any, region: str) -> str:
     text = _text(value)
-    if name != "msisdn":
+    if name != "msisdn" or E164_FORM.match(text):
         return text
     number = e164(text, region)
     if number is None:
