@@ -73,12 +73,15 @@ def test_tutorial_rows_and_the_one_by_one_count() -> None:
                 ("RP_1001", "1002", at, 130, 0), ("RP_1001", "1003", at, 60, 0),
                 ("RP_1001", "1002", at, 130, 70), ("RP_1001", "1009", at, 5, 0),
                 ("NOPE", "1002", at, 5, 0), ("RP_SMS", "49", at, 1, 0),
-                ("RP_1001", "1002", datetime(2014, 8, 4, 23, 59, 30, tzinfo=UTC), 90, 0)]]
+                ("RP_1001", "1002", datetime(2014, 8, 4, 23, 59, 30, tzinfo=UTC), 90, 0),
+                ("RP_1001", "1002", datetime(2014, 8, 4, 23, 59, 30, tzinfo=UTC), 2 * 86400,
+                 0)]]
     out = cost_frame(t, _frame(rows))
     assert out["cost"].to_list()[:3] == [D("0.7169"), D("0.12"), D("0.1002")]
     assert out["error"].to_list()[3:5] == ["unrated_destination", "rating_plan_not_found"]
     assert out["rated_usage"].to_list()[1] == D(12)
-    # the call crossing midnight went through rate_plan
+    # the call crossing midnight is cut there in the frame; the one crossing two
+    # midnights went through rate_plan
     assert telecom_vector.LAST_STATS.one_by_one == 1
     _check(t, rows)
 

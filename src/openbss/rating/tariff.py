@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -83,8 +83,13 @@ class Timing:
 
     @property
     def start_seconds(self) -> int:
-        h, m, s = (int(p) for p in self.time.split(":"))
-        return h * 3600 + m * 60 + s
+        return _seconds_of_day(self.time)
+
+
+@lru_cache(maxsize=1024)
+def _seconds_of_day(text: str) -> int:
+    h, m, s = (int(p) for p in text.split(":"))
+    return h * 3600 + m * 60 + s
 
 
 ANY_TIMING = Timing()
