@@ -316,9 +316,7 @@ def _validate(t: TariffSet) -> None:
                 raise ValidationError(f"bad prefix {prefix!r}",
                                       field=f"destinations[{dest_id}][{i}]")
     for rates_id, slots in t.rates.items():
-        _check_id(rates_id, f"rates[{rates_id}]")
-        if not slots:
-            raise ValidationError("a rate needs a slot", field=f"rates[{rates_id}]")
+        _check_group(rates_id, slots, f"rates[{rates_id}]", "a rate needs a slot")
         previous: Decimal | None = None
         for i, s in enumerate(slots):
             path = f"rates[{rates_id}][{i}]"
@@ -335,9 +333,7 @@ def _validate(t: TariffSet) -> None:
                                       field=f"{path}.groupIntervalStart")
             previous = s.group_interval_start
     for dr_id, items in t.destination_rates.items():
-        _check_id(dr_id, f"destinationRates[{dr_id}]")
-        if not items:
-            raise ValidationError("empty destination rate", field=f"destinationRates[{dr_id}]")
+        _check_group(dr_id, items, f"destinationRates[{dr_id}]", "empty destination rate")
         for i, d in enumerate(items):
             path = f"destinationRates[{dr_id}][{i}]"
             if d.destination_id != ANY and d.destination_id not in t.destinations:
@@ -365,9 +361,8 @@ def _validate(t: TariffSet) -> None:
         if not isinstance(tm.time, str) or not _TIME.match(tm.time):
             raise ValidationError("time must be HH:MM:SS", field=f"timings[{timing_id}].time")
     for plan_id, bindings in t.rating_plans.items():
-        _check_id(plan_id, f"ratingPlans[{plan_id}]")
-        if not bindings:
-            raise ValidationError("a rating plan needs a binding", field=f"ratingPlans[{plan_id}]")
+        _check_group(plan_id, bindings, f"ratingPlans[{plan_id}]",
+                     "a rating plan needs a binding")
         for i, b in enumerate(bindings):
             path = f"ratingPlans[{plan_id}][{i}]"
             if b.destination_rates_id not in t.destination_rates:
@@ -393,6 +388,12 @@ def _validate(t: TariffSet) -> None:
             if not isinstance(subject, str) or not subject:
                 raise ValidationError("fallback subjects must be non-empty strings",
                                       field=f"{path}.fallbackSubjects[{j}]")
+
+
+def _check_group(key: object, items: tuple[Any, ...], path: str, empty: str) -> None:
+    _check_id(key, path)
+    if not items:
+        raise ValidationError(empty, field=path)
 
 
 def _check_id(value: object, path: str) -> None:
