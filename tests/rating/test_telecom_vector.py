@@ -55,7 +55,7 @@ def _check(t: TariffSet, rows: list[dict[str, Any]]) -> None:
         assert vector == _scalar(t, row), row
 
 
-@settings(max_examples=300, deadline=None,
+@settings(max_examples=200, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_cost_frame_equals_rate_plan_on_every_row(data: Any) -> None:

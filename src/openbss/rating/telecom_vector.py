@@ -426,9 +426,6 @@ def cost_frame(tariffs: TariffSet, frame: pl.DataFrame) -> pl.DataFrame:
     lf = lf.join(_gid_frame(tables.gids, ts=ts, m=m, rs=rs, it=it, k_max=k_max,
                             suffix="_0").lazy(), on="_gid_0", how="left",
                  maintain_order="left")
-    lf = lf.join(_gid_frame(tables.gids, ts=ts, m=m, rs=rs, it=it, k_max=k_max,
-                            suffix="_1").lazy(), on="_gid_1", how="left",
-                 maintain_order="left")
     u, s = pl.col("_u"), pl.col("_s")
     scale5 = it.lit(10 ** (m - GLOBAL_ROUNDING_DECIMALS))
     cf = pl.when(s == 0).then(pl.col("cf_0")).otherwise(it.lit(0))
@@ -436,7 +433,9 @@ def cost_frame(tariffs: TariffSet, frame: pl.DataFrame) -> pl.DataFrame:
                          cf.alias("_sofar"), pl.lit(False).alias("_stop"),
                          pl.lit(None, dtype=it.dtype).alias("_rated"),
                          pl.col("dec_0").alias("_dec"), pl.col("method_0").alias("_method"))
-    for suffix, seg_a, seg_b in (("_0", s, pl.col("_p")), ("_1", pl.col("_p"), u)):
+
+    def run_segment(lf: pl.LazyFrame, suffix: str, seg_a: pl.Expr,
+                    seg_b: pl.Expr) -> pl.LazyFrame:
         seg_on = pl.col(f"_gid{suffix}").is_not_null()
         for k in range(k_max):
             gis = pl.col(f"g{k}{suffix}")
@@ -490,7 +489,19 @@ def cost_frame(tariffs: TariffSet, frame: pl.DataFrame) -> pl.DataFrame:
                 .otherwise(pl.col("_rated")).alias("_rated"),
                 (pl.col("_stop") | cut).alias("_stop"),
                 pl.col("_cursor_next").alias("_cursor"))
-    lf = lf.collect().lazy()  # checkpoint
+        return lf
+
+    state = ["_i", "_total", "_sofar", "_stop", "_rated", "_cursor", "_dec", "_method"]
+    df0 = run_segment(lf, "_0", s, pl.col("_p")).collect()
+    # the second segment (a call cut at midnight or a band change) on those rows only
+    split_rows = df0.filter(pl.col("_gid_1").is_not_null())
+    if split_rows.height:
+        second = split_rows.lazy().join(
+            _gid_frame(tables.gids, ts=ts, m=m, rs=rs, it=it, k_max=k_max,
+                       suffix="_1").lazy(), on="_gid_1", how="left", maintain_order="left")
+        second_df = run_segment(second, "_1", pl.col("_p"), u).select(state).collect()
+        df0 = df0.update(second_df, on="_i", include_nulls=True)
+    lf = df0.lazy()
     total = pl.col("_total")
     rounded = total
     for d in sorted({r["dec"] for r in tables.gids}):
