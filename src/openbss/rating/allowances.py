@@ -120,7 +120,7 @@ def consume_frame(frame: pl.DataFrame, allowances: Allowances) -> pl.Series:
     zero = pl.Series("included", [0] * frame.height, dtype=pl.Int128)
     if not mask.any():
         return zero
-    rows = frame.with_row_index("_pos").filter(mask)
+    rows = frame.with_row_index("_row").filter(mask)
     buckets = rows.select(*BUCKET_COLUMNS, "_default_granted").unique(
         subset=list(BUCKET_COLUMNS), keep="first", maintain_order=True)
     keys = [AllowanceKey(scope, holder, price_id, start)
@@ -144,4 +144,4 @@ def consume_frame(frame: pl.DataFrame, allowances: Allowances) -> pl.Series:
     for bucket, consumed in totals.iter_rows():
         key = keys[bucket]
         allowances.used[key] = allowances.used.get(key, _ZERO) + from_units(consumed)
-    return zero.scatter(joined["_pos"], joined["_included"])
+    return zero.scatter(joined["_row"], joined["_included"])

@@ -30,6 +30,7 @@ Per event, in ``(usage_date, key)`` order:
 
 from __future__ import annotations
 
+import decimal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -37,6 +38,7 @@ from typing import Any
 
 from openbss.catalog.pricing import ChargeModel
 from openbss.core.errors import ValidationError
+from openbss.core.money import PRECISION
 from openbss.rating import allowances as allowance_rules
 from openbss.rating import metered, telecom
 from openbss.rating.book import (
@@ -54,6 +56,8 @@ __all__ = [
     "INVALID_QUANTITY",
     "UNRATED_DESTINATION",
     "TelecomCost",
+    "invalid_quantity_detail",
+    "no_model_detail",
     "no_price_detail",
     "rate_events",
     "select_price",
@@ -61,6 +65,10 @@ __all__ = [
 ]
 
 INVALID_QUANTITY = "invalid_quantity"
+#: Quantities (base units) must be below this (what the vectorized engine's columns hold).
+QUANTITY_LIMIT = Decimal(10) ** 28
+#: Sums of quantities (< 10^28, any decimals up to 30 places) are exact at 60 digits.
+_WIDE = decimal.Context(prec=PRECISION)
 UNRATED_DESTINATION = "unrated_destination"
 _ZERO = Decimal(0)
 
@@ -82,7 +90,8 @@ def no_price_detail(usage_type: str, metric: str | None, offering_id: str) -> st
 
 
 def invalid_quantity_detail(quantity: Decimal) -> str:
-    return f"quantity must be a finite number >= 0, got {quantity}"
+    shown = f"{quantity.normalize():f}" if quantity.is_finite() else str(quantity)
+    return f"quantity must be a finite number >= 0 and < 1E+28, got {shown}"
 
 
 def no_model_detail(price_id: str) -> str:
@@ -125,17 +134,17 @@ class _Engine:
     def __init__(self, book: RatingBook, allowances: Allowances) -> None:
         self.book = book
         self.allowances = allowances
-        self.models: dict[str, ChargeModel] = {}
+        self.models: dict[int, ChargeModel] = {}
 
     def base_model(self, price: UsagePrice, model: ChargeModel) -> ChargeModel:
-        cached = self.models.get(price.price_id)
+        cached = self.models.get(id(price))
         if cached is None:
-            cached = self.models[price.price_id] = metered.base_unit_model(model, price.scale)
+            cached = self.models[id(price)] = metered.base_unit_model(model, price.scale)
         return cached
 
     def rate(self, event: UsageEvent) -> RatedUsage | Unrated:
         q = event.quantity
-        if not q.is_finite() or q < 0:
+        if not q.is_finite() or q < 0 or q >= QUANTITY_LIMIT:
             return Unrated(event.key, INVALID_QUANTITY, invalid_quantity_detail(q))
         price = select_price(self.book, event)
         if price is None:
@@ -202,6 +211,7 @@ def rate_events(events: Sequence[UsageEvent], book: RatingBook,
     engine = _Engine(book, allowances)
     order = sorted(range(len(events)), key=lambda i: (events[i].usage_date, events[i].key))
     results: list[RatedUsage | Unrated | None] = [None] * len(events)
-    for index in order:
-        results[index] = engine.rate(events[index])
+    with decimal.localcontext(_WIDE):
+        for index in order:
+            results[index] = engine.rate(events[index])
     return [result for result in results if result is not None]

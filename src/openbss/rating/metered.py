@@ -181,9 +181,11 @@ def quantity_amount(model_b: ChargeModel, scale: Decimal, *, before: Decimal | N
     with _exact():
         after = charged if before is None else before + charged
     amount = period_price(model_b, after, scale)
-    if before is not None:
-        amount -= period_price(model_b, before, scale)
-    return amount
+    if before is None:
+        return amount
+    earlier = period_price(model_b, before, scale)
+    with _exact():
+        return amount - earlier
 
 
 def transaction_price(model_b: PercentageChargeModel, *, count_before: int,
