@@ -33,7 +33,7 @@ from openbss.rating.book import Unrated
 from openbss.usage import queries, settings
 from openbss.usage.errors import UsageNotDeletable, UsageNotEditable
 from openbss.usage.guiding import GuideCache, Guided, account_ref, customer_of, guide
-from openbss.usage.models import RejectReason, UsageRecord, UsageStatus
+from openbss.usage.models import USAGE_STATES, RejectReason, UsageRecord, UsageStatus
 from openbss.usage.normalize import Normalized, Rejected, normalize
 from openbss.usage.paths import PRODUCT_PATH, USAGE_API, USAGE_PATH, USAGE_SPECIFICATION_PATH
 from openbss.usage.schemas import Usage
@@ -281,6 +281,7 @@ def update_usage(ctx: Context, *, usage_id: str, patch: Any) -> UsageRecord:
     body = patched(current, patch, Usage).doc()
     row.body = body
     reprocess_row(ctx, row)
+    USAGE_STATES.check(UsageStatus.REJECTED, row.status, resource_id=row.id)
     record_change(ctx, api=USAGE_API, resource_name="usage", resource_id=row.id,
                   change="update", before=before, after=body,
                   event_resource=render_usage(ctx, row))
