@@ -27,7 +27,9 @@ Polars frame: cumulative sums per bucket over time,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 import polars as pl
 
@@ -108,6 +110,22 @@ def from_units(units: int) -> Decimal:
 BUCKET_COLUMNS = ("_scope", "_holder", "price_id", "period_start")
 
 
+def column_tuples(frame: pl.DataFrame, columns: Sequence[str]) -> list[tuple[Any, ...]]:
+    """The rows of ``frame[columns]`` as tuples, fast: datetime columns are converted
+    once per distinct value (there are few billing periods)."""
+    values: list[list[Any]] = []
+    for name in columns:
+        column = frame[name]
+        if isinstance(column.dtype, pl.Datetime):
+            distinct = column.unique()
+            instants = dict(zip(distinct.cast(pl.Int64).to_list(), distinct.to_list(),
+                                strict=True))
+            values.append([instants[i] for i in column.cast(pl.Int64).to_list()])
+        else:
+            values.append(column.to_list())
+    return list(zip(*values, strict=True))
+
+
 def consume_frame(frame: pl.DataFrame, allowances: Allowances) -> pl.Series:
     """The included part (Int128, 10⁻⁹ base units) of each row of ``frame``, which is
     in consumption order and has the columns ``_eligible`` (bool: the row consumes),
@@ -123,14 +141,21 @@ def consume_frame(frame: pl.DataFrame, allowances: Allowances) -> pl.Series:
     rows = frame.with_row_index("_row").filter(mask)
     buckets = rows.select(*BUCKET_COLUMNS, "_default_granted").unique(
         subset=list(BUCKET_COLUMNS), keep="first", maintain_order=True)
-    keys = [AllowanceKey(scope, holder, price_id, start)
-            for scope, holder, price_id, start in buckets.select(BUCKET_COLUMNS).iter_rows()]
+    keys = [AllowanceKey(*values) for values in column_tuples(buckets, BUCKET_COLUMNS)]
     granted: list[int] = []
     used: list[int] = []
+    defaults: dict[int, Decimal] = {}
     for key, default in zip(keys, buckets["_default_granted"].to_list(), strict=True):
-        granted.append(to_units(allowances.granted.setdefault(key, from_units(default)),
-                                "granted allowance"))
-        used.append(to_units(allowances.used.get(key, _ZERO), "used allowance"))
+        have = allowances.granted.get(key)
+        if have is None:
+            if default not in defaults:
+                defaults[default] = from_units(default)
+            allowances.granted[key] = defaults[default]
+            granted.append(default)
+        else:
+            granted.append(to_units(have, "granted allowance"))
+        spent = allowances.used.get(key)
+        used.append(0 if spent is None else to_units(spent, "used allowance"))
     table = buckets.select(BUCKET_COLUMNS).with_columns(
         _bucket=pl.int_range(pl.len(), dtype=pl.Int64),
         _left=pl.Series(granted, dtype=pl.Int128) - pl.Series(used, dtype=pl.Int128))
@@ -141,7 +166,8 @@ def consume_frame(frame: pl.DataFrame, allowances: Allowances) -> pl.Series:
         _included=pl.min_horizontal((pl.col("_left") - before).clip(lower_bound=0),
                                     pl.col("_q")))
     totals = joined.group_by("_bucket").agg(pl.col("_included").sum()).sort("_bucket")
-    for bucket, consumed in totals.iter_rows():
+    for bucket, consumed in zip(totals["_bucket"].to_list(), totals["_included"].to_list(),
+                                strict=True):
         key = keys[bucket]
-        allowances.used[key] = allowances.used.get(key, _ZERO) + from_units(consumed)
+        allowances.used[key] = from_units(used[bucket] + consumed)
     return zero.scatter(joined["_row"], joined["_included"])

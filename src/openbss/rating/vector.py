@@ -279,6 +279,10 @@ def _at(value: Decimal, places: int) -> int:
     return exact
 
 
+def _from_scaled(units: int, places: int) -> Decimal:
+    return Decimal(f"{units}E-{places}")
+
+
 def _at_or_none(value: Decimal, places: int) -> int | None:
     """``value * 10**places`` as an int, None when it is not an integer."""
     scaled = value.scaleb(places)
@@ -440,7 +444,7 @@ def _metered(rows: pl.DataFrame, prices: list[UsagePrice], allowances: Allowance
         model_b = metered.base_unit_model(model, price.scale)
         plan = _plan(model_b, price.scale)
         keys = sub.select(group).unique(maintain_order=True)
-        mkeys = [MeteredKey(*k) for k in keys.iter_rows()]
+        mkeys = [MeteredKey(*k) for k in allowance_rules.column_tuples(keys, group)]
         percentage = isinstance(model_b, PercentageChargeModel)
         before_q = [allowances.metered.get(k) for k in mkeys]
         before_n = [allowances.metered_events.get(k, (0, Decimal(0))) for k in mkeys]
@@ -479,15 +483,16 @@ def _metered(rows: pl.DataFrame, prices: list[UsagePrice], allowances: Allowance
         priced = sub.with_columns(_amount=amount, _merror=pl.lit(None, dtype=pl.Utf8))
         out.append(priced.select("_pos", "_amount", "_merror"))
         totals = priced.group_by("_g").agg(pl.col("_v").sum(), pl.len()).sort("_g")
-        for g, v, count in totals.iter_rows():
+        for g, v, count in zip(totals["_g"].to_list(), totals["_v"].to_list(),
+                               totals["len"].to_list(), strict=True):
             key = mkeys[g]
-            added = Decimal(v).scaleb(-plan.kb)
             if percentage:
-                n0, a0 = allowances.metered_events.get(key, (0, Decimal(0)))
-                allowances.metered_events[key] = (n0 + count, a0 + added)
+                n0 = before_n[g][0]
+                allowances.metered_events[key] = (n0 + count, _from_scaled(
+                    scaled_a[g] + v, plan.kb))
             else:
-                b0 = allowances.metered.get(key)
-                allowances.metered[key] = added if b0 is None else b0 + added
+                b0 = scaled[g] if before_q[g] is not None else 0
+                allowances.metered[key] = _from_scaled(b0 + v, plan.kb)
     if not out:
         return pl.DataFrame(schema={"_pos": pl.UInt32, "_amount": _I128, "_merror": pl.Utf8})
     return pl.concat(out)
