@@ -44,8 +44,15 @@ Meaning (docs/usage-and-rating.md has the worked examples):
      amounts of a period always add up to the charge model applied to the period's
      total (for a ``volume`` model a later event can lower the period's price: its
      amount is then negative); percentage models price each event's quantity as one
-     transaction amount, in order.
-4. Amounts keep full precision (never rounded here; billing rounds per invoice line).
+     transaction amount, in order. The period's *first* charged event pays
+     ``price(charged)`` in full (so the first tier's flat fee, charged by the catalog at
+     zero units too, is paid once; a period without charged usage has no rated usage).
+     An event whose charged part is 0 is not priced (amount 0, no transaction);
+4. Amounts keep full precision (billing rounds per invoice line). The one exception is
+   a metered price whose exact value is not a finite decimal (130 s at a per-minute
+   price): ``rating.metered`` keeps the period's cumulative price rounded half-even to
+   18 decimal places, so the amounts still add up to the period's price exactly.
+   Quantities must be below 10^28 base units (``invalid_quantity`` otherwise).
 """
 
 from __future__ import annotations
@@ -141,8 +148,9 @@ class Allowances:
 
     granted: dict[AllowanceKey, Decimal] = field(default_factory=dict)
     used: dict[AllowanceKey, Decimal] = field(default_factory=dict)
-    #: charged quantity (price units) already priced per (product, price, period), and
-    #: for percentage models the transactions already priced (count, amount)
+    #: charged quantity (base units) already priced per (product, price, period), and
+    #: for percentage models the transactions already priced (count, base units); a
+    #: period not in the dict has had no charged event yet
     metered: dict[MeteredKey, Decimal] = field(default_factory=dict)
     metered_events: dict[MeteredKey, tuple[int, Decimal]] = field(default_factory=dict)
 
