@@ -181,6 +181,32 @@ def drop_postgres_database(url: str, name: str) -> None:
     engine.dispose()
 
 
+def bench_database(database_url: str | None, postgres: bool, prefix: str
+                   ) -> tuple[Path, str, str | None, dict[str, str]]:
+    """The database of a benchmark run: a temporary SQLite file, or a fresh PostgreSQL
+    database on the server of ``database_url`` (``postgres``: of OPENBSS_DATABASE_URL);
+    ``(temporary directory, database URL, PostgreSQL database to drop or None, the
+    server's environment)``. Exits with a message on a bad URL."""
+    base_url = database_url
+    if postgres and base_url is None:
+        base_url = os.environ.get("OPENBSS_DATABASE_URL", "")
+        if not base_url.startswith("postgresql"):
+            sys.exit("--postgres needs OPENBSS_DATABASE_URL=postgresql://… "
+                     "(source scripts/pg-throwaway && pg_start)")
+    if base_url is not None and not base_url.startswith("postgresql"):
+        sys.exit("--database-url must be a postgresql:// URL (SQLite is the default)")
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    pg_name = None
+    if base_url:
+        url, pg_name = fresh_postgres_database(base_url)
+    else:
+        url = f"sqlite:///{tmp}/var/openbss.db"
+    env = {**os.environ, "OPENBSS_DATABASE_URL": url,
+           "OPENBSS_SECRET_KEY": os.environ.get("OPENBSS_BENCH_SECRET_KEY")
+           or secrets.token_hex(32), "OPENBSS_HOME": str(tmp)}
+    return tmp, url, pg_name, env
+
+
 # --- load generators ------------------------------------------------------------------
 
 WRK_DONE = """
