@@ -22,10 +22,6 @@ def sandbox(make_tenant):  # type: ignore[no-untyped-def]
     return make_tenant(sandbox=True, clock_start=T0, region="DE")
 
 
-def _advance(client, tenant, **step: int) -> None:  # type: ignore[no-untyped-def]
-    _ok(client.post("/api/v1/testClock/advance", json=step, headers=tenant.headers()), 200)
-
-
 def test_a_number_that_moved_is_charged_to_whoever_held_it_then(client, sandbox):  # type: ignore[no-untyped-def]
     first = line(client, sandbox)  # holds the number from 09:00; the clock is at 10:00
     _ok(client.patch(f"/tmf-api/productInventory/v4/product/{first['product']['id']}",
