@@ -280,7 +280,10 @@ def test_rate_frame_equals_rate_events_and_stores_the_same(client, sandbox):  # 
                 RatedUsage.tenant_id == ctx.tenant_id,
                 RatedUsage.usage_id.like(f"{prefix}%")).order_by(RatedUsage.usage_id)
             return [(r.usage_id[1:], r.quantity, r.included, r.charged, r.amount,
-                     r.period_start, r.price_id in (one.data_price, twin.data_price),
+                     r.usage_date, r.period_start, r.period_end, r.rated_at, r.current,
+                     r.correction, r.generation, r.invoice_id, r.currency, r.usage_type,
+                     r.metric, r.tax_category,
+                     r.price_id in (one.data_price, twin.data_price),
                      r.tariff, (r.detail or {}).get("allowance", {}).get("scope"))
                     for r in rows]
         assert stored("1") == stored("2")

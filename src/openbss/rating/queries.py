@@ -180,8 +180,7 @@ def insert_rated_frame(ctx: Context, frame: pl.DataFrame) -> None:
     if frame.height == 0:
         return
     if not _is_postgresql(ctx):
-        values = [{**r, "tenant_id": ctx.tenant_id} for r in frame.to_dicts()]
-        ctx.session.connection().execute(insert(RatedUsage), values)
+        _insert_rated_sqlite(ctx, frame)
         return
     out = frame.with_columns(pl.lit(ctx.tenant_id).alias("tenant_id"),
                              pl.col("detail").struct.json_encode())
@@ -192,6 +191,38 @@ def insert_rated_frame(ctx: Context, frame: pl.DataFrame) -> None:
     with raw.cursor() as cursor, cursor.copy(
             f"COPY rated_usage ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
         copy.write(data)
+
+
+def _insert_rated_sqlite(ctx: Context, frame: pl.DataFrame) -> None:
+    """SQLite: the frame's values in the columns' stored forms, computed by Polars
+    (``ExactDecimal`` as plain decimal text, ``UTCDateTime`` as SQLAlchemy's SQLite text
+    ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC, booleans 0/1, ``detail`` JSON text), then one
+    ``executemany`` of the DB-API cursor in the session's transaction: no per-value
+    Python type processing (tests/rating/test_service.py reads them back through the ORM
+    and compares them with the per-record path's rows)."""
+    import polars as pl
+
+    stored = []
+    for name in RATED_COLUMNS:
+        column, dtype = pl.col(name), frame.schema[name]
+        if isinstance(dtype, pl.Datetime):
+            column = column.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
+        elif isinstance(dtype, pl.Decimal):
+            column = column.cast(pl.Utf8)
+        elif dtype == pl.Boolean:
+            column = column.cast(pl.Int8)
+        elif isinstance(dtype, pl.Struct):
+            column = column.struct.json_encode()
+        stored.append(column.alias(name))
+    rows = frame.select(pl.lit(ctx.tenant_id).alias("tenant_id"), *stored)
+    raw: Any = ctx.session.connection().connection.dbapi_connection  # sqlite3
+    raw.executemany(_SQLITE_INSERT, rows.iter_rows())
+
+
+# column names are this module's constants, values are bound parameters
+_SQLITE_INSERT = (f"INSERT INTO {RatedUsage.__tablename__} "  # noqa: S608
+                  f"(tenant_id, {', '.join(RATED_COLUMNS)}) "
+                  f"VALUES ({', '.join('?' for _ in range(len(RATED_COLUMNS) + 1))})")
 
 
 def rated_current(ctx: Context, usage_ids: Sequence[str]) -> list[RatedUsage]:
