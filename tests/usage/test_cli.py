@@ -1,0 +1,99 @@
+"""``openbss usage import / rejects list / rejects reprocess / rerate``: summaries as
+one JSON object, exit codes (0 done, 1 file or mapping error, 2 bad usage)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+from usage_helpers import T0, line
+
+from openbss.cli import app
+
+KEYS = ["read", "accepted", "duplicates", "rejected", "rejectedByReason", "rated",
+        "amounts"]
+
+
+@pytest.fixture
+def sandbox(make_tenant):  # type: ignore[no-untyped-def]
+    return make_tenant(sandbox=True, clock_start=T0, region="DE")
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _json(*args: str) -> dict:
+    code, out, err = _run(*args, "--json")
+    assert code == 0, err or out
+    lines = out.strip().splitlines()
+    assert len(lines) == 1, out
+    data: dict = json.loads(lines[0])
+    return data
+
+
+def test_import_prints_exactly_the_summary_keys(client, sandbox, tmp_path: Path):  # type: ignore[no-untyped-def]
+    line(client, sandbox, included_minutes=None)
+    path = tmp_path / "cdr.csv"
+    path.write_text("recordId,usageDate,usageType,msisdn,duration\n"
+                    "1,2026-01-10T10:00:00Z,voice,+4915112345678,60\n"
+                    "2,2026-01-10T10:00:00Z,voice,+4915100000000,60\n"
+                    "1,2026-01-10T10:00:00Z,voice,+4915112345678,60\n")
+    data = _json("usage", "import", str(path), "--tenant", sandbox.name)
+    assert list(data) == KEYS
+    assert data == {"read": 3, "accepted": 1, "duplicates": 1, "rejected": 1,
+                    "rejectedByReason": {"unknown_identifier": 1}, "rated": 1,
+                    "amounts": {"EUR": "0.1"}}
+    code, out, _ = _run("usage", "import", str(path), "--tenant", sandbox.name)
+    assert code == 0 and "duplicates" in out  # the table
+    listed = _json("usage", "rejects", "list", "--tenant", sandbox.name,
+                   "--reason", "unknown_identifier")
+    assert [r["recordId"] for r in listed["rejects"]] == ["2"]
+    again = _json("usage", "rejects", "reprocess", "--tenant", sandbox.name)
+    assert (again["read"], again["rejectedByReason"]) == (1, {"unknown_identifier": 1})
+
+
+def test_ndjson_import_and_rerate(client, sandbox, tmp_path: Path):  # type: ignore[no-untyped-def]
+    setup = line(client, sandbox, included_minutes=None)
+    path = tmp_path / "u.ndjson"
+    path.write_text(
+        '{"recordId": "n1", "usageDate": "2026-01-10T10:00:00Z", "usageType": "voice", '
+        '"msisdn": "+4915112345678", "duration": "120"}\n'
+        "this is no json\n")
+    data = _json("usage", "import", str(path), "--tenant", sandbox.name, "--source", "app")
+    assert (data["accepted"], data["rejectedByReason"]) == (1, {"malformed": 1})
+    assert data["amounts"] == {"EUR": "0.2"}
+    report = _json("usage", "rerate", "--account", setup["account"]["id"],
+                   "--from", "2026-01-01", "--to", "2026-02-01", "--tenant", sandbox.name)
+    assert (report["records"], report["rated"]) == (1, 1)
+    assert report["difference"] == {"EUR": "0"}
+    assert Decimal(report["before"]["EUR"]) == Decimal(report["after"]["EUR"]) == \
+        Decimal("0.2")
+
+
+@pytest.mark.parametrize(("args", "code", "says"), [
+    (["usage", "import", "missing.csv"], 1, "no such file"),
+    (["usage", "import", "{file}", "--mapping", "nope.yaml"], 1, "cannot read mapping"),
+    (["usage", "import", "{file}", "--mapping", "{badmap}"], 1, "columns.duraton"),
+    (["usage", "import", "{file}", "--mapping", "{wrongcol}"], 1, "no column"),
+    (["usage", "import", "{file}", "--format", "xml"], 2, "csv or ndjson"),
+    (["usage", "rejects", "list", "--reason", "sunspots"], 2, "unknown_identifier"),
+    (["usage", "rerate", "--from", "2026-01-01", "--to", "2026-02-01"], 2, "--all"),
+    (["usage", "rerate", "--all", "--from", "yesterday", "--to", "2026-02-01"], 2,
+     "ISO 8601"),
+])
+def test_exit_codes(sandbox, tmp_path: Path, args, code, says):  # type: ignore[no-untyped-def]
+    file = tmp_path / "cdr.csv"
+    file.write_text("recordId,usageDate\n1,2026-01-10\n")
+    badmap = tmp_path / "bad.yaml"
+    badmap.write_text("columns: {duraton: billsec}\n")
+    wrongcol = tmp_path / "wrong.yaml"
+    wrongcol.write_text("columns: {duration: billsec}\n")
+    filled = [a.format(file=file, badmap=badmap, wrongcol=wrongcol) for a in args]
+    exit_code, out, err = _run(*filled, "--tenant", sandbox.name)
+    assert exit_code == code, (out, err)
+    assert says in out + err
