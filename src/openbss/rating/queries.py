@@ -79,16 +79,22 @@ CounterKey = tuple[str, str, str, datetime]  # scope, holder, price_id, period_s
 def counters(ctx: Context, keys: Sequence[CounterKey], *, lock: bool) -> list[Row[Any]]:
     """The counters of ``keys`` (id, scope, holder, price_id, period_start, granted,
     used); ``lock``: ``FOR UPDATE`` on PostgreSQL (SQLite serializes writers), so two
-    concurrent raters never consume the same allowance."""
+    concurrent raters never consume the same allowance. One statement per (scope, price,
+    period) and up to :data:`CHUNK` holders — the unique index answers each."""
+    groups: dict[tuple[str, str, datetime], list[str]] = {}
+    for scope, holder, price_id, start in keys:
+        groups.setdefault((scope, price_id, start), []).append(holder)
     found: list[Row[Any]] = []
     c = AllowanceCounter
-    for chunk in _chunks(list(keys)):
-        stmt = scoped(ctx, c.id, c.scope, c.holder, c.price_id, c.period_start, c.granted,
-                      c.used).where(tuple_(c.scope, c.holder, c.price_id,
-                                           c.period_start).in_(list(chunk)))
-        if lock:
-            stmt = stmt.order_by(c.id).with_for_update()
-        found.extend(ctx.session.execute(stmt).all())
+    for (scope, price_id, start), holders in sorted(groups.items()):
+        for chunk in _chunks(sorted(holders), 5 * CHUNK):
+            stmt = scoped(ctx, c.id, c.scope, c.holder, c.price_id, c.period_start,
+                          c.granted, c.used).where(
+                c.scope == scope, c.price_id == price_id, c.period_start == start,
+                c.holder.in_(list(chunk)))
+            if lock:
+                stmt = stmt.order_by(c.holder).with_for_update()
+            found.extend(ctx.session.execute(stmt).all())
     return found
 
 
