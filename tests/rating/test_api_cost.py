@@ -24,10 +24,7 @@ from typer.testing import CliRunner
 
 from openbss.cli import app
 
-TUTORIAL = Path(__file__).resolve().parents[3] / "shared" / "specs" / "cdr" / \
-    "cgrates-tutorial-tariffplan"
-if not TUTORIAL.is_dir():  # the checkout's sibling, or the vendored copy
-    TUTORIAL = Path("/work/shared/specs/cdr/cgrates-tutorial-tariffplan")
+TUTORIAL = Path(__file__).resolve().parents[2] / "specs" / "cdr" / "cgrates-tutorial-tariffplan"
 COST = "/api/v1/rating/cost"
 CALL = {"category": "call", "subject": "1001", "account": "1001", "destination": "1002",
         "answerTime": "2014-08-04T13:00:00Z", "usage": "2m10s"}

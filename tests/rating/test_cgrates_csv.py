@@ -13,7 +13,7 @@ from openbss.core.errors import ValidationError
 from openbss.rating.cgrates_csv import ignored_files, read_dir, write_dir
 from openbss.rating.tariff import RateSlot, TariffSet
 
-TUTORIAL = Path(__file__).resolve().parents[3] / "shared/specs/cdr/cgrates-tutorial-tariffplan"
+TUTORIAL = Path(__file__).resolve().parents[2] / "specs/cdr/cgrates-tutorial-tariffplan"
 
 
 def test_reads_the_tutorial_plan() -> None:

@@ -282,7 +282,7 @@ def test_engines_agree(data: st.DataObject) -> None:
 
 # -- the CGRateS tutorial plan ------------------------------------------------------------
 
-TUTORIAL = Path(__file__).resolve().parents[3] / "shared/specs/cdr/cgrates-tutorial-tariffplan"
+TUTORIAL = Path(__file__).resolve().parents[2] / "specs/cdr/cgrates-tutorial-tariffplan"
 
 
 @pytest.mark.skipif(not TUTORIAL.is_dir(), reason="the CGRateS tutorial plan is not here")

@@ -1,6 +1,6 @@
 """CGRateS-exact telecom rating: the costs CGRateS itself computes are the reference.
 
-The tutorial tariff plan is ../shared/specs/cdr/cgrates-tutorial-tariffplan (CGRateS's
+The tutorial tariff plan is specs/cdr/cgrates-tutorial-tariffplan (CGRateS's
 data/tariffplans/tutorial). Each reference case names the CGRateS test it comes from; the
 other cases work out CGRateS's rules (engine/timespans.go, engine/calldesc.go,
 engine/rateinterval.go, engine/ratingprofile.go, utils/coreutils.go) by hand, with the
@@ -29,7 +29,7 @@ from openbss.rating.tariff import (
 )
 from openbss.rating.telecom import cost, destination_of, parse_usage, rate_plan
 
-TUTORIAL = Path(__file__).resolve().parents[3] / "shared/specs/cdr/cgrates-tutorial-tariffplan"
+TUTORIAL = Path(__file__).resolve().parents[2] / "specs/cdr/cgrates-tutorial-tariffplan"
 AT = datetime(2014, 8, 4, 13, 0, tzinfo=UTC)  # a Monday, after every activation
 
 

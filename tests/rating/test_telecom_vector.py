@@ -20,7 +20,7 @@ from openbss.rating.tariff import TariffSet
 from openbss.rating.telecom import rate_plan
 from openbss.rating.telecom_vector import cost_frame
 
-TUTORIAL = Path(__file__).resolve().parents[3] / "shared/specs/cdr/cgrates-tutorial-tariffplan"
+TUTORIAL = Path(__file__).resolve().parents[2] / "specs/cdr/cgrates-tutorial-tariffplan"
 ERRORS = {"UNAUTHORIZED_DESTINATION": "unrated_destination",
           "RATING_PLAN_NOT_FOUND": "rating_plan_not_found"}
 

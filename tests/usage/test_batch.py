@@ -141,7 +141,7 @@ def test_ingest_rows_answers_in_order_in_the_callers_transaction(client, sandbox
 
 def test_asterisk_master_csv(client, make_tenant, tmp_path):  # type: ignore[no-untyped-def]
     tenant = make_tenant(sandbox=True, clock_start=T0, region="US")
-    sample = Path(__file__).resolve().parents[2].parent / "shared/specs/cdr/asterisk/" \
+    sample = Path(__file__).resolve().parents[2] / "specs/cdr/asterisk/" \
         "Master.sample.csv"
     summary = _import(sample, tenant, mapping="asterisk", source="pbx")
     _check(summary)

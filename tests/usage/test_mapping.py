@@ -16,7 +16,7 @@ from openbss.usage.mapping import (
     read_ndjson,
 )
 
-SPECS = Path(__file__).resolve().parents[2].parent / "shared" / "specs" / "cdr"
+SPECS = Path(__file__).resolve().parents[2] / "specs" / "cdr"
 
 
 def test_asterisk_preset_reads_master_csv() -> None:
