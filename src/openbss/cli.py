@@ -10,11 +10,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from openbss.catalog.cli import catalog_app, require_ready
+from openbss.catalog.cli import catalog_app
+from openbss.core.cli_support import require_ready
 from openbss.core.errors import OpenBSSError
 from openbss.rating.cli import rating_app
-from openbss.rating.cli import require_ready as rating_require_ready
-from openbss.usage.cli import require_ready as usage_require_ready
 from openbss.usage.cli import usage_app
 
 app = typer.Typer(
@@ -99,8 +98,6 @@ def _ready() -> None:
 
 
 require_ready(_ready)
-rating_require_ready(_ready)
-usage_require_ready(_ready)
 
 
 @app.command()

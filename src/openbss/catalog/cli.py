@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from openbss.core.cli_support import ready
+
 catalog_app = typer.Typer(help="Import and export product catalogs (YAML/JSON).",
                           no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)
-_checks: list[Callable[[], None]] = []
-
-
-def require_ready(check: Callable[[], None]) -> None:
-    """The ``openbss`` command hands in its readiness check (secret key, database), so
-    this context never imports the top floor."""
-    _checks.append(check)
-
-
-def _ready() -> None:
-    if not _checks:
-        raise RuntimeError("catalog_app runs under the openbss command (openbss.cli), "
-                           "which registers its readiness check with require_ready")
-    for check in _checks:
-        check()
 
 
 @catalog_app.command("import")
@@ -45,7 +31,7 @@ def import_file(
     from openbss.core.context import system_context
     from openbss.core.db import unit_of_work
 
-    _ready()
+    ready()
     try:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
@@ -72,7 +58,7 @@ def export_file(
     if format not in ("yaml", "json"):
         err.print("[red]error:[/red] --format must be yaml or json", highlight=False)
         raise typer.Exit(2)
-    _ready()
+    ready()
     with unit_of_work() as session:
         ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
         text = importer.dump(exporter.export_catalog(ctx), format)

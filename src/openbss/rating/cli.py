@@ -3,36 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from openbss.core.cli_support import fail, ready
+
 rating_app = typer.Typer(help="Telecom tariffs: import and export CGRateS tariff plans.",
                          no_args_is_help=True)
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
-_checks: list[Callable[[], None]] = []
 
-
-def require_ready(check: Callable[[], None]) -> None:
-    """The ``openbss`` command hands in its readiness check (secret key, database)."""
-    _checks.append(check)
-
-
-def _ready() -> None:
-    if not _checks:
-        raise RuntimeError("rating_app runs under the openbss command (openbss.cli), "
-                           "which registers its readiness check with require_ready")
-    for check in _checks:
-        check()
-
-
-def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(1)
 
 
 @rating_app.command("import-cgrates")
@@ -57,7 +40,7 @@ def import_cgrates(
     from openbss.core.errors import OpenBSSError
     from openbss.rating import service
 
-    _ready()
+    ready()
     try:
         with unit_of_work() as session:
             ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
@@ -68,7 +51,7 @@ def import_cgrates(
                        "counts": result.counts, "ignored": result.ignored}
     except OpenBSSError as exc:
         where = f" ({exc.field})" if exc.field else ""
-        _fail(f"{exc.message}{where}")
+        fail(f"{exc.message}{where}")
         return
     if as_json:
         typer.echo(json.dumps(summary))
@@ -97,14 +80,14 @@ def export_cgrates(
     from openbss.core.errors import OpenBSSError
     from openbss.rating import service
 
-    _ready()
+    ready()
     try:
         with unit_of_work() as session:
             ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
             counts = service.export_cgrates(ctx, directory=directory, name=name)
     except OpenBSSError as exc:
         where = f" ({exc.field})" if exc.field else ""
-        _fail(f"{exc.message}{where}")
+        fail(f"{exc.message}{where}")
         return
     out.print(f"exported {'tariff ' + repr(name) if name else 'all tariffs'} of tenant "
               f"{tenant!r} to {directory}", highlight=False)

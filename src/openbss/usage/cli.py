@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from openbss.core.cli_support import fail, ready
+
 usage_app = typer.Typer(help="Usage mediation: import CDR files, rejects, re-rating.",
                         no_args_is_help=True)
 rejects_app = typer.Typer(help="Rejected usage records: list them, process them again.",
@@ -22,25 +24,7 @@ rejects_app = typer.Typer(help="Rejected usage records: list them, process them 
 usage_app.add_typer(rejects_app, name="rejects")
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
-_checks: list[Callable[[], None]] = []
 
-
-def require_ready(check: Callable[[], None]) -> None:
-    """The ``openbss`` command hands in its readiness check (secret key, database)."""
-    _checks.append(check)
-
-
-def _ready() -> None:
-    if not _checks:
-        raise RuntimeError("usage_app runs under the openbss command (openbss.cli), "
-                           "which registers its readiness check with require_ready")
-    for check in _checks:
-        check()
-
-
-def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    raise typer.Exit(1)
 
 
 def _emit(data: dict[str, Any]) -> None:
@@ -58,7 +42,7 @@ def _context(tenant: str) -> Iterator[Any]:
         with unit_of_work() as session:
             yield system_context(session, tenant_by_name(session, tenant), actor="cli")
     except OpenBSSError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _summary_table(title: str, data: dict[str, Any]) -> Table:
@@ -102,15 +86,15 @@ def import_usage(
     try:
         spec = load_mapping(mapping)
     except MappingError as exc:
-        _fail(f"mapping {exc} — see docs/usage-and-rating.md (Mediation) for the format")
+        fail(f"mapping {exc} — see docs/usage-and-rating.md (Mediation) for the format")
         raise
     chosen = format or ("ndjson" if file.suffix.lower() in (".ndjson", ".jsonl")
                         and spec.name == "generic" else spec.format)
     spec = dataclasses.replace(spec, format=chosen)
     name = source or spec.name
     if not file.is_file():
-        _fail(f"cannot read {file}: no such file")
-    _ready()
+        fail(f"cannot read {file}: no such file")
+    ready()
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     progress = Progress(TextColumn("importing {task.description}"), BarColumn(),
@@ -127,10 +111,10 @@ def import_usage(
             summary = batch.import_file(file, mapping=spec, source=name, tenant=tenant,
                                         progress=advance)
     except MappingError as exc:
-        _fail(f"{file}: {exc} (check --mapping and --format)")
+        fail(f"{file}: {exc} (check --mapping and --format)")
         raise
     except OpenBSSError as exc:
-        _fail(str(exc))
+        fail(str(exc))
         raise
     data = summary.to_json()
     if as_json:
@@ -161,7 +145,7 @@ def list_rejects(
     from openbss.usage import queries
 
     _reason(reason)
-    _ready()
+    ready()
     with _context(tenant) as ctx:
         rows = queries.rejects_page(ctx, reason=reason, after=None, limit=limit)
         items = [{"id": r.id, "source": r.source, "recordId": r.record_id,
@@ -192,7 +176,7 @@ def reprocess_rejects(
     from openbss.usage import batch
 
     _reason(reason)
-    _ready()
+    ready()
     with _context(tenant) as ctx:
         summary = batch.reprocess(ctx, reason=reason)
     data = summary.to_json()
@@ -234,7 +218,7 @@ def rerate_usage(
     lo, hi = _instant(start, "--from"), _instant(end, "--to")
     if hi <= lo:
         raise typer.BadParameter("must be after --from", param_hint="--to")
-    _ready()
+    ready()
     with _context(tenant) as ctx:
         data = rerate(ctx, account_id=account, start=lo, end=hi).to_json()
     if as_json:
