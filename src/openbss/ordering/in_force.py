@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from openbss.core.context import Context
 from openbss.core.errors import ValidationError
@@ -33,7 +34,8 @@ class InForce:
     intervals: tuple[EffectiveInterval, ...]
 
 
-def _changes_of(rows: Sequence[ProductHistory]) -> list[ProductChange]:
+def _changes_of(rows: Sequence[Any]) -> list[ProductChange]:
+    """Interval changes from history rows (ORM rows or column rows: change, at, after)."""
     kinds = {k.value for k in ChangeKind}
     changes = []
     for h in rows:
@@ -79,7 +81,7 @@ def in_force(ctx: Context, *, start: datetime, end: datetime,
 
 
 def _held(intervals: Sequence[EffectiveInterval],
-          claims: Sequence[ProductIdentifier]) -> list[EffectiveInterval]:
+          claims: Sequence[Any]) -> list[EffectiveInterval]:
     cut: list[EffectiveInterval] = []
     for interval in intervals:
         for claim in claims:
@@ -113,23 +115,21 @@ def identifier_intervals(ctx: Context, *, start: datetime, end: datetime,
     """Every identifier (of ``name``, or all) held by a product during ``[start, end)``,
     cut to the product's effective intervals: the set-based form of :func:`in_force` by
     identifier, for guiding files of usage (a few statements, whatever the size)."""
-    claims = queries.claims_during(ctx, start, end, name)
-    by_product: dict[str, list[ProductIdentifier]] = {}
+    claims = queries.claim_rows_during(ctx, start, end, name)
+    by_product: dict[str, list[Any]] = {}
     for claim in claims:
         by_product.setdefault(claim.product_id, []).append(claim)
-    products = {p.id: p for p in queries.products_by_id(ctx, by_product)}
-    histories: dict[str, list[ProductHistory]] = {}
-    for h in queries.history(ctx, products):
+    histories: dict[str, list[Any]] = {}
+    for h in queries.claimant_history_rows(ctx, start, end, name):
         histories.setdefault(h.product_id, []).append(h)
     found = intervals_by_product({pid: _changes_of(rows) for pid, rows in histories.items()},
                                  start, end, include_suspended=True)
     rows: list[IdentifierInterval] = []
     for pid, intervals in sorted(found.items()):
-        product = products[pid]
-        for claim in by_product[pid]:
+        for claim in by_product.get(pid, []):
             for interval in _held(intervals, [claim]):
                 rows.append(IdentifierInterval(
-                    claim.name, claim.value, pid, product.billing_account_id,
-                    product.parent_id, interval.start, interval.end,
+                    claim.name, claim.value, pid, claim.billing_account_id,
+                    claim.parent_id, interval.start, interval.end,
                     interval.kind.value, interval.price_version, interval.quantity))
     return sorted(rows, key=lambda r: (r.name, r.value, r.start))

@@ -93,16 +93,37 @@ def holders_during(ctx: Context, value: str, start: datetime,
         .order_by(ProductIdentifier.valid_from)))
 
 
-def claims_during(ctx: Context, start: datetime, end: datetime,
-                  name: str | None = None) -> list[ProductIdentifier]:
-    """Every identifier claim (of ``name``, or of any name) overlapping ``[start, end)``."""
-    statement = scoped(ctx, ProductIdentifier).where(
+def _claims_overlapping(statement: Any, start: datetime, end: datetime,
+                        name: str | None) -> Any:
+    statement = statement.where(
         ProductIdentifier.valid_from < end,
         or_(ProductIdentifier.valid_to.is_(None), ProductIdentifier.valid_to > start))
-    if name is not None:
-        statement = statement.where(ProductIdentifier.name == name)
-    return list(ctx.session.scalars(statement.order_by(ProductIdentifier.value,
-                                                       ProductIdentifier.valid_from)))
+    return statement if name is None else statement.where(ProductIdentifier.name == name)
+
+
+def claim_rows_during(ctx: Context, start: datetime, end: datetime,
+                      name: str | None = None) -> list[Any]:
+    """The claims overlapping ``[start, end)`` joined with their products' account and
+    bundle parent: columns only, one statement (set-based guiding)."""
+    statement = scoped(ctx, ProductIdentifier.name, ProductIdentifier.value,
+                       ProductIdentifier.product_id, ProductIdentifier.valid_from,
+                       ProductIdentifier.valid_to, Product.billing_account_id,
+                       Product.parent_id, of=[Product]) \
+        .join(Product, Product.id == ProductIdentifier.product_id)
+    return list(ctx.session.execute(_claims_overlapping(statement, start, end, name)))
+
+
+def claimant_history_rows(ctx: Context, start: datetime, end: datetime,
+                          name: str | None = None) -> list[Any]:
+    """The history (product_id, at, change, after) of every product with a claim
+    overlapping ``[start, end)``, by product and sequence: columns only, one statement."""
+    claimants = _claims_overlapping(scoped(ctx, ProductIdentifier.product_id), start, end,
+                                    name)
+    statement = scoped(ctx, ProductHistory.product_id, ProductHistory.at,
+                       ProductHistory.change, ProductHistory.after) \
+        .where(ProductHistory.product_id.in_(claimants)) \
+        .order_by(ProductHistory.product_id, ProductHistory.seq)
+    return list(ctx.session.execute(statement))
 
 
 def products_of_account(ctx: Context, billing_account_id: str) -> list[Product]:
