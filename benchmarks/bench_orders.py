@@ -36,7 +36,6 @@ import secrets
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -49,9 +48,9 @@ sys.path.insert(0, str(HERE))
 from bench_http import (  # noqa: E402  (the sibling script, imported by path)
     HOST,
     _python_load,
+    bench_database,
     cpu_seconds,
     drop_postgres_database,
-    fresh_postgres_database,
     http,
     start_servers,
     stop,
@@ -145,25 +144,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.n, args.concurrency = 20, min(args.concurrency, 5)
-    base_url = args.database_url
-    if args.postgres and base_url is None:
-        base_url = os.environ.get("OPENBSS_DATABASE_URL", "")
-        if not base_url.startswith("postgresql"):
-            sys.exit("--postgres needs OPENBSS_DATABASE_URL=postgresql://… "
-                     "(source scripts/pg-throwaway && pg_start)")
-    if base_url is not None and not base_url.startswith("postgresql"):
-        sys.exit("--database-url must be a postgresql:// URL (SQLite is the default)")
-    workers = args.workers or (2 if base_url else 1)
-
-    tmp = Path(tempfile.mkdtemp(prefix="openbss-bench-orders-"))
-    pg_name = None
-    if base_url:
-        database_url, pg_name = fresh_postgres_database(base_url)
-    else:
-        database_url = f"sqlite:///{tmp}/var/openbss.db"
-    env = {**os.environ, "OPENBSS_DATABASE_URL": database_url,
-           "OPENBSS_SECRET_KEY": os.environ.get("OPENBSS_BENCH_SECRET_KEY")
-           or secrets.token_hex(32), "OPENBSS_HOME": str(tmp)}
+    tmp, database_url, pg_name, env = bench_database(args.database_url, args.postgres,
+                                                     "openbss-bench-orders-")
+    workers = args.workers or (2 if pg_name else 1)
     procs: list[subprocess.Popen[bytes]] = []
     try:
         key, port, trivial_port = start_servers(tmp, env, workers, procs)
@@ -202,7 +185,7 @@ def main() -> None:
     finally:
         for proc in procs:
             stop(proc)
-        if pg_name is not None and base_url is not None:
+        if pg_name is not None:
             drop_postgres_database(database_url, pg_name)
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -237,7 +220,7 @@ def main() -> None:
         "ratio_to_trivial": round(accepted / trivial_rps, 4) if trivial_rps else None,
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, "
                    f"Python {platform.python_version()}",
-        "database": "postgresql" if base_url else "sqlite",
+        "database": "postgresql" if pg_name else "sqlite",
         "workers": workers,
         "targets": targets,
         "errors": len(posted["errors"]),
