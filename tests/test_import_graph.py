@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "openbss.ordering": 3,
     "openbss.rating": 4,
     "openbss.usage": 5,
+    "openbss.billing": 6,
     "openbss.app": TOP,
     "openbss.cli": TOP,
     "openbss.demo": TOP,
@@ -232,7 +233,13 @@ def test_context_graph_is_the_documented_one(found: list[Import]) -> None:
                          ("openbss.usage", "openbss.party"),
                          ("openbss.usage", "openbss.catalog"),
                          ("openbss.usage", "openbss.ordering"),
-                         ("openbss.usage", "openbss.rating")}
+                         ("openbss.usage", "openbss.rating"),
+                         ("openbss.billing", "openbss.core"),
+                         ("openbss.billing", "openbss.party"),
+                         ("openbss.billing", "openbss.catalog"),
+                         ("openbss.billing", "openbss.ordering"),
+                         ("openbss.billing", "openbss.rating"),
+                         ("openbss.billing", "openbss.usage")}
     assert ("openbss.party", "openbss.core") in below_top
     assert ("openbss.catalog", "openbss.core") in below_top
 

@@ -1,5 +1,6 @@
 """Import every context's models so metadata (and Alembic) sees all tables."""
 
+from openbss.billing import models as billing_models  # noqa: F401
 from openbss.catalog import models as catalog_models  # noqa: F401
 from openbss.core import models as core_models  # noqa: F401
 from openbss.core.db import Base
