@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from openbss.billing.cli import billrun as billrun_command
 from openbss.catalog.cli import catalog_app
 from openbss.core.cli_support import require_ready
 from openbss.core.errors import OpenBSSError
@@ -36,6 +37,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(rating_app, name="rating")
 app.add_typer(usage_app, name="usage")
+app.command("billrun")(billrun_command)
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console()

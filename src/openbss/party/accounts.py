@@ -7,11 +7,13 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from openbss.core.context import Context
 from openbss.core.errors import CurrencyMismatchError, NotFoundError, ValidationError
 from openbss.core.money import Money
+from openbss.core.periods import Alignment, BillingCycle, Frequency, cycle_for_subscription
 from openbss.core.resources import patched, record_change, render
 from openbss.core.tmf import ListParams, iso
 from openbss.party import queries, schemas, validation
@@ -310,3 +312,44 @@ def list_accounts(ctx: Context, *, kind: str, params: ListParams) -> tuple[list[
             rest.append((name, op, values))
     return queries.account_page(ctx, kind, dataclasses.replace(params, filters=tuple(rest)),
                                 names=names)
+
+
+def cycle_of(spec: Any, *, first_start: datetime | None = None) -> BillingCycle:
+    """A billing account's bill cycle from its TMF666 ``billStructure.cycleSpecification``
+    (``frequency`` daily|weekly|monthly|quarterly|yearly, default monthly; ``anchorDay``
+    1-31, clamped to each month's last day — or the ISO weekday for weekly cycles;
+    ``anchorMonth`` for quarterly / yearly; ``alignment`` calendar|anniversary;
+    ``timeZone``, default UTC) as a :class:`~openbss.core.periods.BillingCycle`.
+
+    Anniversary alignment is anchored on the ``anchorDay`` (and ``anchorMonth``) given; when
+    one is missing, on ``first_start`` (the account's first product start: its local date
+    in the account's zone); without either it falls back to the calendar grid. An unknown
+    frequency is monthly. Pure: the one function rating and billing both use."""
+    spec = spec if isinstance(spec, dict) else {}
+    try:
+        frequency = Frequency(spec.get("frequency") or "monthly")
+    except ValueError:
+        frequency = Frequency.MONTHLY
+    tz = str(spec.get("timeZone") or "UTC")
+    raw_anchor = spec.get("anchorDay")
+    raw_month = spec.get("anchorMonth")
+    months = frequency.months
+    if frequency is Frequency.DAILY:
+        return BillingCycle(frequency, None, Alignment.CALENDAR, tz)
+    high = 7 if frequency is Frequency.WEEKLY else 31
+    anchor = raw_anchor if isinstance(raw_anchor, int) and 1 <= raw_anchor <= high else None
+    month = (raw_month if months in (3, 12) and isinstance(raw_month, int)
+             and 1 <= raw_month <= 12 else None)
+    anniversary = spec.get("alignment") == Alignment.ANNIVERSARY.value
+    if anniversary:
+        needs_month = months in (3, 12)
+        if anchor is not None and (month is not None or not needs_month):
+            return BillingCycle(frequency, anchor, Alignment.ANNIVERSARY, tz, month)
+        if first_start is not None:
+            derived = cycle_for_subscription(frequency, first_start, Alignment.ANNIVERSARY,
+                                             tz)
+            return BillingCycle(frequency, anchor or derived.anchor_day,
+                                Alignment.ANNIVERSARY, tz, month or derived.anchor_month)
+    if frequency is Frequency.WEEKLY:
+        return BillingCycle(frequency, anchor, Alignment.CALENDAR, tz)
+    return BillingCycle(frequency, anchor, Alignment.CALENDAR, tz, month)
