@@ -37,6 +37,7 @@ PARTY = "/tmf-api/partyManagement/v4"
 CUSTOMER = "/tmf-api/customerManagement/v4"
 ACCOUNT = "/tmf-api/accountManagement/v4"
 CATALOG = "/tmf-api/productCatalogManagement/v4"
+BILL = "/tmf-api/customerBillManagement/v4"
 
 # (method, route path) -> (family, access); hubs: ("hubs", access, api)
 Rule = tuple[str, ...]
@@ -106,6 +107,24 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/usage/rejects/reprocess"): ("usage", "write"),
     ("GET", "/api/v1/settings/usage"): ("settings", "read"),
     ("PATCH", "/api/v1/settings/usage"): ("settings", "write"),
+    ("GET", f"{BILL}/customerBill"): ("billing", "read"),
+    ("GET", f"{BILL}/customerBill/{{id}}"): ("billing", "read"),
+    ("PATCH", f"{BILL}/customerBill/{{id}}"): ("billing", "write"),
+    ("GET", f"{BILL}/appliedCustomerBillingRate"): ("billing", "read"),
+    ("GET", f"{BILL}/appliedCustomerBillingRate/{{id}}"): ("billing", "read"),
+    ("POST", f"{BILL}/customerBillOnDemand"): ("billing", "read"),
+    ("POST", "/api/v1/customerBills/{id}/creditNotes"): ("billing", "write"),
+    ("GET", "/api/v1/customerBills/{id}/document"): ("billing", "read"),
+    ("POST", "/api/v1/billingAccounts/{id}/charges"): ("billing", "write"),
+    ("GET", "/api/v1/billingAccounts/{id}/charges"): ("billing", "read"),
+    ("DELETE", "/api/v1/billingAccounts/{id}/charges/{charge_id}"): ("billing", "delete"),
+    ("POST", "/api/v1/billRuns"): ("billing", "write"),
+    ("GET", "/api/v1/billRuns"): ("billing", "read"),
+    ("GET", "/api/v1/billRuns/{id}"): ("billing", "read"),
+    ("GET", "/api/v1/settings/billing"): ("settings", "read"),
+    ("PATCH", "/api/v1/settings/billing"): ("settings", "write"),
+    ("GET", "/api/v1/settings/billingDocument"): ("settings", "read"),
+    ("PATCH", "/api/v1/settings/billingDocument"): ("settings", "write"),
     **{rule: access for api, prefix in TMF_APIS for rule, access in {
         ("POST", f"{prefix}/hub"): ("hubs", "write", api),
         ("DELETE", f"{prefix}/hub/{{id}}"): ("hubs", "delete", api),

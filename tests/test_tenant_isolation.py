@@ -84,6 +84,36 @@ def _quote(client, tenant) -> dict[str, str]:
     return {"id": r.json()["id"]}
 
 
+def _bill(client, tenant) -> dict[str, str]:
+    """An issued invoice of the tenant (one line, through the issuing use case)."""
+    from billing.issue_helpers import flat_vat, input_for, issue, line
+
+    account = FACTORIES["/tmf-api/accountManagement/v4/billingAccount/{id}"](client, tenant)
+    with flat_vat():
+        [bill] = issue(tenant, [(input_for(account["id"]), [line(account["id"], "10.00")])])
+    return {"id": bill["invoice_id"], "line": bill["lines"][0]["id"]}
+
+
+def _charge(client, tenant) -> dict[str, str]:
+    """A manual charge on a billing account of the tenant."""
+    account = FACTORIES["/tmf-api/accountManagement/v4/billingAccount/{id}"](client, tenant)
+    r = client.post(f"/api/v1/billingAccounts/{account['id']}/charges", json={
+        "kind": "charge", "amount": {"unit": "EUR", "value": 5}, "name": "fee"},
+        headers=tenant.headers())
+    assert r.status_code == 201, r.text
+    return {"id": account["id"], "charge_id": r.json()["id"]}
+
+
+def _bill_run(client, tenant) -> dict[str, str]:
+    """A dry bill run of the tenant over one account."""
+    account = FACTORIES["/tmf-api/accountManagement/v4/billingAccount/{id}"](client, tenant)
+    r = client.post("/api/v1/billRuns", json={
+        "asOf": "2026-03-01T00:00:00Z", "billingAccounts": [account["id"]], "dryRun": True},
+        headers=tenant.headers())
+    assert r.status_code == 202, r.text
+    return {"id": r.json()["id"]}
+
+
 # route path template -> factory(client, tenant) returning the path parameters
 FACTORIES: dict[str, Callable] = {
     "/tmf-api/event/v4/hub/{id}": _hub("/tmf-api/event/v4"),
@@ -162,6 +192,17 @@ FACTORIES: dict[str, Callable] = {
         "/tmf-api/usageManagement/v4/usageSpecification", json={"name": "voice"},
         headers=t.headers()).json()["id"]},
     "/tmf-api/usageManagement/v4/hub/{id}": _hub("/tmf-api/usageManagement/v4"),
+    # --- billing (TMF678, /api/v1 billing routes) ---
+    "/tmf-api/customerBillManagement/v4/customerBill/{id}": lambda c, t: _bill(c, t),
+    "/api/v1/customerBills/{id}/creditNotes": lambda c, t: _bill(c, t),
+    "/api/v1/customerBills/{id}/document": lambda c, t: _bill(c, t),
+    "/tmf-api/customerBillManagement/v4/appliedCustomerBillingRate/{id}": lambda c, t: {
+        "id": _bill(c, t)["line"]},
+    "/api/v1/billingAccounts/{id}/charges": lambda c, t: {"id": FACTORIES[
+        "/tmf-api/accountManagement/v4/billingAccount/{id}"](c, t)["id"]},
+    "/api/v1/billingAccounts/{id}/charges/{charge_id}": lambda c, t: _charge(c, t),
+    "/api/v1/billRuns/{id}": lambda c, t: _bill_run(c, t),
+    "/tmf-api/customerBillManagement/v4/hub/{id}": _hub("/tmf-api/customerBillManagement/v4"),
 }
 # Routes whose parameter is a name in the caller's own tenant, not another tenant's id: a
 # stranger's PUT creates the stranger's tariff of that name (tests/rating/test_api.py

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from openbss import __version__
+from openbss.billing import api as billing_api
 from openbss.catalog import api as catalog_api
 from openbss.catalog import preview as pricing_preview
 from openbss.core import api as core_api
@@ -32,10 +33,11 @@ TMF_APIS: list[tuple[str, str]] = [
     *catalog_api.TMF_APIS,
     *ordering_api.TMF_APIS,
     *usage_api.TMF_APIS,
+    *billing_api.TMF_APIS,
 ]
 CONTEXT_ROUTERS = [party_api.router, catalog_api.router, pricing_preview.router,
                    ordering_api.router, rating_api.router, usage_api.router,
-                   usage_api.bulk_router]
+                   usage_api.bulk_router, billing_api.router]
 
 
 @asynccontextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from openbss.billing import demo as billing_demo
 from openbss.catalog import demo as catalog_demo
 from openbss.core.context import system_context
 from openbss.core.db import unit_of_work
@@ -30,4 +31,5 @@ def load_demo(tenant_name: str = "default") -> list[str]:
         lines += party_demo.load(ctx)
         lines += catalog_demo.load(ctx)
         lines += ordering_demo.load(ctx)
+        lines += billing_demo.load(ctx)
     return lines

@@ -173,7 +173,8 @@ def _account(currency: str = "EUR") -> Any:
     return SimpleNamespace(id="a1", currency=currency)
 
 
-def test_the_balance_is_money_in_the_account_currency() -> None:
+def test_the_balance_is_money_in_the_account_currency(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hooks, "_balance_providers", [])  # only this test's providers
     def first(ctx: Any, acc: Any) -> Money:
         return Money("0.10000000000000000001", "EUR")
 
@@ -195,7 +196,8 @@ def test_the_balance_is_money_in_the_account_currency() -> None:
     assert hooks.account_balance(None, _account()) == Money(0, "EUR")  # type: ignore[arg-type]
 
 
-def test_a_balance_provider_must_answer_money() -> None:
+def test_a_balance_provider_must_answer_money(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hooks, "_balance_providers", [])  # only this test's provider
     def bare(ctx: Any, acc: Any) -> Decimal:
         return Decimal(5)
 

@@ -3,6 +3,346 @@
 from __future__ import annotations
 
 # -- invoices, lines, charges, documents, numbering (invoices.py, numbering.py) -------------
+from collections.abc import Iterable as _Iterable
+from collections.abc import Sequence as _Sequence
+from decimal import Decimal as _Decimal
+from typing import Any as _Any
+
+from sqlalchemy import bindparam as _bindparam
+from sqlalchemy import func as _func
+from sqlalchemy import insert as _insert
+from sqlalchemy.dialects import postgresql as _postgresql
+from sqlalchemy.dialects import sqlite as _sqlite
+
+from openbss.billing.models import (
+    BillingCharge,
+    BillRun,
+    Invoice,
+    InvoiceDocument,
+    InvoiceLine,
+    InvoiceSequence,
+)
+from openbss.core.context import Context
+from openbss.core.queries import get_owned, scoped, scoped_delete, scoped_update
+from openbss.core.tmf import ListParams, apply_filters, paginate
+from openbss.party.models import Party as _Party
+
+#: Attribute filters of ``GET customerBill``.
+BILL_FILTERS: dict[str, _Any] = {
+    "id": Invoice.id, "billNo": Invoice.bill_no, "state": Invoice.state,
+    "category": Invoice.kind, "billingAccount.id": Invoice.billing_account_id,
+    "billDate": Invoice.bill_date, "paymentDueDate": Invoice.payment_due_date,
+    "lastUpdate": Invoice.last_update,
+}
+#: Attribute filters of ``GET appliedCustomerBillingRate``.
+LINE_FILTERS: dict[str, _Any] = {
+    "id": InvoiceLine.id, "bill.id": InvoiceLine.invoice_id, "type": InvoiceLine.type,
+    "product.id": InvoiceLine.product_id, "billedAccount.id": InvoiceLine.billed_account_id,
+}
+
+
+def _is_postgresql(ctx: Context) -> bool:
+    return ctx.session.get_bind().dialect.name == "postgresql"
+
+
+def reserve_numbers(ctx: Context, series: str, year: int, count: int) -> int:
+    """Move the counter of (series, year) on by ``count`` in the caller's transaction and
+    return its new last value. The row is created on first use (``ON CONFLICT DO
+    NOTHING``: a concurrent creator wins, this one then waits on its row lock)."""
+    dialect = _postgresql if _is_postgresql(ctx) else _sqlite
+    conn = ctx.session.connection()
+    conn.execute(dialect.insert(InvoiceSequence).on_conflict_do_nothing(
+        index_elements=["tenant_id", "series", "year"]),
+        {"tenant_id": ctx.tenant_id, "series": series, "year": year, "last_value": 0})
+    s = InvoiceSequence
+    last = conn.execute(scoped_update(ctx, s).where(s.series == series, s.year == year)
+                        .values(last_value=s.last_value + count)
+                        .returning(s.last_value)).scalar_one()
+    return int(last)
+
+
+def insert_invoices(ctx: Context, rows: _Sequence[dict[str, _Any]]) -> None:
+    """One INSERT (executemany) for the invoices of a batch."""
+    if rows:
+        ctx.session.connection().execute(_insert(Invoice), list(rows))
+
+
+def insert_lines(ctx: Context, rows: _Sequence[dict[str, _Any]]) -> None:
+    """One INSERT (executemany) for the lines of a batch."""
+    if rows:
+        ctx.session.connection().execute(_insert(InvoiceLine), list(rows))
+
+
+def mark_charges_billed(ctx: Context, pairs: _Sequence[tuple[str, str]]) -> None:
+    """Set ``invoice_id`` of manual charges: ``(charge id, invoice id)`` pairs."""
+    if not pairs:
+        return
+    c = BillingCharge
+    stmt = scoped_update(ctx, c).where(c.id == _bindparam("b_id"),
+                                       c.invoice_id.is_(None)).values(
+        invoice_id=_bindparam("b_invoice"))
+    ctx.session.connection().execute(stmt, [{"b_id": i, "b_invoice": inv}
+                                            for i, inv in pairs])
+
+
+def invoice(ctx: Context, invoice_id: str, *, lock: bool = False) -> Invoice:
+    return get_owned(ctx.session, Invoice, ctx.tenant_id, invoice_id, "customerBill",
+                     lock=lock)
+
+
+def list_invoices(ctx: Context, params: ListParams) -> tuple[list[Invoice], int]:
+    stmt = apply_filters(scoped(ctx, Invoice), params, BILL_FILTERS)
+    return paginate(ctx.session, stmt, params, [Invoice.bill_date.desc(), Invoice.id])
+
+
+def line(ctx: Context, line_id: str) -> InvoiceLine:
+    return get_owned(ctx.session, InvoiceLine, ctx.tenant_id, line_id,
+                     "appliedCustomerBillingRate")
+
+
+def list_lines(ctx: Context, params: ListParams) -> tuple[list[InvoiceLine], int]:
+    stmt = apply_filters(scoped(ctx, InvoiceLine), params, LINE_FILTERS)
+    return paginate(ctx.session, stmt, params,
+                    [InvoiceLine.invoice_id, InvoiceLine.position])
+
+
+def lines_of(ctx: Context, invoice_ids: _Iterable[str]) -> list[InvoiceLine]:
+    ids = list(invoice_ids)
+    if not ids:
+        return []
+    return list(ctx.session.scalars(scoped(ctx, InvoiceLine).where(
+        InvoiceLine.invoice_id.in_(ids)).order_by(InvoiceLine.invoice_id,
+                                                  InvoiceLine.position)))
+
+
+def credit_notes_of(ctx: Context, invoice_id: str) -> list[Invoice]:
+    return list(ctx.session.scalars(scoped(ctx, Invoice).where(
+        Invoice.corrects_id == invoice_id).order_by(Invoice.bill_date, Invoice.id)))
+
+
+def set_remaining(ctx: Context, invoice_id: str, remaining: _Decimal, state: str,
+                  last_update: _Any) -> None:
+    ctx.session.execute(scoped_update(ctx, Invoice).where(Invoice.id == invoice_id).values(
+        remaining_amount=remaining, state=state, last_update=last_update,
+        row_version=Invoice.row_version + 1))
+
+
+def open_amounts(ctx: Context, account_id: str) -> list[tuple[str, _Decimal, str]]:
+    """(kind, remaining amount, currency) of every issued invoice and credit note of the
+    account."""
+    rows = ctx.session.execute(scoped(ctx, Invoice.kind, Invoice.remaining_amount,
+                                      Invoice.currency).where(
+        Invoice.billing_account_id == account_id))
+    return [(k, r, c) for k, r, c in rows]
+
+
+def parties_by_id(ctx: Context, ids: _Iterable[str]) -> dict[str, _Party]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    return {p.id: p for p in ctx.session.scalars(scoped(ctx, _Party).where(
+        _Party.id.in_(wanted)))}
+
+
+def document(ctx: Context, invoice_id: str) -> InvoiceDocument | None:
+    found: InvoiceDocument | None = ctx.session.scalar(scoped(ctx, InvoiceDocument).where(
+        InvoiceDocument.invoice_id == invoice_id))
+    return found
+
+
+def charge(ctx: Context, charge_id: str, *, lock: bool = False) -> BillingCharge:
+    return get_owned(ctx.session, BillingCharge, ctx.tenant_id, charge_id, "charge",
+                     lock=lock)
+
+
+def charges_of_account(ctx: Context, account_id: str) -> list[BillingCharge]:
+    return list(ctx.session.scalars(scoped(ctx, BillingCharge).where(
+        BillingCharge.billing_account_id == account_id).order_by(BillingCharge.at,
+                                                                 BillingCharge.id)))
+
+
+def delete_charge(ctx: Context, charge_id: str) -> None:
+    ctx.session.execute(scoped_delete(ctx, BillingCharge).where(
+        BillingCharge.id == charge_id))
+
+
+#: Attribute filters of ``GET /api/v1/billRuns``.
+RUN_FILTERS: dict[str, _Any] = {"state": BillRun.state, "dryRun": BillRun.dry_run,
+                                "asOf": BillRun.as_of, "startedAt": BillRun.started_at}
+
+
+def bill_run(ctx: Context, run_id: str) -> BillRun:
+    return get_owned(ctx.session, BillRun, ctx.tenant_id, run_id, "billRun")
+
+
+def list_bill_runs(ctx: Context, params: ListParams) -> tuple[list[BillRun], int]:
+    stmt = apply_filters(scoped(ctx, BillRun), params, RUN_FILTERS)
+    return paginate(ctx.session, stmt, params, [BillRun.started_at.desc(), BillRun.id])
+
+
+def count_invoices(ctx: Context) -> int:
+    return int(ctx.session.scalar(scoped(ctx, _func.count(), of=[Invoice])) or 0)
+
+
+def invoices_by_id(ctx: Context, ids: _Iterable[str]) -> list[Invoice]:
+    wanted = list(ids)
+    found: list[Invoice] = []
+    for start in range(0, len(wanted), 5000):
+        found.extend(ctx.session.scalars(scoped(ctx, Invoice).where(
+            Invoice.id.in_(wanted[start:start + 5000]))))
+    return found
+
+
+def invoice_of_lines(ctx: Context, line_ids: _Sequence[str]) -> dict[str, tuple[str, str]]:
+    """line id -> (invoice id, bill number), for lines among ``line_ids``."""
+    if not line_ids:
+        return {}
+    rows = ctx.session.execute(scoped(ctx, InvoiceLine.id, Invoice.id, Invoice.bill_no)
+                               .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+                               .where(InvoiceLine.id.in_(list(line_ids))))
+    return {line_id: (inv, no) for line_id, inv, no in rows}
 
 
 # -- the billing-events junction and bill runs (junction.py, billrun.py) ---------------------
+# Reads of the other contexts' tables for many accounts at once (set-based: one statement
+# per chunk of at most CHUNK ids, never one per account or product), the per-account
+# lock of a bill run and the bill-run bookkeeping.
+
+from datetime import datetime as _datetime  # noqa: E402
+
+from openbss.billing.models import BillRunAccount as _BillRunAccount  # noqa: E402
+from openbss.ordering.models import Product as _Product  # noqa: E402
+from openbss.ordering.models import ProductCharge as _ProductCharge  # noqa: E402
+from openbss.ordering.models import ProductHistory as _ProductHistory  # noqa: E402
+from openbss.party.models import Account as _Account  # noqa: E402
+from openbss.rating.models import RatedUsage as _RatedUsage  # noqa: E402
+
+#: The most ids in one ``IN (...)`` list.
+CHUNK = 5000
+
+
+def billing_accounts(ctx: Context, ids: _Sequence[str]) -> list[_Account]:
+    """The billing accounts among ``ids`` (others, unknown ids and party accounts left out)."""
+    a = _Account
+    return list(ctx.session.scalars(scoped(ctx, a).where(a.id.in_(list(ids)),
+                                                         a.kind == "billingAccount")))
+
+
+def paid_children(ctx: Context, parent_ids: _Sequence[str]) -> list[_Account]:
+    """The billing accounts paid by one of ``parent_ids``."""
+    a = _Account
+    return list(ctx.session.scalars(scoped(ctx, a).where(
+        a.parent_id.in_(list(parent_ids)), a.paid_by_parent.is_(True),
+        a.kind == "billingAccount").order_by(a.created_at, a.id)))
+
+
+def invoiceable_account_ids(ctx: Context) -> list[str]:
+    """Every billing account of the tenant that gets its own invoice (not paid by its
+    parent), by id."""
+    a = _Account
+    return list(ctx.session.scalars(scoped(ctx, a.id, of=[a]).where(
+        a.kind == "billingAccount", a.paid_by_parent.is_not(True)).order_by(a.id)))
+
+
+def lock_accounts(ctx: Context, ids: _Sequence[str]) -> None:
+    """Lock the accounts' rows in id order until the transaction ends (PostgreSQL ``FOR NO
+    KEY UPDATE``: two bill runs never bill one account at once; SQLite has one writer)."""
+    a = _Account
+    ctx.session.execute(scoped(ctx, a.id, of=[a]).where(a.id.in_(sorted(ids)))
+                        .order_by(a.id).with_for_update(key_share=True)).all()
+
+
+def products_of_accounts(ctx: Context, ids: _Sequence[str]) -> list[_Any]:
+    """``(id, billing_account_id, name)`` of the accounts' products."""
+    p = _Product
+    return list(ctx.session.execute(scoped(ctx, p.id, p.billing_account_id, p.name, of=[p])
+                                    .where(p.billing_account_id.in_(list(ids)))))
+
+
+def history_of_accounts(ctx: Context, ids: _Sequence[str]) -> list[_Any]:
+    """``(product_id, seq, at, change, after)`` of the accounts' products' history, in
+    order (the products through a subquery: no id list)."""
+    p, h = _Product, _ProductHistory
+    products = scoped(ctx, p.id, of=[p]).where(p.billing_account_id.in_(list(ids)))
+    return list(ctx.session.execute(
+        scoped(ctx, h.product_id, h.seq, h.at, h.change, h.after, of=[h])
+        .where(h.product_id.in_(products)).order_by(h.product_id, h.seq)))
+
+
+def unbilled_product_charges(ctx: Context, ids: _Sequence[str]) -> list[_ProductCharge]:
+    c = _ProductCharge
+    return list(ctx.session.scalars(scoped(ctx, c).where(
+        c.billing_account_id.in_(list(ids)), c.billed.is_(False)).order_by(c.at, c.id)))
+
+
+def unbilled_billing_charges(ctx: Context, ids: _Sequence[str]) -> list[BillingCharge]:
+    c = BillingCharge
+    return list(ctx.session.scalars(scoped(ctx, c).where(
+        c.billing_account_id.in_(list(ids)), c.invoice_id.is_(None)).order_by(c.at, c.id)))
+
+
+def unbilled_usage(ctx: Context, ids: _Sequence[str], until: _datetime) -> list[_Any]:
+    """The accounts' current, not invoiced rated rows used before ``until`` — columns
+    only: ``(id, usage_id, billing_account_id, product_id, price_id, usage_type, metric,
+    period_start, period_end, tax_category, correction, charged, amount, currency)``."""
+    r = _RatedUsage
+    return list(ctx.session.execute(scoped(
+        ctx, r.id, r.usage_id, r.billing_account_id, r.product_id, r.price_id, r.usage_type,
+        r.metric, r.period_start, r.period_end, r.tax_category, r.correction, r.charged,
+        r.amount, r.currency, of=[r]).where(
+        r.billing_account_id.in_(list(ids)), r.current.is_(True), r.invoice_id.is_(None),
+        r.usage_date < until)))
+
+
+def invoiced_generations(ctx: Context, ids: _Sequence[str], until: _datetime) -> list[_Any]:
+    """``(usage_id, generation, charged, amount)`` of the invoiced generations of the
+    records that have an uninvoiced correction row (the rows through a subquery)."""
+    r = _RatedUsage
+    corrected = scoped(ctx, r.usage_id, of=[r]).where(
+        r.billing_account_id.in_(list(ids)), r.current.is_(True), r.invoice_id.is_(None),
+        r.correction.is_(True), r.usage_date < until)
+    return list(ctx.session.execute(scoped(ctx, r.usage_id, r.generation, r.charged,
+                                           r.amount, of=[r]).where(
+        r.usage_id.in_(corrected), r.invoice_id.is_not(None))))
+
+
+def issued_lines(ctx: Context, ids: _Sequence[str]) -> list[InvoiceLine]:
+    """The issued lines (invoices and credit notes) charged to the accounts."""
+    line_ = InvoiceLine
+    return list(ctx.session.scalars(scoped(ctx, line_).where(
+        line_.billed_account_id.in_(list(ids))).order_by(line_.invoice_id, line_.position)))
+
+
+def add_run_progress(ctx: Context, run_id: str, done: int) -> None:
+    """Move a run's ``accounts_done`` on by ``done`` (an atomic increment)."""
+    from openbss.billing.models import BillRun
+
+    ctx.session.execute(scoped_update(ctx, BillRun).where(BillRun.id == run_id).values(
+        accounts_done=BillRun.accounts_done + done))
+
+
+def insert_run_accounts(ctx: Context, rows: _Sequence[dict[str, _Any]]) -> None:
+    """One INSERT (executemany) of accounts' outcomes in a run."""
+    if rows:
+        ctx.session.connection().execute(_insert(_BillRunAccount), list(rows))
+
+
+def run_account_ids(ctx: Context, run_id: str) -> set[str]:
+    """The accounts a run has finished (billed, nothing to bill or failed)."""
+    b = _BillRunAccount
+    return set(ctx.session.scalars(scoped(ctx, b.billing_account_id, of=[b]).where(
+        b.bill_run_id == run_id)))
+
+
+def run_accounts(ctx: Context, run_id: str) -> list[_BillRunAccount]:
+    b = _BillRunAccount
+    return list(ctx.session.scalars(scoped(ctx, b).where(b.bill_run_id == run_id)
+                                    .order_by(b.id)))
+
+
+def run_invoices(ctx: Context, run_id: str) -> list[tuple[str, _Decimal]]:
+    """``(currency, tax-included amount)`` of the invoices a run issued."""
+    i = Invoice
+    return [(c, a) for c, a in ctx.session.execute(scoped(ctx, i.currency, i.tax_included,
+                                                          of=[i]).where(
+        i.bill_run_id == run_id))]

@@ -42,7 +42,7 @@ MAX_BODY_BYTES = 20 * 1024 * 1024
 # /oauth/token are outside them).
 AUTHENTICATED_PREFIXES = ("/tmf-api/", "/api/")
 # GET routes that write (an audit row of the read itself).
-AUDITED_READ_SUFFIXES = ("/personal-data",)
+AUDITED_READ_SUFFIXES = ("/personal-data", "/document")  # a bill's PDF: stored once
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

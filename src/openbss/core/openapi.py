@@ -57,6 +57,7 @@ TMF_SPECS: dict[str, str] = {
     "productOrderingManagement": "TMF622-ProductOrdering-v4.0.0.swagger.json",
     "quoteManagement": "TMF648-QuoteManagement-v4.0.0.swagger.json",
     "usageManagement": "TMF635-UsageManagement-v4.0.0.swagger.json",
+    "customerBillManagement": "TMF678-CustomerBillManagement-v4.0.0.swagger.json",
 }
 #: Definitions used as response schemas, per specification (with what they reference).
 TMF_ROOTS: dict[str, tuple[str, ...]] = {
@@ -75,6 +76,9 @@ TMF_ROOTS: dict[str, tuple[str, ...]] = {
     "TMF648-QuoteManagement-v4.0.0.swagger.json": ("Quote", "EventSubscription"),
     "TMF635-UsageManagement-v4.0.0.swagger.json": (
         "Usage", "UsageSpecification", "EventSubscription"),
+    "TMF678-CustomerBillManagement-v4.0.0.swagger.json": (
+        "CustomerBill", "AppliedCustomerBillingRate", "CustomerBillOnDemand",
+        "EventSubscription"),
 }
 ERROR_STATUSES: dict[str, str] = {
     "400": "Bad request: malformed JSON, nesting too deep, a bad query parameter",
@@ -241,6 +245,30 @@ OWN_SCHEMAS: dict[str, dict[str, Any]] = {
                                  "additionalProperties": {"type": "integer"}},
             "rated": {"type": "integer"},
             "amounts": {"type": "object", "additionalProperties": _STRING}}},
+    "BillingCharge": {
+        "type": "object", "description": "A manual one-off charge or credit on a billing "
+        "account, for its next invoice (customerBill once billed)",
+        "required": ["id", "href", "kind", "amount", "name", "billingAccount", "billed"],
+        "properties": {
+            "id": _STRING, "href": _STRING,
+            "kind": {"type": "string", "enum": ["charge", "credit"]},
+            "amount": {"type": "object", "required": ["unit", "value"], "properties": {
+                "unit": _STRING, "value": {"type": "number"}}},
+            "name": _STRING, "description": _STRING, "taxCategory": _STRING,
+            "taxIncluded": {"type": "boolean"}, "at": _INSTANT,
+            "billingAccount": {"type": "object"}, "product": {"type": "object"},
+            "customerBill": {"type": "object"}, "billed": {"type": "boolean"},
+            "createdBy": _STRING, "@type": _STRING}},
+    "BillRun": {
+        "type": "object", "description": "A bill run: state (running, completed, failed), "
+        "progress and results (accounts billed, invoices, totals per currency, failures)",
+        "required": ["id", "state"],
+        "properties": {
+            "id": _STRING, "href": _STRING,
+            "state": {"type": "string", "enum": ["running", "completed", "failed"]},
+            "asOf": _INSTANT, "dryRun": {"type": "boolean"},
+            "progress": {"type": "object"}, "results": {"type": "object"},
+            "startedAt": _INSTANT, "finishedAt": _INSTANT}},
     "Tmf641Listener": {
         "type": "object", "description": "The tenant's listener on its OSS's TMF641 hub "
         "(never the callback secret)",
@@ -298,6 +326,16 @@ OWN_RESPONSES: dict[tuple[str, str], dict[str, Any]] = {
     ("post", "/api/v1/usage/rejects/reprocess"): _ref("UsageRunSummary"),
     ("get", "/api/v1/settings/usage"): _ref("usage.UsageSettings"),
     ("patch", "/api/v1/settings/usage"): _ref("usage.UsageSettings"),
+    ("post", "/api/v1/customerBills/{id}/creditNotes"): _ref("TMF678.CustomerBill"),
+    ("get", "/api/v1/billingAccounts/{id}/charges"): _array("BillingCharge"),
+    ("post", "/api/v1/billingAccounts/{id}/charges"): _ref("BillingCharge"),
+    ("post", "/api/v1/billRuns"): _ref("BillRun"),
+    ("get", "/api/v1/billRuns"): _array("BillRun"),
+    ("get", "/api/v1/billRuns/{id}"): _ref("BillRun"),
+    ("get", "/api/v1/settings/billing"): _ref("billing.BillingSettings"),
+    ("patch", "/api/v1/settings/billing"): _ref("billing.BillingSettings"),
+    ("get", "/api/v1/settings/billingDocument"): _ref("billing.DocumentTemplate"),
+    ("patch", "/api/v1/settings/billingDocument"): _ref("billing.DocumentTemplate"),
 }
 #: Optional request bodies of routes that read their body themselves.
 OWN_REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -327,7 +365,8 @@ OWN_REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
 }
 #: List operations outside the TMF collections (they take the TMF630 list parameters).
 OWN_LISTS = ("/api/v1/audit", "/api/v1/eventDeliveries",
-             "/api/v1/catalog/productOffering/{id}/prices", "/api/v1/usage/rejects")
+             "/api/v1/catalog/productOffering/{id}/prices", "/api/v1/usage/rejects",
+             "/api/v1/billRuns")
 
 
 # The kernel's own lists (core/api.py); tests/test_openapi_fuzz.py checks every

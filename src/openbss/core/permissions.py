@@ -83,6 +83,14 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
         READ: "GET the business time", WRITE: "advance a sandbox clock"}),
     Family("eventDeliveries", "`/api/v1/eventDeliveries`", {
         READ: "GET deliveries and their attempts", WRITE: "retry a delivery"}),
+    Family("billing", "TMF678 `customerBill`, `appliedCustomerBillingRate`, "
+           "`customerBillOnDemand`, `/api/v1/customerBills/...` (credit notes, documents), "
+           "`/api/v1/billingAccounts/{id}/charges`, `/api/v1/billRuns`", {
+        READ: "GET bills, their lines and documents, manual charges, bill runs; a "
+              "pro-forma bill on demand (nothing is stored)",
+        WRITE: "PATCH a bill's state, issue credit notes, add manual charges and credits, "
+               "start bill runs",
+        DELETE: "DELETE a manual charge not yet billed"}),
     Family("hubs", "`POST <api>/hub`, `DELETE <api>/hub/{id}` of every TMF API", {
         WRITE: "register a listener (also needs read on the API's family)",
         DELETE: "unregister a listener (also needs read on the API's family)"}),
@@ -94,16 +102,16 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 # `billing_ops`. Listeners make openbss call URLs of the caller's choice: not for
 # read-only roles or external partners.
 MATRIX_TABLE = """
-role             party  customer  account  personalData  catalog  quote  productOrder  product  usage  rating  settings  pricing  audit  testClock  eventDeliveries  hubs
-admin            rwdp   rwdp      rwdp     rd            rwd      rwd    rwd           rwd      rwd    rwd     rw        r        r      rw         rw               wd
-catalog_manager  -      -         -        -             rwd      -      -             -        -      rwd     -         r        -      r          -                wd
-sales_agent      rwp    rwp       rwp      -             r        rwd    rw            rw       r      r       -         r        -      r          -                wd
-care_agent       rwdp   rwdp      rwdp     rd            r        rw     rw            rwd      r      r       -         r        -      r          -                wd
-billing_ops      rp     rp        rwp      -             r        r      rw            rw       rwd    rw      r         r        -      r          rw               wd
-finance          r      r         r        -             r        r      r             r        r      r       r         r        -      r          -                wd
-partner          -      -         -        -             r        -      -             -        -      r       -         r        -      r          -                -
-auditor          rp     rp        rp       r             r        r      r             r        r      r       r         r        r      r          r                -
-read_only        r      r         r        -             r        r      r             r        r      r       -         r        -      r          -                -
+role             party  customer  account  personalData  catalog  quote  productOrder  product  usage  rating  settings  pricing  audit  testClock  eventDeliveries  billing  hubs
+admin            rwdp   rwdp      rwdp     rd            rwd      rwd    rwd           rwd      rwd    rwd     rw        r        r      rw         rw               rwd      wd
+catalog_manager  -      -         -        -             rwd      -      -             -        -      rwd     -         r        -      r          -                -        wd
+sales_agent      rwp    rwp       rwp      -             r        rwd    rw            rw       r      r       -         r        -      r          -                r        wd
+care_agent       rwdp   rwdp      rwdp     rd            r        rw     rw            rwd      r      r       -         r        -      r          -                r        wd
+billing_ops      rp     rp        rwp      -             r        r      rw            rw       rwd    rw      r         r        -      r          rw               rwd      wd
+finance          r      r         r        -             r        r      r             r        r      r       r         r        -      r          -                r        wd
+partner          -      -         -        -             r        -      -             -        -      r       -         r        -      r          -                -        -
+auditor          rp     rp        rp       r             r        r      r             r        r      r       r         r        r      r          r                r        -
+read_only        r      r         r        -             r        r      r             r        r      r       -         r        -      r          -                r        -
 """  # noqa: E501
 
 
@@ -176,6 +184,7 @@ API_FAMILIES: dict[str, str] = {
     "quoteManagement": "quote",
     "productOrderingManagement": "productOrder",
     "usageManagement": "usage",
+    "customerBillManagement": "billing",
 }
 API_READERS: dict[str, frozenset[str]] = {
     api: roles_for(family, READ) for api, family in API_FAMILIES.items()

@@ -314,3 +314,12 @@ def find_order(ctx: Context, order_id: str) -> ProductOrder | None:
     """The order of that id, or None (a claim's holder is a product or, reserved, an
     order)."""
     return find_owned(ctx.session, ProductOrder, ctx.tenant_id, order_id)
+
+
+def mark_charges_billed(ctx: Context, charge_ids: Sequence[str]) -> None:
+    """Set ``billed`` of product charges (billing, when the invoice carrying them is
+    issued)."""
+    ids = sorted(set(charge_ids))
+    for start in range(0, len(ids), 5000):
+        ctx.session.execute(scoped_update(ctx, ProductCharge).where(
+            ProductCharge.id.in_(ids[start:start + 5000])).values(billed=True))

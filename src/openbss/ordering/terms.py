@@ -5,6 +5,7 @@ the fee of leaving it early, recorded as a ProductCharge for billing)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -366,3 +367,11 @@ def product_charges(ctx: Context, *, product_id: str) -> list[ProductCharge]:
     """The product's one-time charges, oldest first (404 for another tenant's product)."""
     queries.product(ctx, product_id)
     return queries.charges_of(ctx, product_id)
+
+
+def mark_charges_billed(ctx: Context, *, charge_ids: Iterable[str]) -> None:
+    """Billing's call when it issues an invoice: these product charges (early-termination
+    fees) are billed and no longer offered to the next invoice."""
+    ids = list(charge_ids)
+    if ids:
+        queries.mark_charges_billed(ctx, ids)

@@ -294,3 +294,12 @@ def counters_of_periods(ctx: Context, holders: Sequence[str],
             scoped(ctx, c.scope, c.holder, c.price_id, c.period_start).where(
                 c.holder.in_(list(chunk)), c.period_start.in_(starts))).all())
     return found
+
+
+def mark_invoiced(ctx: Context, ids: Sequence[int], invoice_id: str) -> None:
+    """Set ``invoice_id`` of rated rows (billing, when the invoice carrying them is
+    issued), in chunks of 5,000 ids."""
+    r = RatedUsage
+    for chunk in _chunks(sorted(set(ids)), 5000):
+        ctx.session.execute(scoped_update(ctx, r).where(r.id.in_(list(chunk)))
+                            .values(invoice_id=invoice_id))

@@ -52,7 +52,7 @@ from openbss.catalog.pricing import PercentageChargeModel
 from openbss.core import audit
 from openbss.core.context import Context
 from openbss.core.errors import NotFoundError, ValidationError
-from openbss.core.periods import Alignment, BillingCycle, Frequency, period_containing
+from openbss.core.periods import BillingCycle, period_containing
 from openbss.rating import queries
 from openbss.rating.allowances import bucket_of
 from openbss.rating.book import (
@@ -401,23 +401,11 @@ def book_for(ctx: Context, offering_ids: Iterable[str]) -> RatingBook:
 
 def _cycle_of(spec: Mapping[str, Any] | None) -> BillingCycle:
     """An account's ``billStructure.cycleSpecification`` as a bill cycle (default:
-    monthly, calendar, UTC). An anniversary cycle is anchored on its ``anchorDay``."""
-    spec = spec or {}
-    try:
-        frequency = Frequency(spec.get("frequency") or "monthly")
-    except ValueError:
-        frequency = Frequency.MONTHLY
-    tz = str(spec.get("timeZone") or "UTC")
-    anchor = spec.get("anchorDay")
-    anchor_month = spec.get("anchorMonth") if frequency.months in (3, 12) else None
-    if frequency is Frequency.DAILY:
-        return BillingCycle(frequency, None, Alignment.CALENDAR, tz)
-    if frequency is Frequency.WEEKLY:
-        return BillingCycle(frequency, anchor if isinstance(anchor, int) and 1 <= anchor <= 7
-                            else None, Alignment.CALENDAR, tz)
-    return BillingCycle(frequency, anchor if isinstance(anchor, int) and 1 <= anchor <= 31
-                        else None, Alignment.CALENDAR, tz,
-                        anchor_month if isinstance(anchor_month, int) else None)
+    monthly, calendar, UTC): :func:`openbss.party.accounts.cycle_of`, the one function
+    billing uses too."""
+    from openbss.party.accounts import cycle_of
+
+    return cycle_of(dict(spec or {}))
 
 
 def cycles_of(ctx: Context, account_ids: Iterable[str | None]) -> dict[str | None, BillingCycle]:
@@ -858,3 +846,10 @@ def _rated_rows(ctx: Context, result: pl.DataFrame) -> pl.DataFrame:
         pl.lit(None, dtype=pl.Utf8).alias("invoice_id"), pl.lit(False).alias("correction"),
         pl.when(pl.col("allowance_scope").is_not_null())
         .then(pl.struct(allowance.alias("allowance"))).alias("detail"))
+
+
+def mark_invoiced(ctx: Context, ids: Sequence[int], invoice_id: str) -> None:
+    """Billing's call when it issues an invoice: the rated rows ``ids`` are on invoice
+    ``invoice_id`` (they are no longer summed into the next one)."""
+    if ids:
+        queries.mark_invoiced(ctx, ids, invoice_id)

@@ -11,7 +11,6 @@ from alembic import op
 
 import openbss.core.db
 
-
 revision = '0013'
 down_revision = '0012'
 branch_labels = None
