@@ -29,8 +29,6 @@ import argparse
 import importlib.util
 import io
 import json
-import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -38,6 +36,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_rating import machine
 from reportlab.pdfgen.canvas import Canvas
 
 from openbss.billing.documents import Buyer, render_document
@@ -58,22 +58,6 @@ BUYER = Buyer(name="Acme Consulting GmbH", address=("Torstraße 12", "10119 Berl
 MARCH = {"startDateTime": "2026-02-28T23:00:00Z", "endDateTime": "2026-03-31T22:00:00Z"}
 CHILDREN = [("acc-parent", "Acme Consulting GmbH"), ("acc-c1", "Acme Berlin"),
             ("acc-c2", "Acme Hamburg")]
-
-
-def machine() -> str:
-    """``platform, CPU model, CPU count`` of this machine."""
-    model = platform.processor() or ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    parts = [platform.platform(), f"Python {platform.python_version()}"]
-    if model:
-        parts.append(model)
-    parts.append(f"{os.cpu_count()} CPUs")
-    return ", ".join(parts)
 
 
 def _money(value: Decimal) -> dict[str, str]:

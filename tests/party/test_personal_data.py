@@ -126,8 +126,11 @@ def _found_in_database(needles: list[str]) -> list[str]:
             for table in tables:
                 columns = [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
                 for column in columns:
-                    for (value,) in conn.execute(f'SELECT CAST("{column}" AS TEXT) FROM '
-                                                 f'"{table}"'):
+                    for (raw,) in conn.execute(f'SELECT "{column}" FROM "{table}"'):
+                        # binary columns (invoice PDFs) read as text too, undecodable
+                        # bytes replaced
+                        value = (raw.decode("utf-8", "replace") if isinstance(raw, bytes)
+                                 else str(raw) if raw is not None else "")
                         found += [f"{table}.{column}: {n}" for n in needles
                                   if value and n in value]
         finally:

@@ -564,13 +564,13 @@ def _mark_sources(ctx: Context, drafts: Sequence[_Draft]) -> None:
     """Product charges billed, manual charges and rated usage with their invoice id."""
     product_charges: list[str] = []
     manual: list[tuple[str, str]] = []
+    rated: dict[int, str] = {}
     for d in drafts:
         invoice_id = d.bill["id"]
         events_by_key: dict[str, Any] = {}
         for event in d.item.events:
             if isinstance(event, (ChargeEvent, UsageSummary)):
                 events_by_key[event.key] = event
-        rated: list[int] = []
         for line in d.proposed:
             key = line.source_key
             if not key:
@@ -581,11 +581,11 @@ def _mark_sources(ctx: Context, drafts: Sequence[_Draft]) -> None:
                 manual.append((key.split(":", 1)[1], invoice_id))
             source = events_by_key.get(key)
             if isinstance(source, UsageSummary):
-                rated.extend(source.rated_ids)
-        if rated:
-            from openbss.rating import service as rating_service
+                rated.update(dict.fromkeys(source.rated_ids, invoice_id))
+    if rated:
+        from openbss.rating import service as rating_service
 
-            rating_service.mark_invoiced(ctx, rated, invoice_id)
+        rating_service.mark_invoiced_many(ctx, rated)
     if product_charges:
         from openbss.ordering import terms as ordering_terms
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from openbss.core import tenant_settings
@@ -78,6 +78,12 @@ class BillingSettings(_Settings):
     invoice_series: Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9\-]{0,15}$")] = "INV"
     credit_note_series: Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9\-]{0,15}$")] = "CN"
     seller: SellerSettings = Field(default_factory=SellerSettings)
+
+    @field_validator("proration_denominator", mode="before")
+    @classmethod
+    def _thirty(cls, value: object) -> object:
+        # ``30`` as a JSON number means the same as the string "30"
+        return "30" if value == 30 and not isinstance(value, bool) else value
 
     @property
     def decimal_rounding(self) -> str:

@@ -78,6 +78,24 @@ def scoped_update(tenant: _HasTenant | str, model: type) -> Update:
     return update(model).where(model.tenant_id == tenant_of(tenant))  # type: ignore[attr-defined]
 
 
+def scoped_update_many(session: Session, tenant: _HasTenant | str, model: type, *,
+                       key: str, column: str, values: Iterable[tuple[Any, Any]]) -> None:
+    """Set ``column`` of many ``tenant`` rows, each to its own value, in one executemany:
+    ``values`` are ``(key value, new value)`` pairs (``key``: usually the primary key).
+    The set-based form of one UPDATE per row (bill runs mark thousands of rows)."""
+    if _owner(model) is None:
+        raise TypeError(f"{model.__name__} has no tenant_id")
+    params = [{"k_key": k, "k_value": v} for k, v in values]
+    if not params:
+        return
+    table = model.__table__  # type: ignore[attr-defined]
+    statement = (update(table)
+                 .where(table.c.tenant_id == tenant_of(tenant),
+                        table.c[key] == bindparam("k_key"))
+                 .values({column: bindparam("k_value")}))
+    session.connection().execute(statement, params)
+
+
 def scoped_delete(tenant: _HasTenant | str, model: type) -> Delete:
     """``delete(model)`` limited to ``tenant``'s rows."""
     if _owner(model) is None:

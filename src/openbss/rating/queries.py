@@ -8,7 +8,7 @@ connection, so they are part of the caller's transaction).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +18,14 @@ from sqlalchemy.engine import Row
 
 from openbss.core import jsonx
 from openbss.core.context import Context
-from openbss.core.queries import find_owned, get_owned, scoped, scoped_delete, scoped_update
+from openbss.core.queries import (
+    find_owned,
+    get_owned,
+    scoped,
+    scoped_delete,
+    scoped_update,
+    scoped_update_many,
+)
 from openbss.rating.models import AllowanceCounter, RatedUsage, Tariff
 
 if TYPE_CHECKING:
@@ -296,10 +303,8 @@ def counters_of_periods(ctx: Context, holders: Sequence[str],
     return found
 
 
-def mark_invoiced(ctx: Context, ids: Sequence[int], invoice_id: str) -> None:
-    """Set ``invoice_id`` of rated rows (billing, when the invoice carrying them is
-    issued), in chunks of 5,000 ids."""
-    r = RatedUsage
-    for chunk in _chunks(sorted(set(ids)), 5000):
-        ctx.session.execute(scoped_update(ctx, r).where(r.id.in_(list(chunk)))
-                            .values(invoice_id=invoice_id))
+def mark_invoiced_many(ctx: Context, invoice_of: Mapping[int, str]) -> None:
+    """Set ``invoice_id`` of many rated rows, each to its own invoice, in one executemany
+    (a bill run's batch of invoices)."""
+    scoped_update_many(ctx.session, ctx, RatedUsage, key="id", column="invoice_id",
+                       values=sorted(invoice_of.items()))

@@ -848,8 +848,8 @@ def _rated_rows(ctx: Context, result: pl.DataFrame) -> pl.DataFrame:
         .then(pl.struct(allowance.alias("allowance"))).alias("detail"))
 
 
-def mark_invoiced(ctx: Context, ids: Sequence[int], invoice_id: str) -> None:
-    """Billing's call when it issues an invoice: the rated rows ``ids`` are on invoice
-    ``invoice_id`` (they are no longer summed into the next one)."""
-    if ids:
-        queries.mark_invoiced(ctx, ids, invoice_id)
+def mark_invoiced_many(ctx: Context, invoice_of: Mapping[int, str]) -> None:
+    """Billing's call when it issues invoices: each rated row (id) is on its invoice
+    (invoice id), and no longer summed into the next one."""
+    if invoice_of:
+        queries.mark_invoiced_many(ctx, invoice_of)
