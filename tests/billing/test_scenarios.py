@@ -13,12 +13,16 @@ tenant's default legal entity in Germany (DE, 19 % standard, 7 % reduced).
 
 from __future__ import annotations
 
+import json
+import re
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from billing.scenario_support import (  # type: ignore[import-not-found]
     FR_VAT,
@@ -32,6 +36,7 @@ from billing.scenario_support import (  # type: ignore[import-not-found]
     incl,
     totals_add_up,
 )
+from openbss.core.db import unit_of_work
 
 D = Decimal
 
@@ -479,3 +484,26 @@ def test_the_zone_of_the_periods_is_the_accounts():
     for instant in (FEB_1, MAR_1, APR_1, MAY_1, JUN_1, APR_16, MAR_10, MAR_20, FEB_13):
         local = instant.astimezone(ZoneInfo(TZ))
         assert (local.hour, local.minute) == (0, 0)
+
+
+# -- personal data on the bill ---------------------------------------------------------------
+
+def test_the_bill_prints_the_buyers_address_and_keeps_it_encrypted_at_rest(story):  # type: ignore[no-untyped-def]
+    """The party context encrypts contact media at rest; the bill's buyer snapshot is the
+    decrypted address (printed on the PDF) and is stored sealed under the tenant's key."""
+    s = story(utc(2026, 4, 1, 9))
+    plan = s.plan("Home Fibre", "40.00")
+    account = s.account(s.person("Lena", "Schneider"), "Lena")
+    s.add(account, plan)
+    s.bill_run(s.now())
+    bill = only(s.bills(account))
+    r = s.client.get(f"/api/v1/customerBills/{bill['id']}/document", headers=s.tenant.headers())
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    drawn = b"".join(zlib.decompressobj().decompress(m) for m in re.findall(
+        rb"/FlateDecode.*?stream\r?\n(.*?)endstream", r.content, re.S))
+    assert b"(Torstra" in drawn and b"(10119 Berlin)" in drawn  # ß is an octal escape
+    with unit_of_work() as session:
+        stored = session.execute(sa.text("SELECT body FROM customer_bill WHERE id = :i"),
+                                 {"i": bill["id"]}).scalar_one()
+    stored = stored if isinstance(stored, str) else json.dumps(stored)
+    assert "Torstra" not in stored and "10119" not in stored and "enc:v2:" in stored

@@ -37,6 +37,7 @@ Rules:
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -91,7 +92,7 @@ from openbss.billing.schemas import (
     CustomerBillOnDemandCreate,
     CustomerBillUpdate,
 )
-from openbss.core import audit, events
+from openbss.core import audit, crypto, events
 from openbss.core.context import Context
 from openbss.core.crud import validated
 from openbss.core.db import new_id
@@ -100,6 +101,7 @@ from openbss.core.money import Money, round_amount
 from openbss.core.resources import record_change
 from openbss.core.tmf import ListParams, href, iso
 from openbss.party import hooks as party_hooks
+from openbss.party import personal
 from openbss.party.models import Account, Party
 
 API = "customerBillManagement"
@@ -248,17 +250,36 @@ def _party_name(party: Party | None) -> str | None:
     return full or None
 
 
-def buyer_snapshot(account: Account | None, party: Party | None, tax_party: TaxParty,
-                   fallback_name: str) -> dict[str, Any]:
-    """The buyer as printed on the bill: name, address lines, country, VAT id, email."""
-    account_body = (account.body if account is not None else None) or {}
+def buyer_snapshot(account: Account | None, account_body: Mapping[str, Any],
+                   party: Party | None, party_body: Mapping[str, Any] | None,
+                   tax_party: TaxParty, fallback_name: str) -> dict[str, Any]:
+    """The buyer as printed on the bill: name, address lines, country, VAT id, email
+    (from the account's and the owner's bodies, already unsealed)."""
     address, country, email = _postal(account_body)
     if not address:
-        address, country, email2 = _postal(party.body if party is not None else None)
+        address, country, email2 = _postal(party_body)
         email = email or email2
     return {"name": (account.name if account is not None else None) or _party_name(party)
             or fallback_name, "address": address, "country": country or tax_party.country,
             "vatId": tax_party.vat_id, "email": email}
+
+
+def seal_buyer(ctx: Context, snapshot: Mapping[str, Any]) -> dict[str, str]:
+    """The buyer snapshot as stored: encrypted with the tenant's data key, like the
+    contact media it was copied from (personal data is never in clear at rest)."""
+    ring = crypto.keyring(ctx.session, ctx.tenant_id)
+    return {"sealed": ring.encrypt(json.dumps(snapshot, sort_keys=True))}
+
+
+def open_buyer(ctx: Context, stored: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The buyer snapshot of a bill body (sealed by :func:`seal_buyer`)."""
+    if not stored:
+        return {}
+    sealed = stored.get("sealed")
+    if isinstance(sealed, str):
+        opened: dict[str, Any] = json.loads(crypto.decrypt(sealed, ctx.session))
+        return opened
+    return dict(stored)
 
 
 def _locale_of(account: Account | None) -> str:
@@ -472,8 +493,10 @@ def _draft(ctx: Context, item: AccountInput, proposed: Sequence[ProposedLine], *
     currency = terms.currency
     account = accounts.get(terms.id)
     party = parties.get(owners.get(terms.id) or "")
-    buyer = _tax_party_of((account.body if account is not None else None) or {},
-                          party.body if party is not None else None)
+    # contact media are encrypted at rest (party.personal): open them for the snapshot
+    account_body = personal.unseal(ctx.session, (account.body if account else None) or {})
+    party_body = personal.unseal(ctx.session, party.body) if party is not None else None
+    buyer = _tax_party_of(account_body, party_body)
     bill_day = _local_date(as_of, terms.tz)
     for i, line in enumerate(proposed):
         if line.amount.currency != currency:
@@ -501,7 +524,8 @@ def _draft(ctx: Context, item: AccountInput, proposed: Sequence[ProposedLine], *
     body = {
         "taxItem": [_tax_doc(t, currency) for t in taxed.breakdown],
         "seller": seller_doc,
-        "buyer": buyer_snapshot(account, party, buyer, terms.name or terms.id),
+        "buyer": seal_buyer(ctx, buyer_snapshot(account, account_body, party, party_body,
+                                                buyer, terms.name or terms.id)),
         "note": notes, "reverseCharge": taxed.reverse_charge,
         "locale": _locale_of(account), "category": str(kind), "timeZone": terms.tz,
         "billingAccountName": terms.name or (account.name if account else None),
@@ -1058,7 +1082,7 @@ def document(ctx: Context, *, bill_id: str) -> InvoiceDocument:
     lines = [render_line(ctx, r, bill_date=row.bill_date, account_id=row.billing_account_id)
              for r in queries.lines_of(ctx, [row.id])]
     seller = SellerSettings.model_validate(body.get("seller") or {})
-    b = body.get("buyer") or {}
+    b = open_buyer(ctx, body.get("buyer"))
     buyer = documents.Buyer(name=b.get("name") or row.billing_account_id,
                             address=tuple(b.get("address") or ()),
                             country=b.get("country"), vat_id=b.get("vatId"),
