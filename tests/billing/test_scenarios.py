@@ -505,5 +505,5 @@ def test_the_bill_prints_the_buyers_address_and_keeps_it_encrypted_at_rest(story
     with unit_of_work() as session:
         stored = session.execute(sa.text("SELECT body FROM customer_bill WHERE id = :i"),
                                  {"i": bill["id"]}).scalar_one()
-    stored = stored if isinstance(stored, str) else json.dumps(stored)
+    stored = stored if isinstance(stored, str) else json.dumps(stored, default=str)
     assert "Torstra" not in stored and "10119" not in stored and "enc:v2:" in stored
