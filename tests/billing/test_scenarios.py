@@ -493,7 +493,12 @@ def test_the_bill_prints_the_buyers_address_and_keeps_it_encrypted_at_rest(story
     decrypted address (printed on the PDF) and is stored sealed under the tenant's key."""
     s = story(utc(2026, 4, 1, 9))
     plan = s.plan("Home Fibre", "40.00")
-    account = s.account(s.person("Lena", "Schneider"), "Lena")
+    # the account names its owner as a Customer (as TMF666 clients usually do)
+    customer = s.post("/tmf-api/customerManagement/v4/customer", {
+        "name": "Lena Schneider",
+        "engagedParty": {"id": s.person("Lena", "Schneider")["id"],
+                         "@referredType": "Individual"}})
+    account = s.account(customer, "Lena", referred="Customer")
     s.add(account, plan)
     s.bill_run(s.now())
     bill = only(s.bills(account))

@@ -574,7 +574,7 @@ def _discounts(calc: _Calc, head: ProposedLine, spec: PriceSpec, quantity: int,
             continue
         lines.append(replace(
             head, kind=LineKind.DISCOUNT, name=alteration.name, amount=calc.money(-off),
-            exact=-exact, description=alteration.description, source_key=key,
+            exact=exact.copy_negate(), description=alteration.description, source_key=key,
             applies_to=head.source_key,
             detail={**head.detail, "alteration": alteration.id,
                     "percentage": None if alteration.percentage is None
@@ -761,7 +761,8 @@ def _credit(calc: _Calc, item: InvoicedItem, piece: Span, life: _Life | None,
         return None
     return ProposedLine(
         kind=LineKind.ADJUSTMENT, name=f"Credit for unused time: {spec.name if spec else ''}"
-        .rstrip(": "), account_id=item.account_id, amount=calc.money(-amount), exact=-exact,
+        .rstrip(": "), account_id=item.account_id, amount=calc.money(-amount),
+        exact=exact.copy_negate(),  # exact: unary minus would round to the context's 28 digits
         start=piece[0], end=piece[1], product_id=item.product_id, price_id=item.price_id,
         price_version=item.price_version, quantity=item.quantity,
         tax_category=spec.tax_category if spec else "standard",

@@ -211,7 +211,7 @@ def _owner_party_id(account_body: Mapping[str, Any]) -> str | None:
             return str(ref.get("id"))
     for ref in refs:
         if isinstance(ref, dict) and str(ref.get("@referredType", "")).lower() in (
-                "individual", "organization"):
+                "individual", "organization", "customer"):
             return str(ref.get("id"))
     return None
 

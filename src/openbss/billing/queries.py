@@ -25,6 +25,7 @@ from openbss.billing.models import (
 from openbss.core.context import Context
 from openbss.core.queries import get_owned, scoped, scoped_delete, scoped_update
 from openbss.core.tmf import ListParams, apply_filters, paginate
+from openbss.party.models import Customer as _Customer
 from openbss.party.models import Party as _Party
 
 #: Attribute filters of ``GET customerBill``.
@@ -137,11 +138,18 @@ def open_amounts(ctx: Context, account_id: str) -> list[tuple[str, _Decimal, str
 
 
 def parties_by_id(ctx: Context, ids: _Iterable[str]) -> dict[str, _Party]:
+    """The parties of these ids — party ids, or customer ids (TMF666 accounts name their
+    owner as a Customer), each mapped to the customer's party."""
     wanted = sorted(set(ids))
     if not wanted:
         return {}
-    return {p.id: p for p in ctx.session.scalars(scoped(ctx, _Party).where(
-        _Party.id.in_(wanted)))}
+    via = {c.id: c.party_id for c in ctx.session.execute(
+        scoped(ctx, _Customer.id, _Customer.party_id).where(_Customer.id.in_(wanted)))}
+    parties = {p.id: p for p in ctx.session.scalars(scoped(ctx, _Party).where(
+        _Party.id.in_(sorted(set(wanted) | set(via.values())))))}
+    found = {i: parties[i] for i in wanted if i in parties}
+    found.update({c: parties[p] for c, p in via.items() if p in parties})
+    return found
 
 
 def document(ctx: Context, invoice_id: str) -> InvoiceDocument | None:
