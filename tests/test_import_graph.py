@@ -30,6 +30,8 @@ LAYERS: dict[str, int] = {
     "openbss.rating": 4,
     "openbss.usage": 5,
     "openbss.billing": 6,
+    "openbss.ledger": 7,
+    "openbss.payments": 8,
     "openbss.app": TOP,
     "openbss.cli": TOP,
     "openbss.demo": TOP,
@@ -239,7 +241,18 @@ def test_context_graph_is_the_documented_one(found: list[Import]) -> None:
                          ("openbss.billing", "openbss.catalog"),
                          ("openbss.billing", "openbss.ordering"),
                          ("openbss.billing", "openbss.rating"),
-                         ("openbss.billing", "openbss.usage")}
+                         ("openbss.billing", "openbss.usage"),
+                         ("openbss.ledger", "openbss.core"),
+                         ("openbss.ledger", "openbss.party"),
+                         ("openbss.ledger", "openbss.catalog"),
+                         ("openbss.ledger", "openbss.ordering"),
+                         ("openbss.ledger", "openbss.billing"),
+                         ("openbss.payments", "openbss.core"),
+                         ("openbss.payments", "openbss.party"),
+                         ("openbss.payments", "openbss.catalog"),
+                         ("openbss.payments", "openbss.ordering"),
+                         ("openbss.payments", "openbss.billing"),
+                         ("openbss.payments", "openbss.ledger")}
     assert ("openbss.party", "openbss.core") in below_top
     assert ("openbss.catalog", "openbss.core") in below_top
 

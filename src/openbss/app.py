@@ -22,7 +22,9 @@ from openbss.core.logging import configure_logging
 from openbss.core.middleware import UnitOfWorkMiddleware
 from openbss.core.routing import install_route_index
 from openbss.ordering import api as ordering_api
+from openbss.ledger import api as ledger_api
 from openbss.party import api as party_api
+from openbss.payments import api as payments_api
 from openbss.rating import api as rating_api
 from openbss.usage import api as usage_api
 
@@ -34,10 +36,12 @@ TMF_APIS: list[tuple[str, str]] = [
     *ordering_api.TMF_APIS,
     *usage_api.TMF_APIS,
     *billing_api.TMF_APIS,
+    *payments_api.TMF_APIS,
 ]
 CONTEXT_ROUTERS = [party_api.router, catalog_api.router, pricing_preview.router,
                    ordering_api.router, rating_api.router, usage_api.router,
-                   usage_api.bulk_router, billing_api.router]
+                   usage_api.bulk_router, billing_api.router, payments_api.router,
+                   ledger_api.router]
 
 
 @asynccontextmanager

@@ -49,7 +49,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 
-from openbss.billing import numbering, queries
+from openbss.billing import hooks, numbering, queries
 from openbss.billing import settings as billing_settings
 from openbss.billing.book import (
     AccountInput,
@@ -82,6 +82,7 @@ from openbss.billing.paths import (
     BILLING_RATE_PATH,
     CUSTOMER_BILL_PATH,
     ON_DEMAND_PATH,
+    PAYMENT_PATH,
     PRODUCT_PATH,
     charge_href,
     document_href,
@@ -322,7 +323,7 @@ def render_bill(ctx: Context, row: Invoice) -> dict[str, Any]:
             "id": row.id, "href": document_href(ctx.base_url, row.id),
             "url": document_href(ctx.base_url, row.id), "mimeType": "application/pdf",
             "name": f"{row.bill_no}.pdf", "@type": "AttachmentRefOrValue"}],
-        "appliedPayment": [],
+        "appliedPayment": applied_payments(ctx, row),
         "@type": "CustomerBill",
     }
     period = _period(row.period_start, row.period_end)
@@ -343,6 +344,29 @@ def render_bill(ctx: Context, row: Invoice) -> dict[str, Any]:
     if body.get("reason"):
         doc["reason"] = body["reason"]
     return doc
+
+
+def state_for(row: Invoice) -> str:
+    """The state a bill's remaining amount implies (``onHold``/``new``/``validated`` stay
+    while nothing was paid)."""
+    if row.kind != InvoiceKind.INVOICE:
+        return row.state
+    if row.remaining_amount <= 0:
+        return InvoiceState.SETTLED.value
+    if row.remaining_amount < row.amount_due:
+        return InvoiceState.PARTIALLY_PAID.value
+    if row.state in (InvoiceState.SETTLED, InvoiceState.PARTIALLY_PAID):
+        return InvoiceState.SENT.value
+    return row.state
+
+
+def applied_payments(ctx: Context, row: Invoice) -> list[dict[str, Any]]:
+    """TMF678 ``appliedPayment`` of a bill."""
+    return [{"appliedAmount": money(Decimal(str(item["appliedAmount"])), row.currency),
+             "payment": {"id": item["payment"]["id"],
+                         "href": href(ctx.base_url, PAYMENT_PATH, item["payment"]["id"])},
+             "@type": "AppliedPayment"}
+            for item in (row.body or {}).get("appliedPayment") or []]
 
 
 def render_line(ctx: Context, row: InvoiceLine, *, bill_date: datetime | None = None,
@@ -481,6 +505,7 @@ def issue_many(ctx: Context, batch: Sequence[tuple[AccountInput, Sequence[Propos
                   "billRun": bill_run_id}} for i in out])
     events.publish_many(ctx, api=API, event_type="CustomerBillCreateEvent",
                         resource_name="customerBill", resources=[i.bill for i in out])
+    hooks.issued(ctx, [hooks.IssuedBill(d.bill, d.lines) for d in drafts])
     return out
 
 
@@ -938,7 +963,7 @@ def _issue_credit_note(ctx: Context, row: Invoice, credits: Sequence[_Credit],
         "billingAccountName": body.get("billingAccountName"),
         "correctsBillNo": row.bill_no, "reason": reason,
     }
-    queries.insert_invoices(ctx, [{
+    note_row = {
         "id": note_id, "tenant_id": ctx.tenant_id, "kind": InvoiceKind.CREDIT_NOTE.value,
         "bill_no": number, "series": settings.credit_note_series,
         "state": InvoiceState.NEW.value, "billing_account_id": row.billing_account_id,
@@ -947,7 +972,8 @@ def _issue_credit_note(ctx: Context, row: Invoice, credits: Sequence[_Credit],
         "tax_excluded": tax_excluded, "tax_included": tax_included,
         "amount_due": tax_included, "remaining_amount": tax_included + applied,
         "bill_run_id": None, "corrects_id": row.id, "last_update": ctx.now,
-        "row_version": 1, "body": _plain(note_body)}])
+        "row_version": 1, "body": _plain(note_body)}
+    queries.insert_invoices(ctx, [note_row])
     queries.insert_lines(ctx, line_rows)
     note = queries.invoice(ctx, note_id)
     audit.record(ctx, action="create", resource_type="customerBill", resource_id=note_id,
@@ -957,16 +983,21 @@ def _issue_credit_note(ctx: Context, row: Invoice, credits: Sequence[_Credit],
     events.publish(ctx, api=API, event_type="CustomerBillCreateEvent",
                    resource_name="customerBill", resource=render_bill(ctx, note))
     if applied:
-        before = {"remainingAmount": str(row.remaining_amount)}
+        before = {"remainingAmount": str(row.remaining_amount), "state": row.state}
         row.remaining_amount = row.remaining_amount - applied
+        state = state_for(row)  # a credit note that clears the bill settles it
+        if state != row.state:
+            INVOICE_STATES.check(row.state, state, resource_id=row.id)
+            row.state = state
         row.last_update = ctx.now
         row.row_version += 1
         ctx.session.flush()
         record_change(ctx, api=API, resource_name="customerBill", resource_id=row.id,
                       change="update", before=before,
                       after={"remainingAmount": str(row.remaining_amount),
-                             "creditNote": note_id},
+                             "state": row.state, "creditNote": note_id},
                       event_resource=render_bill(ctx, row))
+    hooks.issued(ctx, [hooks.IssuedBill(note_row, line_rows, applied)])
     return note
 
 
@@ -1000,9 +1031,11 @@ def render_charge(ctx: Context, row: BillingCharge) -> dict[str, Any]:
     return doc
 
 
-def create_charge(ctx: Context, *, account_id: str, data: ChargeCreate) -> BillingCharge:
+def create_charge(ctx: Context, *, account_id: str, data: ChargeCreate,
+                  ledger_role: str | None = None) -> BillingCharge:
     """A manual one-off charge or credit for the account's next invoice (in the account's
-    currency; a product, if named, must be the tenant's)."""
+    currency; a product, if named, must be the tenant's). ``ledger_role``: the ledger
+    role its revenue posts to (dunning's late fees: ``lateFees``)."""
     account = _billing_account(ctx, account_id)
     if data.amount.unit != account.currency:
         raise WrongCurrency(f"amount.unit: the billing account bills in {account.currency}",
@@ -1023,6 +1056,7 @@ def create_charge(ctx: Context, *, account_id: str, data: ChargeCreate) -> Billi
         amount=data.amount.value, currency=account.currency, name=data.name,
         description=data.description, tax_category=data.tax_category,
         tax_included=data.tax_included, product_id=data.product_id, at=ctx.now,
+        ledger_role=ledger_role,
         invoice_id=None, created_by=ctx.actor)
     ctx.session.add(row)
     ctx.session.flush()

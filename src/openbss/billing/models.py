@@ -109,7 +109,8 @@ class InvoiceState(StrEnum):
 INVOICE_STATES = StateMachine("customerBill", InvoiceState, field="state", transitions={
     InvoiceState.NEW: {InvoiceState.VALIDATED, InvoiceState.ON_HOLD, InvoiceState.SENT,
                        InvoiceState.PARTIALLY_PAID, InvoiceState.SETTLED},
-    InvoiceState.ON_HOLD: {InvoiceState.NEW, InvoiceState.VALIDATED},
+    InvoiceState.ON_HOLD: {InvoiceState.NEW, InvoiceState.VALIDATED,
+                           InvoiceState.PARTIALLY_PAID, InvoiceState.SETTLED},
     InvoiceState.VALIDATED: {InvoiceState.SENT, InvoiceState.ON_HOLD,
                              InvoiceState.PARTIALLY_PAID, InvoiceState.SETTLED},
     InvoiceState.SENT: {InvoiceState.PARTIALLY_PAID, InvoiceState.SETTLED},
@@ -224,6 +225,9 @@ class BillingCharge(Base):
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     tax_category: Mapped[str] = mapped_column(String(16), default="standard")
     tax_included: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the ledger role its revenue posts to (``lateFees`` for a dunning late fee); None:
+    #: the ledger's mapping for manual charges
+    ledger_role: Mapped[str | None] = mapped_column(String(64), nullable=True)
     product_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)  # business time
     invoice_id: Mapped[str | None] = mapped_column(String(32), nullable=True)

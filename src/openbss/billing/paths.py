@@ -19,6 +19,7 @@ BILL_RUNS_PATH = "/api/v1/billRuns"
 BILL_RUN_ITEM = "/api/v1/billRuns/{id}"
 
 ACCOUNT_PATH = "/tmf-api/accountManagement/v4/billingAccount"
+PAYMENT_PATH = "/tmf-api/paymentManagement/v4/payment"
 PRODUCT_PATH = "/tmf-api/productInventory/v4/product"
 
 

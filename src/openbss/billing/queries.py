@@ -201,6 +201,17 @@ def invoices_by_id(ctx: Context, ids: _Iterable[str]) -> list[Invoice]:
     return found
 
 
+def open_invoices(ctx: Context, account_id: str, *, lock: bool = False) -> list[Invoice]:
+    """The account's invoices still owing something, oldest due first."""
+    stmt = scoped(ctx, Invoice).where(
+        Invoice.billing_account_id == account_id, Invoice.kind == "invoice",
+        Invoice.remaining_amount > 0).order_by(
+        Invoice.payment_due_date, Invoice.bill_date, Invoice.bill_no)
+    if lock:
+        stmt = stmt.with_for_update()
+    return list(ctx.session.scalars(stmt))
+
+
 def invoice_of_lines(ctx: Context, line_ids: _Sequence[str]) -> dict[str, tuple[str, str]]:
     """line id -> (invoice id, bill number), for lines among ``line_ids``."""
     if not line_ids:

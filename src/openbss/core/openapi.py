@@ -58,6 +58,8 @@ TMF_SPECS: dict[str, str] = {
     "quoteManagement": "TMF648-QuoteManagement-v4.0.0.swagger.json",
     "usageManagement": "TMF635-UsageManagement-v4.0.0.swagger.json",
     "customerBillManagement": "TMF678-CustomerBillManagement-v4.0.0.swagger.json",
+    "paymentManagement": "TMF676-PaymentManagement-v4.0.0.swagger.json",
+    "paymentMethods": "TMF670-PaymentMethods-v4.0.0-release2025.swagger.json",
 }
 #: Definitions used as response schemas, per specification (with what they reference).
 TMF_ROOTS: dict[str, tuple[str, ...]] = {
@@ -78,6 +80,11 @@ TMF_ROOTS: dict[str, tuple[str, ...]] = {
         "Usage", "UsageSpecification", "EventSubscription"),
     "TMF678-CustomerBillManagement-v4.0.0.swagger.json": (
         "CustomerBill", "AppliedCustomerBillingRate", "CustomerBillOnDemand",
+        "EventSubscription"),
+    "TMF676-PaymentManagement-v4.0.0.swagger.json": ("Payment", "Refund", "EventSubscription"),
+    "TMF670-PaymentMethods-v4.0.0-release2025.swagger.json": (
+        "PaymentMethod", "DirectDebit", "BankAccountTransfer", "BankAccountDebit",
+        "TokenizedCard", "BankCard", "Voucher", "Cash", "Check", "DigitalWallet",
         "EventSubscription"),
 }
 ERROR_STATUSES: dict[str, str] = {

@@ -91,6 +91,23 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
         WRITE: "PATCH a bill's state, issue credit notes, add manual charges and credits, "
                "start bill runs",
         DELETE: "DELETE a manual charge not yet billed"}),
+    Family("payment", "TMF676 `payment`, `refund`, TMF670 `paymentMethod`, "
+           "`/api/v1/payments/...` (allocation, reversal, chargeback, SEPA files, bank "
+           "statements and the matching queue), `/api/v1/customerBills/{id}/writeOff`", {
+        READ: "GET payments, refunds, payment methods (masked), SEPA files, statements",
+        WRITE: "record payments and refunds, allocate, reverse, charge back, write off, "
+               "add payment methods, export SEPA files, import statements, match entries",
+        DELETE: "DELETE (deactivate) a payment method",
+        PERSONAL: "account numbers (IBAN) and holders of payment methods in clear"}),
+    Family("dunning", "`/api/v1/dunning/...` (policies, runs, cases, holds), "
+           "`GET /api/v1/reports/aging`", {
+        READ: "GET dunning policies, cases, holds and the aging report",
+        WRITE: "create and change policies, run dunning, open and release disputes and "
+               "payment plans", DELETE: "DELETE a dunning policy"}),
+    Family("ledger", "`/api/v1/ledger/...` (chart of accounts, journal, trial balance, "
+           "export)", {
+        READ: "GET the chart of accounts, journal entries, the trial balance, exports",
+        WRITE: "add or rename accounts of the chart, map revenue families"}),
     Family("hubs", "`POST <api>/hub`, `DELETE <api>/hub/{id}` of every TMF API", {
         WRITE: "register a listener (also needs read on the API's family)",
         DELETE: "unregister a listener (also needs read on the API's family)"}),
@@ -102,16 +119,16 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
 # `billing_ops`. Listeners make openbss call URLs of the caller's choice: not for
 # read-only roles or external partners.
 MATRIX_TABLE = """
-role             party  customer  account  personalData  catalog  quote  productOrder  product  usage  rating  settings  pricing  audit  testClock  eventDeliveries  billing  hubs
-admin            rwdp   rwdp      rwdp     rd            rwd      rwd    rwd           rwd      rwd    rwd     rw        r        r      rw         rw               rwd      wd
-catalog_manager  -      -         -        -             rwd      -      -             -        -      rwd     -         r        -      r          -                -        wd
-sales_agent      rwp    rwp       rwp      -             r        rwd    rw            rw       r      r       -         r        -      r          -                r        wd
-care_agent       rwdp   rwdp      rwdp     rd            r        rw     rw            rwd      r      r       -         r        -      r          -                r        wd
-billing_ops      rp     rp        rwp      -             r        r      rw            rw       rwd    rw      r         r        -      r          rw               rwd      wd
-finance          r      r         r        -             r        r      r             r        r      r       r         r        -      r          -                r        wd
-partner          -      -         -        -             r        -      -             -        -      r       -         r        -      r          -                -        -
-auditor          rp     rp        rp       r             r        r      r             r        r      r       r         r        r      r          r                r        -
-read_only        r      r         r        -             r        r      r             r        r      r       -         r        -      r          -                r        -
+role             party  customer  account  personalData  catalog  quote  productOrder  product  usage  rating  settings  pricing  audit  testClock  eventDeliveries  billing  payment  dunning  ledger  hubs
+admin            rwdp   rwdp      rwdp     rd            rwd      rwd    rwd           rwd      rwd    rwd     rw        r        r      rw         rw               rwd      rwdp     rwd      rw      wd
+catalog_manager  -      -         -        -             rwd      -      -             -        -      rwd     -         r        -      r          -                -        -        -        -       wd
+sales_agent      rwp    rwp       rwp      -             r        rwd    rw            rw       r      r       -         r        -      r          -                r        rwp      r        -       wd
+care_agent       rwdp   rwdp      rwdp     rd            r        rw     rw            rwd      r      r       -         r        -      r          -                r        rwp      rw       -       wd
+billing_ops      rp     rp        rwp      -             r        r      rw            rw       rwd    rw      r         r        -      r          rw               rwd      rwdp     rwd      r       wd
+finance          r      r         r        -             r        r      r             r        r      r       r         r        -      r          -                r        rw       rw       rw      wd
+partner          -      -         -        -             r        -      -             -        -      r       -         r        -      r          -                -        -        -        -       -
+auditor          rp     rp        rp       r             r        r      r             r        r      r       r         r        r      r          r                r        rp       r        r       -
+read_only        r      r         r        -             r        r      r             r        r      r       -         r        -      r          -                r        r        r        r       -
 """  # noqa: E501
 
 
@@ -185,6 +202,8 @@ API_FAMILIES: dict[str, str] = {
     "productOrderingManagement": "productOrder",
     "usageManagement": "usage",
     "customerBillManagement": "billing",
+    "paymentManagement": "payment",
+    "paymentMethods": "payment",
 }
 API_READERS: dict[str, frozenset[str]] = {
     api: roles_for(family, READ) for api, family in API_FAMILIES.items()

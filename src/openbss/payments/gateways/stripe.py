@@ -1,0 +1,1 @@
+"""The Stripe gateway adapter (being written)."""
