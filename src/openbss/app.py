@@ -21,8 +21,8 @@ from openbss.core.error_handlers import install_error_handlers
 from openbss.core.logging import configure_logging
 from openbss.core.middleware import UnitOfWorkMiddleware
 from openbss.core.routing import install_route_index
-from openbss.ordering import api as ordering_api
 from openbss.ledger import api as ledger_api
+from openbss.ordering import api as ordering_api
 from openbss.party import api as party_api
 from openbss.payments import api as payments_api
 from openbss.rating import api as rating_api

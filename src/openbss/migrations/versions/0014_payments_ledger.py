@@ -11,7 +11,6 @@ from alembic import op
 
 import openbss.core.db
 
-
 revision = '0014'
 down_revision = '0013'
 branch_labels = None
