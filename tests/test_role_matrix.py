@@ -38,6 +38,7 @@ CUSTOMER = "/tmf-api/customerManagement/v4"
 ACCOUNT = "/tmf-api/accountManagement/v4"
 CATALOG = "/tmf-api/productCatalogManagement/v4"
 BILL = "/tmf-api/customerBillManagement/v4"
+PAY = "/tmf-api/paymentManagement/v4"
 
 # (method, route path) -> (family, access); hubs: ("hubs", access, api)
 Rule = tuple[str, ...]
@@ -125,6 +126,36 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("PATCH", "/api/v1/settings/billing"): ("settings", "write"),
     ("GET", "/api/v1/settings/billingDocument"): ("settings", "read"),
     ("PATCH", "/api/v1/settings/billingDocument"): ("settings", "write"),
+    **{rule: access for kind in ("payment", "refund")
+       for rule, access in _crud(f"{PAY}/{kind}", "payment").items()
+       if rule[0] in ("POST", "GET")},
+    **_crud("/tmf-api/paymentMethods/v4/paymentMethod", "payment"),
+    ("POST", "/api/v1/payments/{id}/allocations"): ("payment", "write"),
+    ("POST", "/api/v1/payments/{id}/reversal"): ("payment", "write"),
+    ("POST", "/api/v1/payments/{id}/chargeback"): ("payment", "write"),
+    ("POST", "/api/v1/customerBills/{id}/writeOff"): ("payment", "write"),
+    ("POST", "/api/v1/payments/sepaCollections"): ("payment", "write"),
+    ("GET", "/api/v1/payments/sepaCollections"): ("payment", "read"),
+    ("GET", "/api/v1/payments/sepaCollections/{id}"): ("payment", "read"),
+    ("GET", "/api/v1/payments/sepaCollections/{id}/file"): ("payment", "read"),
+    ("POST", "/api/v1/payments/bankStatements"): ("payment", "write"),
+    ("GET", "/api/v1/payments/bankStatements"): ("payment", "read"),
+    ("GET", "/api/v1/payments/bankStatements/{id}"): ("payment", "read"),
+    ("GET", "/api/v1/payments/statementEntries"): ("payment", "read"),
+    ("GET", "/api/v1/payments/statementEntries/{id}"): ("payment", "read"),
+    ("POST", "/api/v1/payments/statementEntries/{id}/match"): ("payment", "write"),
+    ("GET", "/api/v1/settings/payments"): ("settings", "read"),
+    ("PATCH", "/api/v1/settings/payments"): ("settings", "write"),
+    ("GET", "/api/v1/ledger/accounts"): ("ledger", "read"),
+    ("POST", "/api/v1/ledger/accounts"): ("ledger", "write"),
+    ("PATCH", "/api/v1/ledger/accounts/{code}"): ("ledger", "write"),
+    ("GET", "/api/v1/ledger/journalEntries"): ("ledger", "read"),
+    ("GET", "/api/v1/ledger/journalEntries/{id}"): ("ledger", "read"),
+    ("GET", "/api/v1/ledger/trialBalance"): ("ledger", "read"),
+    ("GET", "/api/v1/ledger/receivables"): ("ledger", "read"),
+    ("GET", "/api/v1/ledger/export"): ("ledger", "read"),
+    ("GET", "/api/v1/settings/ledger"): ("settings", "read"),
+    ("PATCH", "/api/v1/settings/ledger"): ("settings", "write"),
     **{rule: access for api, prefix in TMF_APIS for rule, access in {
         ("POST", f"{prefix}/hub"): ("hubs", "write", api),
         ("DELETE", f"{prefix}/hub/{{id}}"): ("hubs", "delete", api),

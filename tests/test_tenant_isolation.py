@@ -114,8 +114,107 @@ def _bill_run(client, tenant) -> dict[str, str]:
     return {"id": r.json()["id"]}
 
 
+PAY = "/tmf-api/paymentManagement/v4"
+BILLS = "/tmf-api/customerBillManagement/v4/customerBill"
+METHODS = "/tmf-api/paymentMethods/v4/paymentMethod"
+
+
+def _account_id(client, tenant) -> str:
+    return FACTORIES["/tmf-api/accountManagement/v4/billingAccount/{id}"](client, tenant)["id"]
+
+
+def _payment(client, tenant) -> dict[str, str]:
+    """A manual payment of the tenant, kept as unapplied credit."""
+    r = client.post(f"{PAY}/payment", json={
+        "account": {"id": _account_id(client, tenant)},
+        "totalAmount": {"unit": "EUR", "value": 20}}, headers=tenant.headers())
+    assert r.status_code == 201, r.text
+    return {"id": r.json()["id"]}
+
+
+def _refund(client, tenant) -> dict[str, str]:
+    r = client.post(f"{PAY}/refund", json={"payment": _payment(client, tenant),
+                                           "totalAmount": {"unit": "EUR", "value": 5}},
+                    headers=tenant.headers())
+    assert r.status_code == 201, r.text
+    return {"id": r.json()["id"]}
+
+
+def _method(client, tenant) -> dict[str, str]:
+    r = client.post(METHODS, json={"@type": "cash", "name": "cash at the shop",
+                                   "account": [{"id": _account_id(client, tenant)}]},
+                    headers=tenant.headers())
+    assert r.status_code == 201, r.text
+    return {"id": r.json()["id"]}
+
+
+def _collection(client, tenant) -> dict[str, str]:
+    """A SEPA collection of the tenant: a mandate, an issued bill, the export."""
+    from datetime import date, timedelta
+
+    bill = _bill(client, tenant)
+    account = client.get(f"{BILLS}/{bill['id']}", headers=tenant.headers()).json()[
+        "billingAccount"]["id"]
+    r = client.post(METHODS, json={
+        "@type": "directDebit", "name": "SEPA", "account": [{"id": account}],
+        "accountNumber": "DE02120300000000202051", "owner": "Erika Mustermann",
+        "signatureDate": "2026-01-02T00:00:00Z"}, headers=tenant.headers())
+    assert r.status_code == 201, r.text
+    r = client.post("/api/v1/payments/sepaCollections", json={
+        "collectionDate": (date.today() + timedelta(days=3)).isoformat()},
+        headers=tenant.headers())
+    assert r.status_code == 201, r.text
+    return {"id": r.json()["id"]}
+
+
+def _statement(client, tenant) -> dict[str, str]:
+    """An imported camt.053 with one unmatched credit."""
+    from datetime import UTC, date, datetime
+    from decimal import Decimal
+    from uuid import uuid4
+
+    from openbss.payments import bank
+
+    ref = uuid4().hex[:16]
+    content = bank.write(message="camt.053", message_id=f"M{ref}",
+                         created_at=datetime.now(UTC), account_iban="DE89370400440532013000",
+                         currency="EUR", movements=[bank.BankMovement(
+                             Decimal("12.34"), "EUR", "transfer", date.today(), ref,
+                             debtor_name="Nobody Known", remittance=("thanks",))])
+    r = client.post("/api/v1/payments/bankStatements", content=content,
+                    headers=tenant.headers(**{"Content-Type": "application/xml"}))
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    return {"id": doc["bankStatement"]["id"], "entry": doc["entryDetails"][0]["id"]}
+
+
+def _journal_entry(client, tenant) -> dict[str, str]:
+    bill = _bill(client, tenant)
+    r = client.get("/api/v1/ledger/journalEntries", params={"sourceId": bill["id"]},
+                   headers=tenant.headers())
+    assert r.status_code == 200 and r.json(), r.text
+    return {"id": r.json()[0]["id"]}
+
+
 # route path template -> factory(client, tenant) returning the path parameters
 FACTORIES: dict[str, Callable] = {
+    f"{PAY}/payment/{{id}}": _payment,
+    f"{PAY}/refund/{{id}}": _refund,
+    "/api/v1/payments/{id}/allocations": _payment,
+    "/api/v1/payments/{id}/reversal": _payment,
+    "/api/v1/payments/{id}/chargeback": _payment,
+    "/api/v1/customerBills/{id}/writeOff": lambda c, t: _bill(c, t),
+    f"{METHODS}/{{id}}": _method,
+    "/api/v1/payments/sepaCollections/{id}": _collection,
+    "/api/v1/payments/sepaCollections/{id}/file": _collection,
+    "/api/v1/payments/bankStatements/{id}": lambda c, t: {"id": _statement(c, t)["id"]},
+    "/api/v1/payments/statementEntries/{id}": lambda c, t: {"id": _statement(c, t)["entry"]},
+    "/api/v1/payments/statementEntries/{id}/match": lambda c, t: {
+        "id": _statement(c, t)["entry"]},
+    "/api/v1/ledger/accounts/{code}": lambda c, t: {"code": "1000"},
+    "/api/v1/ledger/journalEntries/{id}": _journal_entry,
+    "/tmf-api/paymentManagement/v4/hub/{id}": _hub(PAY),
+    "/tmf-api/paymentMethods/v4/hub/{id}": _hub("/tmf-api/paymentMethods/v4"),
     "/tmf-api/event/v4/hub/{id}": _hub("/tmf-api/event/v4"),
     "/api/v1/eventDeliveries/{id}": lambda c, t: _delivery(c, t),
     "/api/v1/eventDeliveries/{id}/retry": lambda c, t: _delivery(c, t),
@@ -207,7 +306,10 @@ FACTORIES: dict[str, Callable] = {
 # Routes whose parameter is a name in the caller's own tenant, not another tenant's id: a
 # stranger's PUT creates the stranger's tariff of that name (tests/rating/test_api.py
 # proves the owner's is untouched).
-TENANT_NAMED = {("PUT", "/api/v1/rating/tariffs/{name}")}
+# The ledger's account codes are the same in every tenant's default chart: a stranger's
+# PATCH of 1000 renames the stranger's own account (tests/ledger prove the owner's stays).
+TENANT_NAMED = {("PUT", "/api/v1/rating/tariffs/{name}"),
+                ("PATCH", "/api/v1/ledger/accounts/{code}")}
 
 
 def _api_routes(app) -> list[APIRoute]:

@@ -14,7 +14,7 @@ from openbss.billing import api as billing_api
 from openbss.catalog import api as catalog_api
 from openbss.catalog import preview as pricing_preview
 from openbss.core import api as core_api
-from openbss.core import openapi
+from openbss.core import openapi, plugins
 from openbss.core.config import HOW_TO_SET_SECRET_KEY, get_settings, secret_key_problem
 from openbss.core.db import start_checkpointer
 from openbss.core.error_handlers import install_error_handlers
@@ -66,6 +66,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app() -> FastAPI:
+    plugins.load()
     settings = get_settings()
     problem = secret_key_problem(settings)
     if problem:  # never serve tokens signed with a guessable key

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from openbss.billing.cli import billrun as billrun_command
 from openbss.catalog.cli import catalog_app
+from openbss.core import plugins
 from openbss.core.cli_support import require_ready
 from openbss.core.errors import OpenBSSError
 from openbss.rating.cli import rating_app
@@ -406,6 +407,7 @@ def keys_rewrap() -> None:
 
 
 def main() -> None:
+    plugins.load()
     try:
         app()
     except OpenBSSError as exc:

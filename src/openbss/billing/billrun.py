@@ -33,7 +33,7 @@ from sqlalchemy import event as sa_event
 from openbss.billing import junction, queries
 from openbss.billing.models import BILL_RUN_STATES, BillRun, BillRunState
 from openbss.billing.paths import BILL_RUN_ITEM
-from openbss.core import audit, clock, events
+from openbss.core import audit, clock, events, plugins
 from openbss.core.context import Context, load_tenant, system_context
 from openbss.core.db import unit_of_work
 from openbss.core.errors import NotFoundError, ValidationError
@@ -307,6 +307,7 @@ def _bill_ids(run: dict[str, Any], tenant_id: str, url: str | None, ids: list[st
 
 def _worker(args: tuple[dict[str, Any], str, str | None, list[str]]) -> _Summary:
     run, tenant_id, url, ids = args
+    plugins.load()  # a spawned process: the hooks of the contexts above billing
     return _bill_ids(run, tenant_id, url, ids, None)
 
 

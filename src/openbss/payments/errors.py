@@ -35,3 +35,38 @@ class NothingToAllocate(ConflictError):
 
     code = "NOTHING_TO_ALLOCATE"
     reason = "Nothing left to allocate"
+
+
+# -- SEPA direct debit and bank statements (payments/collections.py) ----------------------
+
+
+class SepaCreditorInvalid(ValidationError):
+    """The ``payments`` settings' creditor (name, IBAN, BIC, creditor identifier) cannot
+    make a valid SEPA file; ``field`` names the setting (``creditor.creditorId`` …)."""
+
+    code = "SEPA_CREDITOR_INVALID"
+    reason = "SEPA creditor settings are invalid"
+
+
+class StatementUnreadable(ValidationError):
+    """The uploaded statement is not well-formed XML, declares a DTD or entities (refused:
+    XXE, billion laughs), is too large, or does not validate against its camt XSD;
+    ``field`` names the element."""
+
+    code = "STATEMENT_UNREADABLE"
+    reason = "Statement file cannot be read"
+
+
+class StatementFormatUnsupported(ValidationError):
+    """The file is not camt.053.001.02/.08 or camt.054.001.02/.08 (detected by namespace)."""
+
+    code = "STATEMENT_FORMAT_UNSUPPORTED"
+    reason = "Statement format not supported"
+
+
+class EntryNotMatchable(ConflictError):
+    """Manual matching of a statement entry that is not in the queue (already matched,
+    returned, ignored, a duplicate) or is not a credit."""
+
+    code = "ENTRY_NOT_MATCHABLE"
+    reason = "Statement entry cannot be matched"

@@ -1,0 +1,120 @@
+"""What billing's issued bills post to the ledger (registered on billing's ``issued`` hook).
+
+An invoice posts, in the issuing transaction (docs/ledger.md):
+
+======================  =========================================  ==================
+Dr  receivable          the bill's total, tax included             per billing account
+Cr  revenue role        each line's amount without tax             per line type
+Cr  taxPayable          each tax item of the bill                  per jurisdiction/rate
+======================  =========================================  ==================
+
+A credit note posts the same rule with its (negative) amounts, which is the reverse
+entry. The revenue role of a line: ``usageRevenue`` for usage, ``otherRevenue`` for
+one-time charges and manual adjustments, ``revenue`` for recurring charges and their
+discounts; a manual charge created with a ledger role (dunning's late fee: ``lateFees``)
+posts there. A tenant maps line types to other accounts with the ``ledger`` settings
+(``revenueAccounts``). The entry's ``source_key`` is ``customerBill:<id>``: a bill posts
+once, whatever retries.
+
+:func:`bill_entry` is pure; :func:`post_issued` reads what it needs in one query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from openbss.billing import hooks
+from openbss.billing.models import BillingCharge
+from openbss.core.context import Context
+from openbss.core.queries import scoped
+from openbss.ledger import service
+from openbss.ledger import settings as ledger_settings
+from openbss.ledger.book import Entry, Line, side
+
+ZERO = Decimal(0)
+#: the default revenue role of each TMF678 line type
+LINE_ROLES: dict[str, str] = {"recurring": "revenue", "discount": "revenue",
+                              "usage": "usageRevenue", "oneTime": "otherRevenue",
+                              "adjustment": "otherRevenue"}
+
+
+def _dec(value: Any) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def line_role(line: Mapping[str, Any], charge_roles: Mapping[str, str],
+              mapping: Mapping[str, str]) -> str:
+    key = str(line.get("source_key") or "")
+    if key in charge_roles:
+        return charge_roles[key]
+    kind = str(line.get("type") or "")
+    if kind in mapping:
+        return f"code:{mapping[kind]}"
+    return LINE_ROLES.get(kind, "revenue")
+
+
+def bill_entry(bill: Mapping[str, Any], lines: Sequence[Mapping[str, Any]], *,
+               charge_roles: Mapping[str, str] | None = None,
+               mapping: Mapping[str, str] | None = None) -> Entry:
+    """The journal entry of one issued invoice or credit note (see the module
+    docstring). Balanced by construction: a difference between the lines and the bill's
+    totals (tax rounded per document) is booked on the first revenue or tax line's
+    account, so the entry always equals the bill."""
+    account = str(bill["billing_account_id"])
+    kind = "creditNote" if bill.get("kind") == "creditNote" else "invoice"
+    total = _dec(bill["tax_included"])
+    net = _dec(bill["tax_excluded"])
+    out: list[Line] = [side("receivable", total, billing_account_id=account,
+                            dimension=f"bill:{bill['id']}")]
+    revenue: dict[str, Decimal] = {}
+    for line in lines:
+        role = line_role(line, charge_roles or {}, mapping or {})
+        revenue[role] = revenue.get(role, ZERO) + _dec(line["tax_excluded"])
+    gap = net - sum(revenue.values(), ZERO)
+    if gap:
+        first = next(iter(revenue), "revenue")
+        revenue[first] = revenue.get(first, ZERO) + gap
+    for role, amount in revenue.items():
+        out.append(side(role, -amount, dimension=f"lines:{role}"))
+    taxes: dict[str, Decimal] = {}
+    for item in (bill.get("body") or {}).get("taxItem") or []:
+        amount = _dec((item.get("taxAmount") or {}).get("value", 0))
+        dim = f"tax:{item.get('jurisdiction') or ''}:{item.get('taxCategory')}:" \
+              f"{_dec(item.get('taxRate', 0)).normalize()}"
+        taxes[dim] = taxes.get(dim, ZERO) + amount
+    tax_gap = (total - net) - sum(taxes.values(), ZERO)
+    if tax_gap:
+        dim = next(iter(taxes), "tax:rounding")
+        taxes[dim] = taxes.get(dim, ZERO) + tax_gap
+    for dim, amount in taxes.items():
+        out.append(side("taxPayable", -amount, dimension=dim))
+    on = bill["bill_date"].date() if hasattr(bill.get("bill_date"), "date") else None
+    return Entry(kind=kind, source_type="customerBill", source_id=str(bill["id"]),
+                 source_key=f"customerBill:{bill['id']}", currency=str(bill["currency"]),
+                 lines=out, memo=str(bill.get("bill_no") or ""), billing_account_id=account,
+                 on=on)
+
+
+def _charge_roles(ctx: Context, bills: Sequence[hooks.IssuedBill]) -> dict[str, str]:
+    ids = sorted({str(line.get("source_key"))[len("billingCharge:"):]
+                  for b in bills for line in b.lines
+                  if str(line.get("source_key") or "").startswith("billingCharge:")})
+    out: dict[str, str] = {}
+    for start in range(0, len(ids), 900):
+        for charge_id, role in ctx.session.execute(scoped(
+                ctx, BillingCharge.id, BillingCharge.ledger_role).where(
+                BillingCharge.id.in_(ids[start:start + 900]),
+                BillingCharge.ledger_role.is_not(None))):
+            out[f"billingCharge:{charge_id}"] = str(role)
+    return out
+
+
+@hooks.register_issued
+def post_issued(ctx: Context, bills: Sequence[hooks.IssuedBill]) -> None:
+    """Post every issued bill (one set-based posting for the batch)."""
+    mapping = {str(k): v for k, v in ledger_settings.read(ctx).revenue_accounts.items()}
+    roles = _charge_roles(ctx, bills)
+    service.post_many(ctx, [bill_entry(b.bill, b.lines, charge_roles=roles, mapping=mapping)
+                            for b in bills])
