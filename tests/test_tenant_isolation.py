@@ -196,6 +196,34 @@ def _journal_entry(client, tenant) -> dict[str, str]:
     return {"id": r.json()[0]["id"]}
 
 
+def _dunning_policy(client, tenant) -> dict[str, str]:
+    from uuid import uuid4
+
+    r = client.post("/api/v1/dunning/policies", json={
+        "name": f"p-{uuid4().hex[:8]}", "steps": [{"days": 5, "action": "reminder"}]},
+        headers=tenant.headers())
+    assert r.status_code == 201, r.text
+    return {"id": r.json()["id"]}
+
+
+def _hold(client, tenant) -> dict[str, str]:
+    r = client.post("/api/v1/dunning/holds", json={
+        "kind": "paymentPlan", "billingAccount": {"id": _account_id(client, tenant)}},
+        headers=tenant.headers())
+    assert r.status_code == 201, r.text
+    return {"id": r.json()["id"]}
+
+
+def _dunning_case(client, tenant) -> dict[str, str]:
+    """An overdue bill (due 2026-03-15) and a dunning run after it."""
+    _bill(client, tenant)
+    r = client.post("/api/v1/dunning/runs", json={"asOf": "2026-03-20"},
+                    headers=tenant.headers())
+    assert r.status_code == 200, r.text
+    cases = client.get("/api/v1/dunning/cases", headers=tenant.headers()).json()
+    return {"id": cases[0]["id"]}
+
+
 # route path template -> factory(client, tenant) returning the path parameters
 FACTORIES: dict[str, Callable] = {
     f"{PAY}/payment/{{id}}": _payment,
@@ -213,6 +241,9 @@ FACTORIES: dict[str, Callable] = {
         "id": _statement(c, t)["entry"]},
     "/api/v1/ledger/accounts/{code}": lambda c, t: {"code": "1000"},
     "/api/v1/ledger/journalEntries/{id}": _journal_entry,
+    "/api/v1/dunning/policies/{id}": _dunning_policy,
+    "/api/v1/dunning/holds/{id}": _hold,
+    "/api/v1/dunning/cases/{id}": _dunning_case,
     "/tmf-api/paymentManagement/v4/hub/{id}": _hub(PAY),
     "/tmf-api/paymentMethods/v4/hub/{id}": _hub("/tmf-api/paymentMethods/v4"),
     "/tmf-api/event/v4/hub/{id}": _hub("/tmf-api/event/v4"),

@@ -50,8 +50,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if os.environ.get("OPENBSS_RUN_WORKER") == "1":
         from openbss.core.worker import start_in_thread
         from openbss.ordering.orchestration import register_worker_pass
+        from openbss.payments.dunning import register_worker_pass as register_dunning_pass
 
         register_worker_pass()
+        register_dunning_pass()
         worker = start_in_thread()
     checkpointer = start_checkpointer()  # SQLite: WAL checkpoints off the request path
     gc.freeze()  # what startup built (routes, schemas, mappers) is never collected again

@@ -15,6 +15,8 @@ from openbss.catalog.cli import catalog_app
 from openbss.core import plugins
 from openbss.core.cli_support import require_ready
 from openbss.core.errors import OpenBSSError
+from openbss.ledger.cli import ledger_app
+from openbss.payments.cli import dunning_app, payments_app
 from openbss.rating.cli import rating_app
 from openbss.usage.cli import usage_app
 
@@ -39,6 +41,9 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(rating_app, name="rating")
 app.add_typer(usage_app, name="usage")
 app.command("billrun")(billrun_command)
+app.add_typer(payments_app, name="payments")
+app.add_typer(dunning_app, name="dunning")
+app.add_typer(ledger_app, name="ledger")
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console()
@@ -163,9 +168,11 @@ def worker_cmd() -> None:
     from openbss.core.logging import configure_logging
     from openbss.core.worker import run_forever
     from openbss.ordering.orchestration import register_worker_pass
+    from openbss.payments.dunning import register_worker_pass as register_dunning_pass
 
     _ready()
     register_worker_pass()
+    register_dunning_pass()
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json)
     stop = threading.Event()

@@ -12,6 +12,7 @@ import importlib
 MODULES: tuple[str, ...] = (
     "openbss.ledger.postings",
     "openbss.payments.service",
+    "openbss.payments.dunning",
 )
 _loaded = False
 

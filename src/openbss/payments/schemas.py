@@ -13,12 +13,13 @@ payment routes). Amounts are TMF Money ``{unit, value}`` with exact decimals.
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from openbss.core.tmf_common import (
+    Amount,
     AwareDatetime,
     EntityRef,
     Id,
@@ -32,19 +33,11 @@ from openbss.core.tmf_common import (
 
 
 class PositiveMoney(Money):
-    @model_validator(mode="after")
-    def _positive(self) -> Self:
-        if self.value <= 0:
-            raise PydanticCustomError("not_positive", "value must be greater than zero")
-        return self
+    value: Annotated[Amount, Field(gt=0)]
 
 
 class NonNegativeMoney(Money):
-    @model_validator(mode="after")
-    def _not_negative(self) -> Self:
-        if self.value < 0:
-            raise PydanticCustomError("negative", "value must not be negative")
-        return self
+    value: Annotated[Amount, Field(ge=0)]
 
 
 Ref = EntityRef

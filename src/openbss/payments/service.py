@@ -191,7 +191,7 @@ def render_payment(ctx: Context, row: Payment, *,
         "account": _ref(ctx, ACCOUNT_PATH, row.billing_account_id, "BillingAccount"),
         "amount": money(row.amount, cur), "taxAmount": money(ZERO, cur),
         "totalAmount": money(row.amount, cur),
-        "channel": {"name": row.channel}, "paymentMethod": method,
+        "channel": {"id": row.channel, "name": row.channel}, "paymentMethod": method,
         "paymentItem": [{"amount": money(v, cur), "totalAmount": money(v, cur),
                          "item": _ref(ctx, CUSTOMER_BILL_PATH, b, "CustomerBill"),
                          "@type": "PaymentItem"} for b, v in items],
@@ -476,7 +476,7 @@ def allocate(ctx: Context, *, payment_id: str,
     before = {"unapplied": str(payment.unapplied)}
     payment.unapplied -= applied
     payment.row_version += 1
-    n = ctx.session.scalar(scoped(ctx, func.count()).select_from(PaymentAllocation).where(
+    n = ctx.session.scalar(scoped(ctx, func.count(), of=[PaymentAllocation]).where(
         PaymentAllocation.payment_id == payment.id))
     ledger.post(ctx, postings.credit_applied(
         payment_id=payment.id, account=payment.billing_account_id, currency=payment.currency,
