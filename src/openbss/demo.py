@@ -11,6 +11,7 @@ from openbss.core.service import ensure_tenant, set_tenant_defaults
 from openbss.ordering import demo as ordering_demo
 from openbss.party import demo as party_demo
 from openbss.party.models import Party
+from openbss.payments import demo as payments_demo
 
 #: The demo's numbers and prices are German and in euros: a tenant that holds no parties
 #: yet is set to this phone region and currency, so ``0151 …`` finds the demo's people.
@@ -32,4 +33,5 @@ def load_demo(tenant_name: str = "default") -> list[str]:
         lines += catalog_demo.load(ctx)
         lines += ordering_demo.load(ctx)
         lines += billing_demo.load(ctx)
+        lines += payments_demo.load(ctx)
     return lines

@@ -32,7 +32,14 @@ def test_the_demo_places_its_orders_once(client, make_tenant, tmf_schema):  # ty
     lines = load_demo(tenant.name)
     assert sum(line.startswith("order demo-") for line in lines) == 9
     first = _counts(tenant.id)
-    assert first[0] == 10 and first[3] == 1 and first[4] == 1  # 9 orders + the quote's
+    # 9 orders + the quote's + the payments demo's dunning: the overdue headquarters'
+    # active line and the Hamburg line it pays for are suspended (docs/payments.md "Demo")
+    assert first[0] == 12 and first[3] == 1 and first[4] == 1
+    dunning = [o for o in client.get(PO, params={"limit": 100},
+                                     headers=tenant.headers("read_only")).json()
+               if str(o.get("externalId", "")).startswith("dunning-")]
+    assert [i["product"]["status"] for o in dunning for i in o["productOrderItem"]] == [
+        "suspended", "suspended"]
 
     orders = client.get(PO, params={"limit": 100},
                         headers=tenant.headers("read_only")).json()

@@ -302,3 +302,30 @@ def test_roles_without_payment_write_cannot_record(client, tenant, role) -> None
                                             "totalAmount": eur("1")},
                     headers=tenant.headers(role))
     assert r.status_code == 403
+
+
+def test_the_worked_example_of_docs_payments(client, tenant) -> None:
+    """docs/payments.md "Worked example", step by step."""
+    account = billing_account(client, tenant)["id"]
+    one = _bill(tenant, account, "100.00")["invoice_id"]
+    two = _bill(tenant, account, "50.00", as_of=APR1)["invoice_id"]
+
+    def state() -> tuple[Decimal, Decimal, Decimal]:
+        return (Decimal(str(_get_bill(client, tenant, one)["remainingAmount"]["value"])),
+                Decimal(str(_get_bill(client, tenant, two)["remainingAmount"]["value"])),
+                _balance(client, tenant, account))
+
+    first = _pay(client, tenant, account, "150.00").json()
+    assert state() == (0, Decimal("28.50"), Decimal("28.50"))
+    second = _pay(client, tenant, account, "50.00").json()
+    assert state() == (0, 0, Decimal("-21.50"))
+    r = client.post(f"{PAY}/refund", json={"payment": {"id": second["id"]},
+                                           "totalAmount": eur("10.00")},
+                    headers=tenant.headers())
+    assert r.status_code == 201, r.text
+    assert state() == (0, 0, Decimal("-11.50"))
+    r = client.post(f"/api/v1/payments/{first['id']}/reversal", json={},
+                    headers=tenant.headers())
+    assert r.status_code == 200, r.text
+    assert state() == (Decimal("119.00"), Decimal("31.00"), Decimal("138.50"))
+    assert _ledger_balance(client, tenant, account) == Decimal("138.50")

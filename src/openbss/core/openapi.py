@@ -371,9 +371,9 @@ OWN_REQUEST_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
 }
 #: List operations outside the TMF collections (they take the TMF630 list parameters).
-OWN_LISTS = ("/api/v1/audit", "/api/v1/eventDeliveries",
+OWN_LISTS = ["/api/v1/audit", "/api/v1/eventDeliveries",
              "/api/v1/catalog/productOffering/{id}/prices", "/api/v1/usage/rejects",
-             "/api/v1/billRuns")
+             "/api/v1/billRuns"]
 
 
 # The kernel's own lists (core/api.py); tests/test_openapi_fuzz.py checks every
@@ -411,6 +411,19 @@ def request_body(model: type[BaseModel], *, patch: bool = False) -> dict[str, An
 def list_filters(path: str, names: Iterable[str]) -> None:
     """Document the attribute filters of the list operation ``GET path``."""
     _filters[path] = tuple(sorted(set(_filters.get(path, ())) | set(names)))
+
+
+def document_response(method: str, path: str, schema: dict[str, Any], *,
+                      component: str | None = None, listing: bool = False) -> None:
+    """Document the success answer of a context's own operation (``/api/v1/...``):
+    ``schema`` itself, or, with ``component``, a component of that name holding it
+    (``listing``: the operation is a list taking the TMF630 list parameters)."""
+    if component is not None:
+        OWN_SCHEMAS[component] = schema
+        schema = _ref(component)
+    OWN_RESPONSES[method.lower(), path] = schema
+    if listing and path not in OWN_LISTS:
+        OWN_LISTS.append(path)
 
 
 def documented_filters(path: str) -> tuple[str, ...]:

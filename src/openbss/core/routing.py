@@ -151,6 +151,9 @@ class ExactRoute(APIRoute):
     ``Decimal("0.1")``), and ``def`` endpoints inline on SQLite (see the module
     docstring)."""
 
+    #: True for a route whose endpoint reads a non-JSON body itself (:class:`RawBodyRoute`)
+    raw_body = False
+
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
         self.original_endpoint = endpoint
         if runs_inline(endpoint):
@@ -167,7 +170,7 @@ class ExactRoute(APIRoute):
             for name, value in request.path_params.items():
                 if "\x00" in str(value):  # no resource has such an id (PostgreSQL would fail)
                     raise NotFoundError(f"no resource with that {name}", field=name)
-            if not form and request.method in BODY_METHODS:
+            if not form and not self.raw_body and request.method in BODY_METHODS:
                 raw = await exact.body()
                 if raw:
                     check_content_type(exact)
@@ -176,6 +179,13 @@ class ExactRoute(APIRoute):
             return response
 
         return exact_handler
+
+
+class RawBodyRoute(ExactRoute):
+    """A route whose endpoint reads and checks its own non-JSON body (an XML bank
+    statement, a gateway's signed webhook): no JSON ``Content-Type`` rule, no parsing."""
+
+    raw_body = True
 
 
 # --- the route index ------------------------------------------------------------------

@@ -30,7 +30,7 @@ from openbss.core.crud import validated
 from openbss.core.db import new_id
 from openbss.core.errors import ConflictError, NotFoundError, ValidationError
 from openbss.core.jsonx import ExactJSONResponse
-from openbss.core.openapi import list_filters, request_body
+from openbss.core.openapi import document_response, list_filters, request_body
 from openbss.core.permissions import Requires
 from openbss.core.queries import scoped
 from openbss.core.routing import ExactRoute, json_body
@@ -191,3 +191,44 @@ def export(ctx: Annotated[Context, Depends(READ)], period: str,
 add_settings_routes(router, ledger_settings.GROUP, ledger_settings.LedgerSettings,
                     read_dep=Requires.to("settings", "read"),
                     write_dep=Requires.to("settings", "write"))
+
+
+_LEDGER_ACCOUNT = {"type": "object", "required": ["code", "name", "type"], "properties": {
+    "code": {"type": "string"}, "name": {"type": "string"}, "type": {"type": "string"},
+    "role": {"type": ["string", "null"]}, "subledger": {"type": "boolean"},
+    "active": {"type": "boolean"}}}
+_ENTRY = {"type": "object", "required": ["id", "number", "entryDate", "kind", "lines"],
+          "properties": {"id": {"type": "string"}, "number": {"type": "integer"},
+                         "entryDate": {"type": "string", "format": "date"},
+                         "kind": {"type": "string"}, "currency": {"type": "string"},
+                         "lines": {"type": "array", "items": {"type": "object"}}}}
+_TRIAL = {"type": "object", "required": ["accounts", "totalDebit", "totalCredit"],
+          "properties": {"from": {"type": ["string", "null"]},
+                         "to": {"type": ["string", "null"]},
+                         "currency": {"type": ["string", "null"]},
+                         "accounts": {"type": "array", "items": {
+                             "type": "object", "required": ["code", "name", "debit",
+                                                            "credit"]}},
+                         "totalDebit": {"type": "number"}, "totalCredit": {"type": "number"},
+                         "balanced": {"type": "boolean"}}}
+_RECEIVABLE = {"type": "object", "required": ["billingAccount", "balance"], "properties": {
+    "billingAccount": {"type": "object"}, "currency": {"type": "string"},
+    "receivable": {"type": "number"}, "customerCredit": {"type": "number"},
+    "balance": {"type": "number"}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+document_response("get", ACCOUNT_ITEM, _LEDGER_ACCOUNT, component="LedgerAccount")
+document_response("patch", ACCOUNT_ITEM, _ref("LedgerAccount"))
+document_response("post", ACCOUNTS_PATH, _ref("LedgerAccount"))
+document_response("get", ACCOUNTS_PATH, {"type": "array", "items": _ref("LedgerAccount")})
+document_response("get", ENTRY_ITEM, _ENTRY, component="JournalEntry")
+document_response("get", ENTRIES_PATH, {"type": "array", "items": _ref("JournalEntry")},
+                  listing=True)
+document_response("get", TRIAL_BALANCE_PATH, _TRIAL, component="TrialBalance")
+document_response("get", RECEIVABLES_PATH, {"type": "array", "items": _RECEIVABLE})
+document_response("get", "/api/v1/settings/ledger", _ref("ledger.LedgerSettings"))
+document_response("patch", "/api/v1/settings/ledger", _ref("ledger.LedgerSettings"))

@@ -17,8 +17,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-
 from openbss.core.context import Context
 from openbss.core.errors import ValidationError
 from openbss.core.queries import scoped
@@ -208,11 +206,10 @@ def export_csv(ctx: Context, *, start: date, end: date) -> Iterator[str]:
     writer.writerow(EXPORT_COLUMNS)
     yield buf.getvalue()
     e, x = JournalEntry, JournalLine
-    stmt = select(e.number, e.entry_date, e.kind, e.source_type, e.source_id,
+    stmt = scoped(ctx, e.number, e.entry_date, e.kind, e.source_type, e.source_id,
                   x.account_code, x.debit, x.credit, x.currency, x.billing_account_id,
-                  x.dimension, e.memo).join(x, (x.entry_id == e.id) & (
-                      x.tenant_id == e.tenant_id)).where(
-        e.tenant_id == ctx.tenant_id, e.entry_date >= start, e.entry_date <= end).order_by(
+                  x.dimension, e.memo).join_from(e, x, x.entry_id == e.id).where(
+        e.entry_date >= start, e.entry_date <= end).order_by(
         e.number, x.position).execution_options(yield_per=5000)
     for row in ctx.session.execute(stmt):
         buf.seek(0)

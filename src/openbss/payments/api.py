@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from openbss.billing.invoices import render_bill
 from openbss.core.context import Context
 from openbss.core.crud import TmfResource, add_resource_routes, validated
-from openbss.core.openapi import request_body
+from openbss.core.openapi import document_response, request_body
 from openbss.core.permissions import Requires
 from openbss.core.routing import ExactRoute, json_body
 from openbss.core.tenant_settings import add_settings_routes
@@ -142,3 +142,14 @@ add_settings_routes(router, payment_settings.GROUP, payment_settings.PaymentSett
 
 for _sub in (api_methods, api_collections, api_dunning, api_gateways):
     router.include_router(_sub.router)
+
+for _method, _path, _schema in (
+        ("post", ALLOCATIONS_PATH, {"$ref": "#/components/schemas/TMF676.Payment"}),
+        ("post", REVERSAL_PATH, {"$ref": "#/components/schemas/TMF676.Payment"}),
+        ("post", CHARGEBACK_PATH, {"$ref": "#/components/schemas/TMF676.Payment"}),
+        ("post", WRITE_OFF_PATH, {"$ref": "#/components/schemas/TMF678.CustomerBill"}),
+        ("get", "/api/v1/settings/payments",
+         {"$ref": "#/components/schemas/payments.PaymentSettings"}),
+        ("patch", "/api/v1/settings/payments",
+         {"$ref": "#/components/schemas/payments.PaymentSettings"})):
+    document_response(_method, _path, _schema)

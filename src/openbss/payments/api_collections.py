@@ -20,16 +20,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from pydantic import Field
 
 from openbss.core.context import Context
 from openbss.core.crud import validated
 from openbss.core.errors import UnsupportedMediaTypeError, ValidationError
 from openbss.core.jsonx import ExactJSONResponse
-from openbss.core.openapi import list_filters, request_body
+from openbss.core.openapi import document_response, list_filters, request_body
 from openbss.core.permissions import Requires
-from openbss.core.routing import ExactRoute, json_body, media_type
+from openbss.core.routing import ExactRoute, RawBodyRoute, json_body, media_type
 from openbss.core.tmf import list_params, list_response
 from openbss.core.tmf_common import EntityRef, TmfModel
 from openbss.payments import collections
@@ -159,7 +158,7 @@ def import_statement(request: Request, ctx: Annotated[Context, Depends(WRITE)],
 
 router.add_api_route(
     STATEMENTS_PATH, import_statement, methods=["POST"], tags=[TAG], status_code=201,
-    route_class_override=APIRoute,
+    route_class_override=RawBodyRoute,
     openapi_extra={"requestBody": {"required": True, "content": {
         "application/xml": {"schema": {"type": "string"}}}}})
 
@@ -206,3 +205,37 @@ def match_entry(id: str, body: Body, ctx: Annotated[Context, Depends(WRITE)]) ->
         ctx, entry_id=id, bill_id=data.customer_bill.id if data.customer_bill else None,
         account_id=data.billing_account.id if data.billing_account else None)
     return ExactJSONResponse(collections.render_entry(ctx, row))
+
+
+_COLLECTION = {"type": "object", "required": ["messageId", "version", "transactions"],
+               "properties": {"id": {"type": "string"}, "messageId": {"type": "string"},
+                              "version": {"type": "string"},
+                              "collectionDate": {"type": "string", "format": "date"},
+                              "transactions": {"type": "integer"},
+                              "total": {"type": "object"}, "groups": {"type": "array"}}}
+_STATEMENT = {"type": "object", "properties": {
+    "id": {"type": "string"}, "format": {"type": "string"}, "sha256": {"type": "string"},
+    "results": {"type": "object"}}}
+_ENTRY = {"type": "object", "required": ["id", "state", "amount"], "properties": {
+    "id": {"type": "string"}, "state": {"type": "string"}, "direction": {"type": "string"},
+    "amount": {"type": "object"}, "endToEndId": {"type": "string"},
+    "remittanceInformation": {"type": "string"}}}
+_IMPORT = {"type": "object", "required": ["entries", "matched", "unmatched", "returned",
+                                          "duplicates"],
+           "properties": {**{k: {"type": "integer"} for k in (
+               "entries", "matched", "unmatched", "returned", "duplicates")},
+               "bankStatement": {"$ref": "#/components/schemas/SepaBankStatement"},
+               "entryDetails": {"type": "array", "items": {
+                   "$ref": "#/components/schemas/StatementEntry"}}}}
+document_response("get", SEPA_COLLECTION_ITEM, _COLLECTION, component="SepaCollection")
+document_response("post", SEPA_COLLECTIONS_PATH, {"$ref": "#/components/schemas/SepaCollection"})
+document_response("get", SEPA_COLLECTIONS_PATH, {"type": "array", "items": {
+    "$ref": "#/components/schemas/SepaCollection"}}, listing=True)
+document_response("get", STATEMENT_ITEM, _STATEMENT, component="SepaBankStatement")
+document_response("get", STATEMENTS_PATH, {"type": "array", "items": {
+    "$ref": "#/components/schemas/SepaBankStatement"}}, listing=True)
+document_response("post", STATEMENTS_PATH, _IMPORT, component="StatementImport")
+document_response("get", ENTRY_ITEM, _ENTRY, component="StatementEntry")
+document_response("post", ENTRY_MATCH_PATH, {"$ref": "#/components/schemas/StatementEntry"})
+document_response("get", ENTRIES_PATH, {"type": "array", "items": {
+    "$ref": "#/components/schemas/StatementEntry"}}, listing=True)

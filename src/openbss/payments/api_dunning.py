@@ -26,7 +26,7 @@ from openbss.core.context import Context
 from openbss.core.crud import TmfResource, add_resource_routes, validated
 from openbss.core.errors import ValidationError
 from openbss.core.jsonx import ExactJSONResponse
-from openbss.core.openapi import request_body
+from openbss.core.openapi import document_response, request_body
 from openbss.core.permissions import Requires
 from openbss.core.routing import ExactRoute, json_body
 from openbss.core.tmf_common import TmfModel
@@ -115,3 +115,38 @@ def aging(ctx: Annotated[Context, Depends(READ)],
         except ValueError:
             raise ValidationError(f"asOf: {as_of!r} is not a date", field="asOf") from None
     return ExactJSONResponse(dunning.aging(ctx, as_of=day))
+
+
+_POLICY = {"type": "object", "required": ["id", "name", "steps"], "properties": {
+    "id": {"type": "string"}, "name": {"type": "string"},
+    "segment": {"type": ["string", "null"]}, "steps": {"type": "array", "items": {
+        "type": "object", "required": ["days", "action"]}}, "active": {"type": "boolean"}}}
+_HOLD = {"type": "object", "required": ["id", "kind", "billingAccount"], "properties": {
+    "id": {"type": "string"}, "kind": {"type": "string"}, "active": {"type": "boolean"}}}
+_CASE = {"type": "object", "required": ["id", "state", "billingAccount"], "properties": {
+    "id": {"type": "string"}, "state": {"type": "string"}, "actions": {"type": "array"}}}
+_RUN = {"type": "object", "required": ["asOf", "actions"], "properties": {
+    "asOf": {"type": "string", "format": "date"}, "accounts": {"type": "integer"},
+    "casesOpened": {"type": "integer"}, "casesClosed": {"type": "integer"},
+    "held": {"type": "integer"}, "actions": {"type": "array"}}}
+_AGING = {"type": "object", "required": ["asOf", "buckets", "accounts"], "properties": {
+    "asOf": {"type": "string"}, "buckets": {"type": "array"}, "accounts": {"type": "array"},
+    "totals": {"type": "array"}}}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+document_response("get", DUNNING_POLICIES_PATH + "/{id}", _POLICY, component="DunningPolicy")
+for _m, _p in (("post", DUNNING_POLICIES_PATH), ("patch", DUNNING_POLICIES_PATH + "/{id}")):
+    document_response(_m, _p, _ref("DunningPolicy"))
+document_response("get", DUNNING_POLICIES_PATH, {"type": "array",
+                                                 "items": _ref("DunningPolicy")})
+document_response("get", HOLDS_PATH + "/{id}", _HOLD, component="CollectionHold")
+document_response("post", HOLDS_PATH, _ref("CollectionHold"))
+document_response("get", HOLDS_PATH, {"type": "array", "items": _ref("CollectionHold")})
+document_response("get", DUNNING_CASES_PATH + "/{id}", _CASE, component="DunningCase")
+document_response("get", DUNNING_CASES_PATH, {"type": "array", "items": _ref("DunningCase")})
+document_response("post", DUNNING_RUNS_PATH, _RUN, component="DunningRun")
+document_response("get", AGING_PATH, _AGING, component="AgingReport")

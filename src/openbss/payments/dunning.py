@@ -3,7 +3,8 @@
 - A **policy** is a list of steps by days overdue: ``reminder`` (an event and an e-mail
   through :mod:`openbss.payments.notify`), ``lateFee`` (a one-time charge on the next
   invoice, posted to the ledger's ``lateFees`` revenue), ``suspend`` (a ``modify`` product
-  order setting every active product of the account ``suspended``), ``terminate`` (a
+  order setting every active product of the account — and of the accounts it pays for —
+  ``suspended``), ``terminate`` (a
   ``delete`` order), ``collectionAgency`` (the case is handed over; ``GET
   /api/v1/dunning/handovers`` is the agency's CSV). A policy applies to a customer
   segment (the billing account's ``accountType``) or, without one, to everyone; the
@@ -43,7 +44,7 @@ from openbss.core.context import Context
 from openbss.core.crud import validated
 from openbss.core.db import new_id
 from openbss.core.errors import ConflictError, NotFoundError, OpenBSSError, ValidationError
-from openbss.core.queries import get_owned, scoped
+from openbss.core.queries import find_owned, get_owned, scoped
 from openbss.core.tmf import ListParams, apply_filters, href, iso, paginate
 from openbss.core.tmf_common import Money as MoneyIn
 from openbss.core.tmf_common import TmfModel
@@ -210,9 +211,8 @@ def create_hold(ctx: Context, data: HoldCreate) -> CollectionHold:
                             field="billingAccount.id")
     bill_id = (data.customer_bill or {}).get("id")
     if bill_id is not None:
-        bill = ctx.session.get(Invoice, bill_id)
-        if bill is None or bill.tenant_id != ctx.tenant_id or \
-                bill.billing_account_id != account_id:
+        bill = find_owned(ctx.session, Invoice, ctx.tenant_id, bill_id)
+        if bill is None or bill.billing_account_id != account_id:
             raise NotFoundError(f"customerBill.id: {bill_id!r} is not a bill of the account",
                                 field="customerBill.id")
     if data.kind == "dispute" and bill_id is None:
@@ -329,7 +329,7 @@ def run(ctx: Context, *, as_of: date) -> dict[str, Any]:
             summary["casesOpened"] += 1
         case.amount = sum((b.remaining_amount for b in bills), ZERO)
         case.overdue_since = min(case.overdue_since, bills[0].payment_due_date or as_of)
-        policy = ctx.session.get(DunningPolicy, case.policy_id)
+        policy = find_owned(ctx.session, DunningPolicy, ctx.tenant_id, case.policy_id)
         if policy is None:
             continue
         days = (as_of - case.overdue_since).days
@@ -416,10 +416,12 @@ def _execute(ctx: Context, case: DunningCase, account: Account, bills: Sequence[
             tax_category=step.get("taxCategory", "exempt")), ledger_role="lateFees")
         return {"charge": charge.id, "amount": str(charge.amount)}
     if action in ("suspend", "terminate"):
+        from openbss.billing.queries import paid_children
         from openbss.ordering.queries import products_of_account
 
         wanted = "active" if action == "suspend" else None
-        products = [p.id for p in products_of_account(ctx, account.id)
+        owners = [account.id, *(c.id for c in paid_children(ctx, [account.id]))]
+        products = [p.id for owner in owners for p in products_of_account(ctx, owner)
                     if p.parent_id is None and (p.status == wanted or (
                         wanted is None and p.status in ("active", "suspended")))]
         done = _order(ctx, case, action, products)
@@ -439,9 +441,12 @@ def _order(ctx: Context, case: DunningCase, action: str, product_ids: Sequence[s
     """Suspend, resume or terminate products through the ordering context: one product
     order per product (a product locked by another open order is left out)."""
     from openbss.ordering import orders
+    from openbss.ordering.models import Product
     from openbss.ordering.schemas import ProductOrderCreate
 
     done: list[str] = []
+    owner = {p.id: p.billing_account_id for p in ctx.session.scalars(scoped(
+        ctx, Product).where(Product.id.in_(list(product_ids))))} if product_ids else {}
     for pid in product_ids:
         item: dict[str, Any] = {"id": "1", "action": "delete", "product": {"id": pid}} \
             if action == "terminate" else {"id": "1", "action": "modify", "product": {
@@ -450,7 +455,7 @@ def _order(ctx: Context, case: DunningCase, action: str, product_ids: Sequence[s
             with ctx.session.begin_nested():
                 orders.create_order(ctx, data=validated(ProductOrderCreate, {
                     "externalId": f"dunning-{case.id}-{action}-{pid}",
-                    "billingAccount": {"id": case.billing_account_id},
+                    "billingAccount": {"id": owner.get(pid) or case.billing_account_id},
                     "description": f"dunning: {action} (case {case.id})",
                     "productOrderItem": [item]}))
             done.append(pid)
@@ -587,15 +592,13 @@ _last_run: dict[str, date] = {}
 
 def daily_pass() -> int:
     """Dunning once a day per tenant (by the tenant's clock), in the worker loop."""
-    from sqlalchemy import select
-
     from openbss.core.context import system_context
     from openbss.core.db import unit_of_work
-    from openbss.core.models import Tenant
+    from openbss.core.service import list_tenants
 
     done = 0
     with unit_of_work() as session:
-        tenants = list(session.scalars(select(Tenant)))
+        tenants = list_tenants(session)
         for tenant in tenants:
             ctx = system_context(session, tenant, actor="dunning")
             today = ctx.now.date()
