@@ -103,6 +103,7 @@ def create_account(body: Body, ctx: Annotated[Context, Depends(WRITE)]) -> JSONR
                         active=True, created_at=ctx.now, row_version=1)
     ctx.session.add(row)
     ctx.session.flush()
+    service.forget_chart(ctx)
     audit.record(ctx, action="create", resource_type="ledgerAccount", resource_id=row.id,
                  after=reports.chart_doc(row))
     return ExactJSONResponse(reports.chart_doc(row), status_code=201)

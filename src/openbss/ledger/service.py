@@ -42,14 +42,27 @@ def ensure_chart(ctx: Context) -> list[LedgerAccount]:
     return queries.chart(ctx)
 
 
+_RESOLVERS = "openbss.ledger.resolvers"
+
+
 def resolver(ctx: Context) -> dict[str, str]:
-    """``{role or "code:<code>": code}`` for the tenant's chart."""
+    """``{role or "code:<code>": code}`` for the tenant's chart (read once per unit of
+    work: a statement import posts hundreds of entries; :func:`forget_chart` after a
+    change of the chart)."""
+    cache: dict[str, dict[str, str]] = ctx.session.info.setdefault(_RESOLVERS, {})
+    if ctx.tenant_id in cache:
+        return cache[ctx.tenant_id]
     out: dict[str, str] = {}
     for row in ensure_chart(ctx):
         out[f"code:{row.code}"] = row.code
         if row.role:
             out[row.role] = row.code
+    cache[ctx.tenant_id] = out
     return out
+
+
+def forget_chart(ctx: Context) -> None:
+    ctx.session.info.get(_RESOLVERS, {}).pop(ctx.tenant_id, None)
 
 
 def post_many(ctx: Context, entries: Sequence[Entry], *, on: date | None = None
