@@ -32,7 +32,8 @@ from openbss.core.permissions import (
 from route_walk import api_routes
 
 PUBLIC = {"/health", "/ready", "/metrics", "/oauth/token",
-          "/callbacks/tmf641/{tenant}/{secret}"}  # the OSS's: its URL secret is the credential
+          "/callbacks/tmf641/{tenant}/{secret}",  # the OSS's: its URL secret is the credential
+          "/callbacks/payments/{gateway}/{tenant}"}  # the gateway's signature is
 PARTY = "/tmf-api/partyManagement/v4"
 CUSTOMER = "/tmf-api/customerManagement/v4"
 ACCOUNT = "/tmf-api/accountManagement/v4"
@@ -155,8 +156,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/ledger/receivables"): ("ledger", "read"),
     ("GET", "/api/v1/ledger/export"): ("ledger", "read"),
     **_crud("/api/v1/dunning/policies", "dunning"),
-    **{rule: access for rule, access in _crud("/api/v1/dunning/holds", "dunning",
-                                               patch=False).items()},
+    **_crud("/api/v1/dunning/holds", "dunning", patch=False),
     ("POST", "/api/v1/dunning/runs"): ("dunning", "write"),
     ("GET", "/api/v1/dunning/cases"): ("dunning", "read"),
     ("GET", "/api/v1/dunning/cases/{id}"): ("dunning", "read"),

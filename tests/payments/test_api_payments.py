@@ -10,8 +10,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from billing.issue_helpers import billing_account, flat_vat, input_for, issue, line
 
+from billing.issue_helpers import billing_account, flat_vat, input_for, issue, line
 from openbss.core import jsonx
 
 PAY = "/tmf-api/paymentManagement/v4"

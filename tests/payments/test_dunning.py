@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from billing.issue_helpers import billing_account, flat_vat, input_for, issue, line
-from ordering.test_orders import PO, Shop, work
 from typer.testing import CliRunner
 
+from billing.issue_helpers import billing_account, flat_vat, input_for, issue, line
 from openbss.cli import app as cli_app
+from ordering.test_orders import PO, Shop, work
 
 PAY = "/tmf-api/paymentManagement/v4"
 INVENTORY = "/tmf-api/productInventory/v4/product"
@@ -85,7 +85,7 @@ def _product(client: Any, tenant: Any, product_id: str) -> dict[str, Any]:
 
 def test_the_default_policy_step_by_step(client, make_tenant, smtp) -> None:
     tenant = make_tenant(sandbox=True)
-    shop, product, bill = _overdue_customer(client, tenant)
+    shop, product, _ = _overdue_customer(client, tenant)
     account = shop.account["id"]
     early = _run(client, tenant, "2026-03-16")                        # 1 day overdue
     assert early["actions"] == [] and early["casesOpened"] == 1
@@ -144,7 +144,7 @@ def test_the_default_policy_step_by_step(client, make_tenant, smtp) -> None:
 
 def test_termination_and_hand_over(client, make_tenant) -> None:
     tenant = make_tenant(sandbox=True)
-    shop, product, _ = _overdue_customer(client, tenant)
+    _overdue_customer(client, tenant)
     summary = _run(client, tenant, "2026-06-20")                     # 97 days: all of it
     assert [a["action"] for a in summary["actions"]] == [
         "reminder", "lateFee", "suspend", "terminate", "collectionAgency"]

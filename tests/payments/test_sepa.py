@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 import xmlschema
-from billing.issue_helpers import billing_account, flat_vat, input_for, issue, line
 from lxml import etree
 from typer.testing import CliRunner
 
+from billing.issue_helpers import billing_account, flat_vat, input_for, issue, line
 from openbss.cli import app as cli_app
 from openbss.payments import bank
 from openbss.payments.iso20022.validate import XSD_DIR

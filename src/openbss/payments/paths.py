@@ -20,7 +20,8 @@ ALLOCATIONS_PATH = "/api/v1/payments/{id}/allocations"    # POST: allocate unapp
 REVERSAL_PATH = "/api/v1/payments/{id}/reversal"          # POST: returned / bounced
 CHARGEBACK_PATH = "/api/v1/payments/{id}/chargeback"      # POST: card chargeback
 WRITE_OFF_PATH = "/api/v1/customerBills/{id}/writeOff"    # POST: bad debt
-GATEWAY_WEBHOOK_PATH = "/api/v1/payments/gateways/{gateway}/webhook"  # signed, no API key
+#: a gateway's webhooks (signed by the gateway: no API key); {tenant}: the tenant id
+GATEWAY_WEBHOOK_PATH = "/callbacks/payments/{gateway}/{tenant}"
 
 # SEPA direct debit and bank statements (ISO 20022)
 SEPA_COLLECTIONS_PATH = "/api/v1/payments/sepaCollections"       # POST export, GET list
