@@ -222,3 +222,31 @@ def test_dunning_run_on_the_command_line(client, make_tenant) -> None:
     bad = runner.invoke(cli_app, ["dunning", "run", "--as-of", "March", "--tenant",
                                   tenant.name])
     assert bad.exit_code == 1
+
+
+def test_steps_follow_the_test_clock(client, make_tenant) -> None:
+    from datetime import UTC, datetime
+
+    tenant = make_tenant(sandbox=True, clock_start=datetime(2026, 3, 1, tzinfo=UTC))
+    account = billing_account(client, tenant)["id"]
+    with flat_vat():
+        issue(tenant, [(input_for(account), [line(account, "10.00")])])   # due 2026-03-15
+
+    def advance(days: int) -> None:
+        r = client.post("/api/v1/testClock/advance", json={"days": days},
+                        headers=tenant.headers())
+        assert r.status_code == 200, r.text
+
+    def run_now() -> list[str]:
+        r = client.post("/api/v1/dunning/runs", json={}, headers=tenant.headers())
+        assert r.status_code == 200, r.text
+        return [a["action"] for a in r.json()["actions"]]
+
+    assert run_now() == []                       # 2026-03-01: not due yet
+    advance(20)                                  # 2026-03-21: 6 days overdue
+    assert run_now() == ["reminder"]
+    advance(8)                                   # 2026-03-29: 14 days
+    assert run_now() == ["lateFee"]
+    advance(7)                                   # 2026-04-05: 21 days
+    assert run_now() == ["suspend"]
+    assert run_now() == []

@@ -12,9 +12,10 @@ A credit note posts the same rule with its (negative) amounts, which is the reve
 entry. The revenue role of a line: ``usageRevenue`` for usage, ``otherRevenue`` for
 one-time charges and manual adjustments, ``revenue`` for recurring charges and their
 discounts; a manual charge created with a ledger role (dunning's late fee: ``lateFees``)
-posts there. A tenant maps line types to other accounts with the ``ledger`` settings
-(``revenueAccounts``). The entry's ``source_key`` is ``customerBill:<id>``: a bill posts
-once, whatever retries.
+posts there. A tenant maps line types (``revenueAccounts``) or the catalog categories of
+the products' offerings — the product families — (``revenueByCategory``) to accounts of
+its chart with the ``ledger`` settings. The entry's ``source_key`` is
+``customerBill:<id>``: a bill posts once, whatever retries.
 
 :func:`bill_entry` is pure; :func:`post_issued` reads what it needs in one query.
 """
@@ -45,10 +46,14 @@ def _dec(value: Any) -> Decimal:
 
 
 def line_role(line: Mapping[str, Any], charge_roles: Mapping[str, str],
-              mapping: Mapping[str, str]) -> str:
+              mapping: Mapping[str, str],
+              product_accounts: Mapping[str, str] | None = None) -> str:
     key = str(line.get("source_key") or "")
     if key in charge_roles:
         return charge_roles[key]
+    product = line.get("product_id")
+    if product_accounts and product and str(product) in product_accounts:
+        return f"code:{product_accounts[str(product)]}"
     kind = str(line.get("type") or "")
     if kind in mapping:
         return f"code:{mapping[kind]}"
@@ -57,7 +62,8 @@ def line_role(line: Mapping[str, Any], charge_roles: Mapping[str, str],
 
 def bill_entry(bill: Mapping[str, Any], lines: Sequence[Mapping[str, Any]], *,
                charge_roles: Mapping[str, str] | None = None,
-               mapping: Mapping[str, str] | None = None) -> Entry:
+               mapping: Mapping[str, str] | None = None,
+               product_accounts: Mapping[str, str] | None = None) -> Entry:
     """The journal entry of one issued invoice or credit note (see the module
     docstring). Balanced by construction: a difference between the lines and the bill's
     totals (tax rounded per document) is booked on the first revenue or tax line's
@@ -70,7 +76,7 @@ def bill_entry(bill: Mapping[str, Any], lines: Sequence[Mapping[str, Any]], *,
                             dimension=f"bill:{bill['id']}")]
     revenue: dict[str, Decimal] = {}
     for line in lines:
-        role = line_role(line, charge_roles or {}, mapping or {})
+        role = line_role(line, charge_roles or {}, mapping or {}, product_accounts)
         revenue[role] = revenue.get(role, ZERO) + _dec(line["tax_excluded"])
     gap = net - sum(revenue.values(), ZERO)
     if gap:
@@ -111,10 +117,51 @@ def _charge_roles(ctx: Context, bills: Sequence[hooks.IssuedBill]) -> dict[str, 
     return out
 
 
+def _product_accounts(ctx: Context, bills: Sequence[hooks.IssuedBill],
+                      by_category: Mapping[str, str]) -> dict[str, str]:
+    """Product id → the account its offering's category maps to (two queries)."""
+    from openbss.catalog.models import Category, ProductOffering
+    from openbss.ordering.models import Product
+
+    ids = sorted({str(line["product_id"]) for b in bills for line in b.lines
+                  if line.get("product_id")})
+    if not ids or not by_category:
+        return {}
+    offering_of: dict[str, str] = {}
+    for start in range(0, len(ids), 900):
+        for pid, oid in ctx.session.execute(scoped(ctx, Product.id, Product.offering_id).where(
+                Product.id.in_(ids[start:start + 900]))):
+            if oid:
+                offering_of[pid] = oid
+    offerings = sorted(set(offering_of.values()))
+    refs: dict[str, list[dict[str, Any]]] = {}
+    for start in range(0, len(offerings), 900):
+        for oid, body in ctx.session.execute(scoped(
+                ctx, ProductOffering.id, ProductOffering.body).where(
+                ProductOffering.id.in_(offerings[start:start + 900]))):
+            refs[oid] = [r for r in (body or {}).get("category") or [] if isinstance(r, dict)]
+    category_ids = sorted({str(r["id"]) for rs in refs.values() for r in rs if r.get("id")})
+    names: dict[str, str] = {str(cid): str(name) for cid, name in ctx.session.execute(
+        scoped(ctx, Category.id, Category.name).where(Category.id.in_(category_ids)))} \
+        if category_ids else {}
+    account_of: dict[str, str] = {}
+    for oid, rs in refs.items():
+        for ref in rs:
+            keys = (ref.get("name"), names.get(str(ref.get("id"))), ref.get("id"))
+            hit = next((by_category[str(k)] for k in keys if k and str(k) in by_category),
+                       None)
+            if hit:
+                account_of[oid] = hit
+                break
+    return {pid: account_of[oid] for pid, oid in offering_of.items() if oid in account_of}
+
+
 @hooks.register_issued
 def post_issued(ctx: Context, bills: Sequence[hooks.IssuedBill]) -> None:
     """Post every issued bill (one set-based posting for the batch)."""
-    mapping = {str(k): v for k, v in ledger_settings.read(ctx).revenue_accounts.items()}
+    conf = ledger_settings.read(ctx)
+    mapping = {str(k): v for k, v in conf.revenue_accounts.items()}
     roles = _charge_roles(ctx, bills)
-    service.post_many(ctx, [bill_entry(b.bill, b.lines, charge_roles=roles, mapping=mapping)
-                            for b in bills])
+    products = _product_accounts(ctx, bills, conf.revenue_by_category)
+    service.post_many(ctx, [bill_entry(b.bill, b.lines, charge_roles=roles, mapping=mapping,
+                                       product_accounts=products) for b in bills])
