@@ -152,6 +152,8 @@ def test_termination_and_hand_over(client, make_tenant) -> None:
     header, row = csv_text.strip().splitlines()
     assert header.startswith("caseId,billingAccountId")
     assert "119.00" in row and "claire@example.org" in row
+    masked = client.get("/api/v1/dunning/handovers", headers=tenant.headers("read_only")).text
+    assert "claire@example.org" not in masked and "***" in masked
     [case] = client.get("/api/v1/dunning/cases", headers=tenant.headers()).json()
     assert case["state"] == "handedOver"
 

@@ -159,6 +159,9 @@ def test_export_collect_return_and_transfer(client, tenant, tmp_path) -> None:
     [queued] = client.get("/api/v1/payments/statementEntries", params={"state": "unmatched"},
                           headers=tenant.headers()).json()
     assert Decimal(str(queued["amount"]["value"])) == Decimal("42.00")
+    assert queued["debtor"]["name"] == "Somebody Else"
+    assert client.get(f"/api/v1/payments/statementEntries/{queued['id']}",
+                      headers=tenant.headers("read_only")).json()["debtor"]["name"] == "S. E."
     r = client.post(f"/api/v1/payments/statementEntries/{queued['id']}/match",
                     json={"billingAccount": {"id": account}}, headers=tenant.headers())
     assert r.status_code == 200, r.text

@@ -31,6 +31,7 @@ from openbss.core.context import Context
 from openbss.core.db import new_id
 from openbss.core.errors import NotFoundError, ValidationError
 from openbss.core.money import Money
+from openbss.core.permissions import PERSONAL, allowed
 from openbss.core.queries import get_owned, scoped
 from openbss.core.tmf import ListParams, apply_filters, href, iso, paginate
 from openbss.party.models import Account
@@ -599,7 +600,13 @@ def match_entry(ctx: Context, *, entry_id: str, bill_id: str | None = None,
     return row
 
 
+def _initials(name: str | None) -> str | None:
+    return " ".join(f"{part[0]}." for part in name.split() if part) if name else None
+
+
 def render_entry(ctx: Context, row: StatementEntry) -> dict[str, Any]:
+    """A statement entry; the debtor's name in clear only for roles that may see the
+    payment family's personal data (initials otherwise), the IBAN always masked."""
     detail = row.detail or {}
     doc: dict[str, Any] = {
         "id": row.id, "href": href(ctx.base_url, ENTRY_ITEM.rsplit("/", 1)[0], row.id),
@@ -608,7 +615,8 @@ def render_entry(ctx: Context, row: StatementEntry) -> dict[str, Any]:
         "bookingDate": row.booking_date.isoformat() if row.booking_date else None,
         "valueDate": row.value_date.isoformat() if row.value_date else None,
         "endToEndId": row.end_to_end_id, "remittanceInformation": row.remittance,
-        "debtor": {"name": row.debtor_name, "iban": row.debtor_iban},
+        "debtor": {"name": row.debtor_name if allowed(ctx.role, "payment", PERSONAL)
+                   else _initials(row.debtor_name), "iban": row.debtor_iban},
         "returnReason": row.return_reason, "entryKey": detail.get("entryKey", row.entry_key),
         "matchedBy": detail.get("matchedBy", row.matched_by), "rule": detail.get("rule"),
         "reason": detail.get("reason"),

@@ -504,7 +504,12 @@ def render_case(ctx: Context, row: DunningCase) -> dict[str, Any]:
 
 
 def handovers_csv(ctx: Context) -> str:
-    """The cases handed to a collection agency, one row per overdue invoice."""
+    """The cases handed to a collection agency, one row per overdue invoice. The debtor's
+    name and e-mail are personal data: in clear only for roles that may see the payment
+    family's personal data (the agency needs them: export as such a role)."""
+    from openbss.core.permissions import PERSONAL, allowed
+
+    clear = allowed(ctx.role, "payment", PERSONAL)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(("caseId", "billingAccountId", "accountName", "billNo", "dueDate",
@@ -523,8 +528,9 @@ def handovers_csv(ctx: Context) -> str:
             writer.writerow((case.id, case.billing_account_id,
                              names.get(case.billing_account_id, ""), bill.bill_no,
                              bill.payment_due_date, format(bill.remaining_amount, "f"),
-                             bill.currency, case.overdue_since, buyer.get("name") or "",
-                             buyer.get("email") or ""))
+                             bill.currency, case.overdue_since,
+                             (buyer.get("name") or "") if clear else "***",
+                             (buyer.get("email") or "") if clear else "***"))
     return buf.getvalue()
 
 
