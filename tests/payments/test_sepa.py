@@ -113,6 +113,10 @@ def test_export_collect_return_and_transfer(client, tenant, tmp_path) -> None:
                           headers=tenant.headers()).json()
     assert {p["status"] for p in payments} == {"pendingAuthorization"}
     assert {p["endToEndId"] for p in payments} == set(numbers)
+    for b in (first, second):  # in flight: marked on the bill (TMF678 has no such state)
+        collection = _bill(client, tenant, b["invoice_id"])["collection"]
+        assert collection["state"] == "pending"
+        assert collection["payment"]["id"] in {p["id"] for p in payments}
     # the bank: the first collected, the second returned (AM04)
     notice = _statement("camt.054", [
         bank.BankMovement(Decimal("119.00"), "EUR", "collection", date.today(), "B1",
@@ -129,6 +133,9 @@ def test_export_collect_return_and_transfer(client, tenant, tmp_path) -> None:
     assert _bill(client, tenant, first["invoice_id"])["state"] == "settled"
     returned = _bill(client, tenant, second["invoice_id"])
     assert returned["state"] != "settled"
+    assert returned["collection"]["state"] == "failed"
+    assert "AM04" in returned["collection"]["reason"]
+    assert "collection" not in _bill(client, tenant, first["invoice_id"])
     states = {p["endToEndId"]: (p["status"], p.get("reason")) for p in client.get(
         f"{PAY}/payment", params={"account.id": account}, headers=tenant.headers()).json()}
     assert states[numbers[0]] == ("done", None)
@@ -151,7 +158,8 @@ def test_export_collect_return_and_transfer(client, tenant, tmp_path) -> None:
     assert {k: r.json()[k] for k in ("entries", "matched", "unmatched", "returned",
                                      "duplicates")} == {
         "entries": 2, "matched": 1, "unmatched": 1, "returned": 0, "duplicates": 0}
-    assert _bill(client, tenant, second["invoice_id"])["state"] == "settled"
+    paid = _bill(client, tenant, second["invoice_id"])
+    assert paid["state"] == "settled" and "collection" not in paid
     again = client.post("/api/v1/payments/bankStatements", content=statement,
                         headers=tenant.headers(**{"Content-Type": "application/xml"}))
     assert again.status_code == 200 and again.json()["duplicates"] == 2
@@ -199,7 +207,10 @@ def test_a_return_after_booking_reverses_the_payment(client, tenant) -> None:
     r = client.post("/api/v1/payments/bankStatements", content=refund,
                     headers=tenant.headers(**{"Content-Type": "application/xml"}))
     assert r.json()["returned"] == 1
-    assert _bill(client, tenant, bill["invoice_id"])["state"] == "sent"
+    reopened = _bill(client, tenant, bill["invoice_id"])
+    assert reopened["state"] == "sent"
+    assert reopened["collection"]["state"] == "returned"
+    assert "MD06" in reopened["collection"]["reason"]
     [payment] = client.get(f"{PAY}/payment", params={"account.id": account},
                            headers=tenant.headers()).json()
     assert payment["status"] == "reversed" and "MD06" in payment["reason"]

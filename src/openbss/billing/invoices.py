@@ -114,6 +114,7 @@ IMMUTABLE = frozenset({
     "billingAccount", "category", "billDocument", "appliedPayment", "lastUpdate",
     "nextBillDate", "runType", "financialAccount", "paymentMethod", "relatedParty",
     "@type", "@baseType", "@schemaLocation", "note", "correctsBill", "appliedCustomerBillingRate",
+    "collection",
 })
 
 
@@ -343,6 +344,12 @@ def render_bill(ctx: Context, row: Invoice) -> dict[str, Any]:
                                   if body.get("correctsBillNo") else {})}
     if body.get("reason"):
         doc["reason"] = body["reason"]
+    if body.get("collection"):
+        c = body["collection"]
+        doc["collection"] = {"state": c["state"], "since": c.get("since"),
+                             "payment": {"id": c["payment"], "href": href(
+                                 ctx.base_url, PAYMENT_PATH, c["payment"])},
+                             **({"reason": c["reason"]} if c.get("reason") else {})}
     return doc
 
 

@@ -66,6 +66,8 @@ def apply_payment(ctx: Context, *, bill_id: str, amount: Decimal, currency: str,
         row.body = {**(row.body or {}),
                     "appliedPayment": _net(row.body or {}, payment_id, amount)}
     state = state_for(row)
+    if state == "settled" and (row.body or {}).get("collection", {}).get("state") != "pending":
+        row.body = {k: v for k, v in (row.body or {}).items() if k != "collection"}
     if state != row.state:
         INVOICE_STATES.check(row.state, state, resource_id=row.id)
         row.state = state
@@ -98,3 +100,26 @@ def _net(body: dict[str, Any], payment_id: str, amount: Decimal) -> list[dict[st
 
 def bills_by_id(ctx: Context, ids: Sequence[str]) -> dict[str, Invoice]:
     return {row.id: row for row in queries.invoices_by_id(ctx, ids)}
+
+
+def set_collection(ctx: Context, *, bill_ids: Sequence[str], payment_id: str,
+                   state: str | None, reason: str | None = None) -> None:
+    """Mark bills as being collected by ``payment_id`` (a SEPA direct debit in flight:
+    ``state`` ``pending``), or clear the mark (``None``: the collection was credited) or
+    leave the outcome (``returned`` with its reason: the bill is owed again). Shown as the
+    bill's ``collection`` (an openbss extension: TMF678 has no state for it)."""
+    for row in queries.invoices_by_id(ctx, list(bill_ids)):
+        body = dict(row.body or {})
+        current = body.get("collection") or {}
+        if state is None:
+            if current.get("payment") == payment_id:
+                body.pop("collection", None)
+        else:
+            body["collection"] = {"state": state, "payment": payment_id,
+                                  "since": ctx.now.isoformat().replace("+00:00", "Z"),
+                                  **({"reason": reason} if reason else {})}
+        if body != (row.body or {}):
+            row.body = body
+            row.last_update = ctx.now
+            row.row_version += 1
+    ctx.session.flush()

@@ -347,6 +347,9 @@ def record_payment(ctx: Context, *, account_id: str, amount: Money, channel: str
     ctx.session.flush()
     if status == PaymentStatus.DONE.value:
         _receive(ctx, payment, spread.allocations)
+    elif spread.allocations:
+        settlement.set_collection(ctx, bill_ids=[b for b, _ in spread.allocations],
+                                  payment_id=payment.id, state="pending")
     _publish(ctx, payment, "create", None, {
         "status": payment.status, "amount": str(payment.amount), "currency": payment.currency,
         "account": payment.billing_account_id, "channel": payment.channel,
@@ -383,6 +386,8 @@ def complete_payment(ctx: Context, *, payment_id: str, fee: Decimal = ZERO,
                for a in (payment.body or {}).get("plannedAllocations") or []]
     payment.body = {k: v for k, v in (payment.body or {}).items()
                     if k != "plannedAllocations"}
+    settlement.set_collection(ctx, bill_ids=[b for b, _ in planned], payment_id=payment.id,
+                              state=None)
     account = _account(ctx, payment.billing_account_id)
     bills = {b.id: b for b in _open_bills(ctx, account.id, account.currency)}
     spread = [(b, min(v, bills[b].remaining)) for b, v in planned
@@ -404,6 +409,8 @@ def fail_payment(ctx: Context, *, payment_id: str, reason: str) -> Payment:
                                    "payment in flight can fail (reverse a received one)",
                                    field="status")
     before = {"status": payment.status}
+    settlement.set_collection(ctx, bill_ids=[str(a["bill"]) for a in (payment.body or {}).get(
+        "plannedAllocations") or []], payment_id=payment.id, state="failed", reason=reason)
     _set_status(payment, PaymentStatus.FAILED.value, ctx, reason)
     payment.body = {**(payment.body or {}), "failedAllocations":
                     (payment.body or {}).get("plannedAllocations") or []}
@@ -438,6 +445,9 @@ def reverse_payment(ctx: Context, *, payment_id: str, reason: str | None = None,
             id=new_id(), tenant_id=ctx.tenant_id, payment_id=payment.id, bill_id=bill_id,
             amount=-value, currency=payment.currency, kind=kind, at=ctx.now))
         reopened += value
+    if payment.gateway == "sepa" and undo:
+        settlement.set_collection(ctx, bill_ids=[b for b, _ in undo], payment_id=payment.id,
+                                  state="returned", reason=reason)
     credit = payment.unapplied
     before = {"status": payment.status, "unapplied": str(credit)}
     _set_status(payment, PaymentStatus.CHARGED_BACK.value if chargeback
