@@ -60,7 +60,8 @@ def sepa_export(
     day = _day(collection_date, "--collection-date")
     ready()
     try:
-        with unit_of_work() as session:
+        with unit_of_work() as session, err.status(
+                f"collecting the invoices due by {day}"):
             ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
             result = collections.export(ctx, collection_date=day, version=version)
             doc = collections.render_export(ctx, result)
@@ -109,7 +110,9 @@ def import_statement(
     content = file.read_bytes()
     ready()
     try:
-        with unit_of_work() as session:
+        with unit_of_work() as session, err.status(
+                f"importing {file.name} ({len(content) // 1024} KiB): matching entries, "
+                "recording payments"):
             ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
             result = collections.import_statement(ctx, content=content, filename=file.name)
             summary = dict(result.summary)
@@ -146,7 +149,7 @@ def dunning_run(
     day = _day(as_of, "--as-of") if as_of else None
     ready()
     try:
-        with unit_of_work() as session:
+        with unit_of_work() as session, err.status("dunning: looking for overdue accounts"):
             ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
             summary = dunning.run(ctx, as_of=day or ctx.now.date())
     except OpenBSSError as exc:
