@@ -290,3 +290,25 @@ def test_payment_methods_validate_and_mask(client, tenant, tmf_schema) -> None:
     assert r.status_code == 204
     assert client.get(f"{METHODS}/{mandate['id']}",
                       headers=tenant.headers()).json()["status"] == "inactive"
+
+
+def test_lists_filter_by_date(client, tenant) -> None:
+    _customer(client, tenant, "10.00")
+    day = (date.today() + timedelta(days=3)).isoformat()
+    r = client.post("/api/v1/payments/sepaCollections", json={"collectionDate": day},
+                    headers=tenant.headers())
+    assert r.status_code == 201, r.text
+    found = client.get("/api/v1/payments/sepaCollections", params={"collectionDate": day},
+                       headers=tenant.headers())
+    assert found.status_code == 200 and [c["id"] for c in found.json()] == [r.json()["id"]]
+    later = client.get("/api/v1/payments/sepaCollections",
+                       params={"collectionDate.gt": f"{day}T00:00:00Z"},
+                       headers=tenant.headers())
+    assert later.status_code == 200 and later.json() == []
+    for bad in ("®\"×_", "2026-13-01", "2026-03-01 garbage"):
+        r = client.get("/api/v1/payments/sepaCollections", params={"collectionDate": bad},
+                       headers=tenant.headers())
+        assert r.status_code == 400 and r.json()["field"] == "collectionDate", r.text
+    r = client.get("/api/v1/ledger/journalEntries", params={"entryDate.gte": "2026-01-01"},
+                   headers=tenant.headers())
+    assert r.status_code == 200 and r.json()

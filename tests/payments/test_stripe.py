@@ -104,7 +104,8 @@ def test_zero_decimal_currencies_and_fractions(stripe_env) -> None:
 
 @pytest.mark.parametrize(("status", "expected"), [
     ("requires_action", "pendingAuthorization"), ("processing", "pendingAuthorization"),
-    ("requires_capture", "authorized"), ("canceled", "failed")])
+    ("requires_confirmation", "pendingAuthorization"), ("requires_capture", "authorized"),
+    ("canceled", "failed"), ("requires_payment_method", "failed")])
 def test_intent_statuses(stripe_env, status: str, expected: str) -> None:
     adapter.gateway.http_client = Recorded([(200, intent(status))])
     assert adapter.gateway.charge(_charge()).status == expected
@@ -164,6 +165,23 @@ def test_webhooks_are_verified_and_mapped(stripe_env) -> None:
     body, sig = signed(event("customer.created", {"id": "cus_1", "object": "customer"}))
     assert adapter.gateway.parse_webhook(headers={"Stripe-Signature": sig},
                                          body=body).kind == "ignored"
+
+
+def test_failed_and_refunded_webhooks(stripe_env) -> None:
+    failed = intent("requires_payment_method", last_payment_error={
+        "code": "card_declined", "decline_code": "generic_decline", "type": "card_error",
+        "message": "Your card was declined."})
+    body, sig = signed(event("payment_intent.payment_failed", failed))
+    e = adapter.gateway.parse_webhook(headers={"Stripe-Signature": sig}, body=body)
+    assert (e.kind, e.gateway_ref, e.reason) == ("failed", "pi_3OabcDEF",
+                                                 "Your card was declined.")
+    charge = {"id": "ch_1", "object": "charge", "amount": 1999, "amount_captured": 1999,
+              "amount_refunded": 500, "currency": "eur", "payment_intent": "pi_3OabcDEF",
+              "refunded": False, "status": "succeeded"}
+    body, sig = signed(event("charge.refunded", charge))
+    e = adapter.gateway.parse_webhook(headers={"Stripe-Signature": sig}, body=body)
+    assert (e.kind, e.gateway_ref, e.amount) == ("refunded", "pi_3OabcDEF",
+                                                 Money(Decimal("5.00"), "EUR"))
 
 
 @pytest.mark.parametrize("attack", ["tampered", "wrong secret", "missing", "stale"])

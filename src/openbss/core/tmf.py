@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -171,6 +171,10 @@ def _coerce(column: Any, raw: Any, attr: str) -> Any:
                     f"filter {attr} needs a time zone offset, e.g. {raw}Z", field=attr
                 )
             return instant
+        if python_type is date:  # a day; an instant's date part is taken (2026-03-01T…)
+            if len(raw) > 10 and raw[10] != "T":
+                raise ValueError(raw)
+            return date.fromisoformat(raw[:10])
     except (ValueError, InvalidOperation, OverflowError):
         raise BadRequestError(
             f"filter {attr} has an invalid value {raw[:60]!r}", field=attr

@@ -147,7 +147,9 @@ class StripeGateway:
         if kind == "ignored":
             return GatewayEvent(kind="ignored", event_id=event.id)
         ref = obj.get("payment_intent") if kind in ("disputed", "refunded") else obj.get("id")
-        amount = obj.get("amount_received") or obj.get("amount")
+        # a refunded Charge: what was refunded so far (its ``amount`` is what was charged)
+        amount = obj.get("amount_refunded") if kind == "refunded" else \
+            obj.get("amount_received") or obj.get("amount")
         currency = obj.get("currency")
         reason = None
         if kind == "failed":
