@@ -170,6 +170,13 @@ def test_export_collect_return_and_transfer(client, tenant, tmp_path) -> None:
     assert queued["debtor"]["name"] == "Somebody Else"
     assert client.get(f"/api/v1/payments/statementEntries/{queued['id']}",
                       headers=tenant.headers("read_only")).json()["debtor"]["name"] == "S. E."
+    from openbss.core.db import unit_of_work
+    from openbss.payments.models import StatementEntry
+
+    with unit_of_work() as session:  # at rest: initials, the name sealed
+        stored = session.get(StatementEntry, queued["id"])
+        assert stored is not None and stored.debtor_name == "S. E."
+        assert "Somebody" not in json.dumps(stored.detail)
     r = client.post(f"/api/v1/payments/statementEntries/{queued['id']}/match",
                     json={"billingAccount": {"id": account}}, headers=tenant.headers())
     assert r.status_code == 200, r.text

@@ -10,7 +10,7 @@ these functions (the ledger entry is the caller's).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -18,8 +18,10 @@ from openbss.billing import queries
 from openbss.billing.errors import WrongCurrency
 from openbss.billing.invoices import render_bill, state_for
 from openbss.billing.models import INVOICE_STATES, Invoice, InvoiceKind
+from openbss.core import audit, events
 from openbss.core.context import Context
-from openbss.core.errors import ConflictError, ValidationError
+from openbss.core.errors import ConflictError, NotFoundError, ValidationError
+from openbss.core.queries import scoped
 from openbss.core.resources import record_change
 
 API = "customerBillManagement"
@@ -44,6 +46,65 @@ def apply_payment(ctx: Context, *, bill_id: str, amount: Decimal, currency: str,
     reversal, a chargeback, a refund of an applied payment). ``payment_id`` None: applied
     credit that is not a payment (a credit note). Returns the locked, updated bill."""
     row = queries.invoice(ctx, bill_id, lock=True)
+    before = _apply_row(ctx, row, amount, currency, payment_id, field)
+    if before is None:
+        return row
+    ctx.session.flush()
+    record_change(ctx, api=API, resource_name="customerBill", resource_id=row.id,
+                  change="state" if before["state"] != row.state else "update",
+                  before=before, after=_after(row, payment_id),
+                  event_resource=render_bill(ctx, row))
+    return row
+
+
+def apply_many(ctx: Context, items: Sequence[tuple[str, Decimal, str, str]]) -> None:
+    """:func:`apply_payment` for many (bill id, amount, currency, payment id) at once — a
+    bank statement's transfers: the bills locked and read in one query, one audit batch,
+    one event batch per event type. Any refusal aborts the whole batch."""
+    if not items:
+        return
+    ids = sorted({bill_id for bill_id, _, _, _ in items})
+    rows: dict[str, Invoice] = {}
+    for start in range(0, len(ids), 900):
+        stmt = scoped(ctx, Invoice).where(Invoice.id.in_(ids[start:start + 900])).order_by(
+            Invoice.id)
+        if ctx.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        rows.update({r.id: r for r in ctx.session.scalars(stmt)})
+    changed: dict[str, tuple[dict[str, Any], str]] = {}
+    for bill_id, amount, currency, payment_id in items:
+        row = rows.get(bill_id)
+        if row is None:
+            raise NotFoundError(f"customerBill {bill_id!r} not found", field="amount")
+        before = _apply_row(ctx, row, amount, currency, payment_id, "amount")
+        if before is not None and bill_id not in changed:
+            changed[bill_id] = (before, payment_id)
+    if not changed:
+        return
+    ctx.session.flush()
+    audit.record_many(ctx, [{
+        "action": "state" if before["state"] != rows[b].state else "update",
+        "resource_type": "customerBill", "resource_id": b, "before": before,
+        "after": _after(rows[b], payment_id)} for b, (before, payment_id) in changed.items()])
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    for b, (before, _) in changed.items():
+        kind = "StateChangeEvent" if before["state"] != rows[b].state else \
+            "AttributeValueChangeEvent"
+        by_type.setdefault(kind, []).append(render_bill(ctx, rows[b]))
+    for kind, docs in by_type.items():
+        events.publish_many(ctx, api=API, event_type=f"CustomerBill{kind}",
+                            resource_name="customerBill", resources=docs)
+
+
+def _after(row: Invoice, payment_id: str | None) -> dict[str, Any]:
+    return {"remainingAmount": str(row.remaining_amount), "state": row.state,
+            "payment": payment_id}
+
+
+def _apply_row(ctx: Context, row: Invoice, amount: Decimal, currency: str,
+               payment_id: str | None, field: str) -> dict[str, Any] | None:
+    """Apply to one loaded bill (the checks and the state rule); what it was before, or
+    None for a zero amount."""
     if row.kind != InvoiceKind.INVOICE:
         raise ValidationError(f"{field}: {row.bill_no} is a credit note; payments are "
                               "applied to invoices", field=field)
@@ -51,7 +112,7 @@ def apply_payment(ctx: Context, *, bill_id: str, amount: Decimal, currency: str,
         raise WrongCurrency(f"{field}: {row.bill_no} is in {row.currency}, not {currency}",
                             field=field)
     if amount == 0:
-        return row
+        return None
     new_remaining = row.remaining_amount - amount
     if new_remaining < 0:
         raise OverApplied(f"{field}: {amount} {currency} exceeds the {row.remaining_amount} "
@@ -73,13 +134,7 @@ def apply_payment(ctx: Context, *, bill_id: str, amount: Decimal, currency: str,
         row.state = state
     row.last_update = ctx.now
     row.row_version += 1
-    ctx.session.flush()
-    record_change(ctx, api=API, resource_name="customerBill", resource_id=row.id,
-                  change="state" if before["state"] != row.state else "update",
-                  before=before, after={"remainingAmount": str(row.remaining_amount),
-                                        "state": row.state, "payment": payment_id},
-                  event_resource=render_bill(ctx, row))
-    return row
+    return before
 
 
 def _net(body: dict[str, Any], payment_id: str, amount: Decimal) -> list[dict[str, Any]]:
@@ -122,4 +177,17 @@ def set_collection(ctx: Context, *, bill_ids: Sequence[str], payment_id: str,
             row.body = body
             row.last_update = ctx.now
             row.row_version += 1
+    ctx.session.flush()
+
+
+def mark_collections(ctx: Context, by_payment: Mapping[str, Sequence[str]], *,
+                     state: str) -> None:
+    """:func:`set_collection` for many payments at once (a SEPA file): one query."""
+    payment_of = {bill: payment for payment, bills in by_payment.items() for bill in bills}
+    stamp = ctx.now.isoformat().replace("+00:00", "Z")
+    for row in queries.invoices_by_id(ctx, sorted(payment_of)):
+        row.body = {**(row.body or {}), "collection": {
+            "state": state, "payment": payment_of[row.id], "since": stamp}}
+        row.last_update = ctx.now
+        row.row_version += 1
     ctx.session.flush()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -26,7 +26,7 @@ from sqlalchemy import Numeric, type_coerce
 
 from openbss.billing.invoices import money
 from openbss.billing.models import Invoice
-from openbss.core import audit
+from openbss.core import audit, crypto
 from openbss.core.context import Context
 from openbss.core.db import new_id
 from openbss.core.errors import NotFoundError, ValidationError
@@ -172,21 +172,23 @@ def export(ctx: Context, *, collection_date: date, version: str = "08") -> Expor
                          content=built.content, created_by=ctx.actor, created_at=ctx.now)
     ctx.session.add(row)
     ctx.session.flush()
-    payment_ids: list[str] = []
+    batch: list[service.NewPayment] = []
     for grp in built.groups:
         for t in grp.transactions:
             bill = bill_of[t.end_to_end_id]
             mandate = mandates[bill.billing_account_id]
-            payment, _ = service.record_payment(
-                ctx, account_id=bill.billing_account_id, amount=Money(t.amount, t.currency),
-                channel=CHANNEL_SEPA, source_key=f"sepa:{t.end_to_end_id}",
-                gateway=GATEWAY_SEPA, method_id=mandate.method_id, status="pendingAuthorization",
-                allocations=[(bill.id, t.amount)], end_to_end_id=t.end_to_end_id,
+            batch.append(service.NewPayment(
+                id=new_id(), account_id=bill.billing_account_id,
+                amount=Money(t.amount, t.currency), source_key=f"sepa:{t.end_to_end_id}",
+                allocations=((bill.id, t.amount),), channel=CHANNEL_SEPA,
+                status="pendingAuthorization", gateway=GATEWAY_SEPA,
+                method_id=mandate.method_id, end_to_end_id=t.end_to_end_id,
                 collection_id=row.id,
                 body={"sequenceType": grp.sequence_type, "mandateId": mandate.mandate_id,
                       "paymentInfoId": built.payment_info_id(grp.sequence_type),
-                      "collectionDate": collection_date.isoformat()})
-            payment_ids.append(payment.id)
+                      "collectionDate": collection_date.isoformat()}))
+    recorded = service.record_many(ctx, batch)  # one write per table for the whole file
+    payment_ids = [recorded[item.id] for item in batch]
     methods.mark_presented(ctx, method_ids=sorted({m.method_id for m in mandates.values()
                                                    if any(b.billing_account_id == m.account_id
                                                           for b in bills)}))
@@ -333,6 +335,10 @@ def import_statement(ctx: Context, *, content: bytes,
             detail["paymentInfoId"] = m.payment_info_id
         rows.append(_entry(ctx, statement, m, state, payment_id, detail))
         known.add(m.key)
+    lookups.flush(ctx)
+    for row in rows:
+        if row.payment_id in lookups.recorded:
+            row.payment_id = lookups.recorded[row.payment_id]
     ctx.session.add_all(rows)
     ctx.session.flush()
     summary = {"entries": len(moves), "matched": counts["matched"],
@@ -350,6 +356,12 @@ def import_statement(ctx: Context, *, content: bytes,
 
 def _entry(ctx: Context, statement: BankStatement, m: camt.Movement, state: str,
            payment_id: str | None, detail: dict[str, Any]) -> StatementEntry:
+    """The stored entry. The debtor's name is personal data: the column holds its
+    initials, the name itself is sealed with the tenant's data key (``detail.debtor``)."""
+    name = (m.debtor_name or "")[:140] or None
+    if name:
+        ring = crypto.keyring(ctx.session, ctx.tenant_id)
+        detail = {**detail, "debtor": ring.encrypt(name)}
     return StatementEntry(
         id=new_id(), tenant_id=ctx.tenant_id, statement_id=statement.id,
         entry_key=m.key[:200] if state != EntryState.DUPLICATE else
@@ -357,7 +369,7 @@ def _entry(ctx: Context, statement: BankStatement, m: camt.Movement, state: str,
         amount=m.amount, currency=m.currency, booking_date=m.booking_date,
         value_date=m.value_date, end_to_end_id=(m.end_to_end_id or "")[:35] or None,
         remittance=" | ".join(m.remittance) or None,
-        debtor_name=(m.debtor_name or "")[:140] or None, debtor_iban=_mask(m.debtor_iban),
+        debtor_name=_initials(name), debtor_iban=_mask(m.debtor_iban),
         return_reason=(m.return_code or "")[:8] or None, payment_id=payment_id,
         matched_by="statement" if state in (EntryState.MATCHED, EntryState.RETURNED) else None,
         detail={**detail, "entryKey": m.key}, created_at=ctx.now)
@@ -371,6 +383,22 @@ class _Lookups:
     bills_by_amount: list[matching.BillRef]
     ibans: dict[str, list[tuple[str, str]]]
     account_names: dict[str, str]
+    #: transfers matched to a bill, recorded together (service.record_many) before any
+    #: other action and at the end of the file; ``recorded``: item id → payment id
+    batch: list[Any] = field(default_factory=list)
+    recorded: dict[str, str] = field(default_factory=dict)
+    #: pending payments a credit completes (service.complete_many), batched likewise
+    completes: list[str] = field(default_factory=list)
+
+    def flush(self, ctx: Context) -> None:
+        from openbss.payments import service
+
+        if self.completes:
+            service.complete_many(ctx, self.completes)
+            self.completes.clear()
+        if self.batch:
+            self.recorded.update(service.record_many(ctx, self.batch))
+            self.batch.clear()
 
     def as_kwargs(self) -> dict[str, Any]:
         return {"by_end_to_end": self.by_end_to_end, "by_collection": self.by_collection,
@@ -438,9 +466,10 @@ def _act(ctx: Context, m: camt.Movement, d: matching.Decision, lk: _Lookups) -> 
     lookups so later movements of the same file see the change."""
     from openbss.payments import service
 
+    if d.action in ("fail", "reverse"):
+        lk.flush(ctx)  # what is batched so far first: it may concern the same payments
     if d.action == "complete":
-        for pid in d.payment_ids:
-            service.complete_payment(ctx, payment_id=pid)
+        lk.completes.extend(d.payment_ids)
         for key, ref in list(lk.by_end_to_end.items()):
             if ref.id in d.payment_ids:
                 lk.by_end_to_end[key] = matching.PaymentRef(ref.id, "done", ref.amount,
@@ -465,30 +494,25 @@ def _act(ctx: Context, m: camt.Movement, d: matching.Decision, lk: _Lookups) -> 
         return pid
     if d.action in ("bill", "payer"):
         assert d.bill_id and d.account_id and d.amount is not None
-        payment = _record_transfer(ctx, m, account_id=d.account_id,
-                                   allocations=[(d.bill_id, d.amount)], rule=d.rule or "")
+        payment_id = new_id()
+        lk.batch.append(service.NewPayment(
+            id=payment_id, account_id=d.account_id, amount=Money(m.amount, m.currency),
+            source_key=f"statement:{m.key}"[:200], allocations=((d.bill_id, d.amount),),
+            channel=CHANNEL_TRANSFER, body=_transfer_body(m, d.rule or "")))
         for no, b in list(lk.bills_by_no.items()):
             if b.id == d.bill_id:
                 lk.bills_by_no[no] = matching.BillRef(b.id, b.bill_no, b.account_id,
                                                       b.remaining - d.amount, b.currency,
                                                       b.due_date)
         lk.bills_by_amount[:] = [b for b in lk.bills_by_amount if b.id != d.bill_id]
-        return payment.id
+        return payment_id
     return None
 
 
-def _record_transfer(ctx: Context, m: camt.Movement, *, account_id: str,
-                     allocations: list[tuple[str, Decimal]] | None, rule: str) -> Payment:
-    from openbss.payments import service
-
-    payment, _ = service.record_payment(
-        ctx, account_id=account_id, amount=Money(m.amount, m.currency),
-        channel=CHANNEL_TRANSFER, source_key=f"statement:{m.key}"[:200],
-        allocations=allocations,
-        body={"description": " | ".join(m.remittance)[:500] or None, "matchedBy": rule,
-              "statementEntryKey": m.key, "bookingDate": m.booking_date and
-              m.booking_date.isoformat()})
-    return payment
+def _transfer_body(m: camt.Movement, rule: str) -> dict[str, Any]:
+    return {"description": " | ".join(m.remittance)[:500] or None, "matchedBy": rule,
+            "statementEntryKey": m.key,
+            "bookingDate": m.booking_date.isoformat() if m.booking_date else None}
 
 
 # -- the queue and manual matching -------------------------------------------------------------
@@ -604,6 +628,11 @@ def _initials(name: str | None) -> str | None:
     return " ".join(f"{part[0]}." for part in name.split() if part) if name else None
 
 
+def _debtor(ctx: Context, row: StatementEntry) -> str | None:
+    sealed = (row.detail or {}).get("debtor")
+    return crypto.decrypt(sealed, ctx.session) if isinstance(sealed, str) else row.debtor_name
+
+
 def render_entry(ctx: Context, row: StatementEntry) -> dict[str, Any]:
     """A statement entry; the debtor's name in clear only for roles that may see the
     payment family's personal data (initials otherwise), the IBAN always masked."""
@@ -615,8 +644,8 @@ def render_entry(ctx: Context, row: StatementEntry) -> dict[str, Any]:
         "bookingDate": row.booking_date.isoformat() if row.booking_date else None,
         "valueDate": row.value_date.isoformat() if row.value_date else None,
         "endToEndId": row.end_to_end_id, "remittanceInformation": row.remittance,
-        "debtor": {"name": row.debtor_name if allowed(ctx.role, "payment", PERSONAL)
-                   else _initials(row.debtor_name), "iban": row.debtor_iban},
+        "debtor": {"name": _debtor(ctx, row) if allowed(ctx.role, "payment", PERSONAL)
+                   else row.debtor_name, "iban": row.debtor_iban},
         "returnReason": row.return_reason, "entryKey": detail.get("entryKey", row.entry_key),
         "matchedBy": detail.get("matchedBy", row.matched_by), "rule": detail.get("rule"),
         "reason": detail.get("reason"),

@@ -30,6 +30,7 @@ and announces the accounts whose balance moved (:func:`payments.hooks.balance_ch
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -37,11 +38,12 @@ from typing import Any
 from sqlalchemy import func
 
 from openbss.billing import hooks as billing_hooks
+from openbss.billing import queries as billing_queries
 from openbss.billing import settlement
 from openbss.billing.invoices import money
 from openbss.billing.models import Invoice
 from openbss.billing.queries import billing_accounts
-from openbss.core import audit
+from openbss.core import audit, events
 from openbss.core.context import Context
 from openbss.core.db import new_id
 from openbss.core.errors import NotFoundError, ValidationError
@@ -357,6 +359,113 @@ def record_payment(ctx: Context, *, account_id: str, amount: Money, channel: str
     return payment, True
 
 
+@dataclass(frozen=True)
+class NewPayment:
+    """A received payment for :func:`record_many` (its bills already chosen)."""
+
+    id: str
+    account_id: str
+    amount: Money
+    source_key: str
+    allocations: tuple[tuple[str, Decimal], ...]
+    channel: str = "bankTransfer"
+    body: dict[str, Any] = field(default_factory=dict)
+    #: ``pendingAuthorization``: in flight (a SEPA collection): the bills are marked, not
+    #: settled, and nothing is posted until :func:`complete_payment`
+    status: str = PaymentStatus.DONE.value
+    gateway: str = "manual"
+    method_id: str | None = None
+    end_to_end_id: str | None = None
+    collection_id: str | None = None
+
+
+def record_many(ctx: Context, items: Sequence[NewPayment]) -> dict[str, str]:
+    """Record many payments at once (a bank statement's transfers, a SEPA file's
+    collections), set-based:
+    the accounts and bills read in one query each, the payments and their allocations
+    written with one INSERT each, the bills settled as one batch, one ledger posting, one
+    audit batch and one event batch. A ``source_key`` recorded before is not recorded
+    again. Returns ``{item id: the payment's id}`` (the earlier one for a known key)."""
+    if not items:
+        return {}
+    out: dict[str, str] = {}
+    keys = [i.source_key for i in items]
+    known: dict[str, str] = {}
+    for start in range(0, len(keys), 900):
+        known.update({k: pid for pid, k in ctx.session.execute(scoped(
+            ctx, Payment.id, Payment.source_key).where(
+            Payment.source_key.in_(keys[start:start + 900])))})
+    accounts = {a.id: a for a in billing_accounts(ctx, sorted({i.account_id for i in items}))}
+    fresh: list[NewPayment] = []
+    for item in items:
+        if item.source_key in known:
+            out[item.id] = known[item.source_key]
+            continue
+        account = accounts.get(item.account_id)
+        if account is None:
+            raise NotFoundError(f"account.id: billingAccount {item.account_id!r} not found",
+                                field="account.id")
+        _check_amount(item.amount, account, "totalAmount")
+        known[item.source_key] = item.id
+        out[item.id] = item.id
+        fresh.append(item)
+    if not fresh:
+        return out
+    rows = []
+    for item in fresh:
+        applied = sum((v for _, v in item.allocations), ZERO)
+        if applied > item.amount.amount or any(v <= 0 for _, v in item.allocations):
+            raise ValidationError(f"paymentItem: {applied} exceeds the payment's "
+                                  f"{item.amount.amount}", field="paymentItem")
+        pending = item.status in PENDING
+        body = {k: v for k, v in item.body.items() if v is not None}
+        if pending:
+            body["plannedAllocations"] = [{"bill": b, "amount": str(v)}
+                                          for b, v in item.allocations]
+        rows.append(Payment(
+            id=item.id, tenant_id=ctx.tenant_id, billing_account_id=item.account_id,
+            status=item.status, status_date=ctx.now, channel=item.channel,
+            gateway=item.gateway, payment_method_id=item.method_id, payment_date=ctx.now,
+            currency=item.amount.currency, amount=item.amount.amount,
+            unapplied=ZERO if pending else item.amount.amount - applied,
+            refunded=ZERO, fee=ZERO, source_key=item.source_key[:200],
+            end_to_end_id=item.end_to_end_id, collection_id=item.collection_id,
+            created_by=ctx.actor, created_at=ctx.now, row_version=1, body=body))
+    ctx.session.add_all(rows)
+    in_flight = [item for item in fresh if item.status in PENDING]
+    fresh = [item for item in fresh if item.status not in PENDING]
+    if in_flight:
+        ctx.session.flush()
+        by_payment: dict[str, list[str]] = {}
+        for item in in_flight:
+            by_payment.setdefault(item.id, []).extend(b for b, _ in item.allocations)
+        settlement.mark_collections(ctx, by_payment, state="pending")
+    allocated = {item.id: list(item.allocations) for item in fresh}
+    ctx.session.add_all([PaymentAllocation(
+        id=new_id(), tenant_id=ctx.tenant_id, payment_id=item.id, bill_id=bill_id,
+        amount=value, currency=item.amount.currency, kind="payment", at=ctx.now)
+        for item in fresh for bill_id, value in item.allocations])
+    ctx.session.flush()
+    settlement.apply_many(ctx, [(bill_id, value, item.amount.currency, item.id)
+                                for item in fresh for bill_id, value in item.allocations])
+    ledger.post_many(ctx, [postings.receipt(
+        payment_id=item.id, account=item.account_id, currency=item.amount.currency,
+        amount=item.amount.amount, allocated=sum((v for _, v in item.allocations), ZERO),
+        on=ctx.now.date(), memo=item.body.get("description")) for item in fresh])
+    audit.record_many(ctx, [{
+        "action": "create", "resource_type": "payment", "resource_id": p.id,
+        "after": {"status": p.status, "amount": str(p.amount), "currency": p.currency,
+                  "account": p.billing_account_id, "channel": p.channel,
+                  "unapplied": str(p.unapplied), "sourceKey": p.source_key}} for p in rows])
+    events.publish_many(ctx, api=PAYMENT_API, event_type="PaymentCreateEvent",
+                        resource_name="payment", resources=[
+                            render_payment(ctx, p, allocations=[] if p.status in PENDING
+                                           else allocated[p.id]) for p in rows])
+    if fresh:
+        hooks.balance_changed(ctx, [i.account_id for i in fresh])
+    return out
+
+
 def _receive(ctx: Context, payment: Payment, spread: Sequence[tuple[str, Decimal]]) -> None:
     applied = _apply(ctx, payment, spread, "payment")
     payment.unapplied = payment.amount - applied
@@ -396,6 +505,64 @@ def complete_payment(ctx: Context, *, payment_id: str, fee: Decimal = ZERO,
     _publish(ctx, payment, "state", before, {"status": payment.status,
                                              "unapplied": str(payment.unapplied)})
     return payment
+
+
+def complete_many(ctx: Context, payment_ids: Sequence[str]) -> int:
+    """:func:`complete_payment` for many payments in flight at once (a camt.054 crediting
+    a SEPA file), set-based: the payments and their bills read in one query each, one
+    settlement batch, one ledger posting, one audit and one event batch. Payments no
+    longer in flight are left as they are; how many were completed."""
+    ids = sorted(set(payment_ids))
+    rows: list[Payment] = []
+    for start in range(0, len(ids), 900):
+        stmt = scoped(ctx, Payment).where(Payment.id.in_(ids[start:start + 900]))
+        if ctx.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        rows.extend(p for p in ctx.session.scalars(stmt) if p.status in PENDING)
+    if not rows:
+        return 0
+    planned = {p.id: [(str(a["bill"]), Decimal(str(a["amount"])))
+                      for a in (p.body or {}).get("plannedAllocations") or []] for p in rows}
+    bills = {b.id: b for b in billing_queries.invoices_by_id(
+        ctx, sorted({b for spread in planned.values() for b, _ in spread}))}
+    left = {b.id: b.remaining_amount for b in bills.values()}
+    items: list[tuple[str, Decimal, str, str]] = []
+    applied: dict[str, list[tuple[str, Decimal]]] = {}
+    for p in rows:
+        PAYMENT_STATES.check(p.status, PaymentStatus.DONE.value, resource_id=p.id)
+        p.status, p.status_date = PaymentStatus.DONE.value, ctx.now
+        p.row_version += 1
+        p.body = {k: v for k, v in (p.body or {}).items() if k != "plannedAllocations"}
+        spread = []
+        for bill_id, value in planned[p.id]:
+            share = min(value, left.get(bill_id, ZERO))
+            if share > 0 and bill_id in bills and bills[bill_id].currency == p.currency:
+                spread.append((bill_id, share))
+                left[bill_id] -= share
+        applied[p.id] = spread
+        p.unapplied = p.amount - sum((v for _, v in spread), ZERO)
+        items += [(b, v, p.currency, p.id) for b, v in spread]
+    for bill in bills.values():  # the collection mark goes with the credit
+        if (bill.body or {}).get("collection", {}).get("payment") in applied:
+            bill.body = {k: v for k, v in (bill.body or {}).items() if k != "collection"}
+    ctx.session.add_all([PaymentAllocation(
+        id=new_id(), tenant_id=ctx.tenant_id, payment_id=pid, bill_id=b, amount=v,
+        currency=cur, kind="payment", at=ctx.now) for b, v, cur, pid in items])
+    ctx.session.flush()
+    settlement.apply_many(ctx, items)
+    ledger.post_many(ctx, [postings.receipt(
+        payment_id=p.id, account=p.billing_account_id, currency=p.currency, amount=p.amount,
+        allocated=p.amount - p.unapplied, fee=p.fee, on=ctx.now.date()) for p in rows])
+    audit.record_many(ctx, [{
+        "action": "state", "resource_type": "payment", "resource_id": p.id,
+        "before": {"status": PaymentStatus.PENDING.value},
+        "after": {"status": p.status, "unapplied": str(p.unapplied)}} for p in rows])
+    events.publish_many(ctx, api=PAYMENT_API, event_type="PaymentStateChangeEvent",
+                        resource_name="payment",
+                        resources=[render_payment(ctx, p, allocations=applied[p.id])
+                                   for p in rows])
+    hooks.balance_changed(ctx, [p.billing_account_id for p in rows])
+    return len(rows)
 
 
 def fail_payment(ctx: Context, *, payment_id: str, reason: str) -> Payment:
