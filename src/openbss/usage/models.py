@@ -98,6 +98,9 @@ class UsageRecord(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)  # business time
     last_update: Mapped[datetime] = mapped_column(UTCDateTime)
     row_version: Mapped[int] = mapped_column(Integer, default=1)
+    #: how many copies of this record arrived after it (each answered ``duplicate``): the
+    #: revenue-assurance count ``read = accepted + duplicates + rejected`` (assurance)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     body: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
 
 

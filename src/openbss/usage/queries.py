@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import func, or_
@@ -179,6 +179,18 @@ def _copy_records(ctx: Context, rows: Sequence[dict[str, Any]]) -> int:
         inserted = int(cursor.rowcount)
         cursor.execute("TRUNCATE usage_record_import")
     return inserted
+
+
+def count_duplicates(ctx: Context, counts: Mapping[str, int]) -> None:
+    """Add ``counts[id]`` copies to each record's ``duplicates`` (one executemany)."""
+    if not counts:
+        return
+    from sqlalchemy import bindparam
+
+    stmt = scoped_update(ctx, UsageRecord).where(UsageRecord.id == bindparam("b_id")) \
+        .values(duplicates=UsageRecord.duplicates + bindparam("b_n"))
+    ctx.session.connection().execute(stmt, [{"b_id": i, "b_n": n}
+                                            for i, n in sorted(counts.items())])
 
 
 def rejects_page(ctx: Context, *, reason: str | None, after: str | None,

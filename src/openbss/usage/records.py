@@ -172,6 +172,12 @@ def _insert(ctx: Context, row: UsageRecord) -> UsageRecord | None:
     return None
 
 
+def _duplicate(ctx: Context, first: UsageRecord) -> Outcome:
+    """A copy of ``first``: counted on it (revenue assurance), answered ``duplicate``."""
+    queries.count_duplicates(ctx, {first.id: 1})
+    return Outcome(first, "duplicate")
+
+
 def ingest(ctx: Context, doc: dict[str, Any], *, config: UsageSettings | None = None,
            cache: GuideCache | None = None) -> Outcome:
     """One TMF635 usage document (validated by :class:`~openbss.usage.schemas.Usage`)
@@ -184,7 +190,7 @@ def ingest(ctx: Context, doc: dict[str, Any], *, config: UsageSettings | None = 
                        default_region=ctx.tenant.default_region)
     existing = queries.by_dedup_key(ctx, record.dedup_key)
     if existing is not None:
-        return Outcome(existing, "duplicate")
+        return _duplicate(ctx, existing)
     spec = (doc.get("usageSpecification") or {}).get("id")
     if spec and not queries.existing_specifications(ctx, [spec]):
         raise ValidationError(f"usageSpecification.id: no usageSpecification {spec!r} in "
@@ -197,7 +203,7 @@ def ingest(ctx: Context, doc: dict[str, Any], *, config: UsageSettings | None = 
     found = _guide(ctx, row, config, cache) if isinstance(record, Normalized) else None
     winner = _insert(ctx, row)
     if winner is not None:
-        return Outcome(winner, "duplicate")
+        return _duplicate(ctx, winner)
     if found is not None:
         _rate(ctx, [(row, found)])
     return _outcome(row)
