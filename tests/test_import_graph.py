@@ -32,6 +32,7 @@ LAYERS: dict[str, int] = {
     "openbss.billing": 6,
     "openbss.ledger": 7,
     "openbss.payments": 8,
+    "openbss.assurance": 9,
     "openbss.app": TOP,
     "openbss.cli": TOP,
     "openbss.demo": TOP,
@@ -252,7 +253,12 @@ def test_context_graph_is_the_documented_one(found: list[Import]) -> None:
                          ("openbss.payments", "openbss.catalog"),
                          ("openbss.payments", "openbss.ordering"),
                          ("openbss.payments", "openbss.billing"),
-                         ("openbss.payments", "openbss.ledger")}
+                         ("openbss.payments", "openbss.ledger"),
+                         # revenue assurance reads every context below it
+                         *(("openbss.assurance", c) for c in (
+                             "openbss.core", "openbss.party", "openbss.catalog",
+                             "openbss.ordering", "openbss.rating", "openbss.usage",
+                             "openbss.billing", "openbss.ledger", "openbss.payments"))}
     assert ("openbss.party", "openbss.core") in below_top
     assert ("openbss.catalog", "openbss.core") in below_top
 

@@ -155,6 +155,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/ledger/trialBalance"): ("ledger", "read"),
     ("GET", "/api/v1/ledger/receivables"): ("ledger", "read"),
     ("GET", "/api/v1/ledger/export"): ("ledger", "read"),
+    ("GET", "/api/v1/reconciliation"): ("ledger", "read"),
     **_crud("/api/v1/dunning/policies", "dunning"),
     **_crud("/api/v1/dunning/holds", "dunning", patch=False),
     ("POST", "/api/v1/dunning/runs"): ("dunning", "write"),

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from openbss import __version__
+from openbss.assurance import api as assurance_api
 from openbss.billing import api as billing_api
 from openbss.catalog import api as catalog_api
 from openbss.catalog import preview as pricing_preview
@@ -41,7 +42,7 @@ TMF_APIS: list[tuple[str, str]] = [
 CONTEXT_ROUTERS = [party_api.router, catalog_api.router, pricing_preview.router,
                    ordering_api.router, rating_api.router, usage_api.router,
                    usage_api.bulk_router, billing_api.router, payments_api.router,
-                   ledger_api.router]
+                   ledger_api.router, assurance_api.router]
 
 
 @asynccontextmanager

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from openbss.assurance.cli import reconcile as reconcile_command
 from openbss.billing.cli import billrun as billrun_command
 from openbss.catalog.cli import catalog_app
 from openbss.core import plugins
@@ -41,6 +42,7 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(rating_app, name="rating")
 app.add_typer(usage_app, name="usage")
 app.command("billrun")(billrun_command)
+app.command("reconcile")(reconcile_command)
 app.add_typer(payments_app, name="payments")
 app.add_typer(dunning_app, name="dunning")
 app.add_typer(ledger_app, name="ledger")

@@ -105,8 +105,9 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
         WRITE: "create and change policies, run dunning, open and release disputes and "
                "payment plans", DELETE: "DELETE a dunning policy"}),
     Family("ledger", "`/api/v1/ledger/...` (chart of accounts, journal, trial balance, "
-           "export)", {
-        READ: "GET the chart of accounts, journal entries, the trial balance, exports",
+           "export), `GET /api/v1/reconciliation`", {
+        READ: "GET the chart of accounts, journal entries, the trial balance, exports, the "
+              "reconciliation report",
         WRITE: "add or rename accounts of the chart, map revenue families"}),
     Family("hubs", "`POST <api>/hub`, `DELETE <api>/hub/{id}` of every TMF API", {
         WRITE: "register a listener (also needs read on the API's family)",
