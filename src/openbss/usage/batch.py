@@ -29,6 +29,7 @@ Every record read is counted exactly once: ``read = accepted + duplicates + reje
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -651,6 +652,8 @@ def _process(ctx: Context, normal: pl.DataFrame, rejects: Sequence[tuple[int, Re
     stored = queries.insert_records(ctx, records)
     if stored != len(records):
         raise _Race()
+    copies = Counter(i for status, i, _, _ in outcomes.values() if status == DUPLICATE and i)
+    queries.count_duplicates(ctx, copies)
     for status, _, reason, _ in outcomes.values():
         if status == ACCEPTED:
             summary.accepted += 1
@@ -759,29 +762,36 @@ def import_file(path: Path, *, mapping: FileMapping, source: str, tenant: str,
     from openbss.core.context import system_context
     from openbss.core.db import unit_of_work
 
+    with unit_of_work(url) as session:
+        ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
+        return import_into(ctx, path, mapping=mapping, source=source,
+                           chunk_rows=chunk_rows, progress=progress)
+
+
+def import_into(ctx: Context, path: Path, *, mapping: FileMapping, source: str,
+                chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None) -> Summary:
+    """:func:`import_file` in the caller's session (committed after every chunk)."""
     summary = Summary()
     guide = Guide()
     offset = 0
-    with unit_of_work(url) as session:
-        ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
-        config = read_settings(ctx)
-        reading = reading_for(ctx, config, source, mapping)
-        chunks: Iterator[Any] = (read_ndjson(path, chunk_size=chunk_rows)
-                                 if mapping.format == "ndjson"
-                                 else read_csv(path, mapping, chunk_size=chunk_rows))
-        for chunk in chunks:
-            if isinstance(chunk, pl.DataFrame):
-                n = chunk.height
-                normal, rejects = normalize_frame(chunk, reading, offset=offset)
-            else:
-                n = len(chunk)
-                normal, rejects, _ = _scalar_chunk(chunk, lambda _raw: reading, offset)
-            done = process(ctx, normal, rejects, config=config, guide=guide, read=n)
-            session.commit()
-            summary.add(done.summary)
-            offset += n
-            if progress is not None:
-                progress(offset, done.summary.rejected)
+    config = read_settings(ctx)
+    reading = reading_for(ctx, config, source, mapping)
+    chunks: Iterator[Any] = (read_ndjson(path, chunk_size=chunk_rows)
+                             if mapping.format == "ndjson"
+                             else read_csv(path, mapping, chunk_size=chunk_rows))
+    for chunk in chunks:
+        if isinstance(chunk, pl.DataFrame):
+            n = chunk.height
+            normal, rejects = normalize_frame(chunk, reading, offset=offset)
+        else:
+            n = len(chunk)
+            normal, rejects, _ = _scalar_chunk(chunk, lambda _raw: reading, offset)
+        done = process(ctx, normal, rejects, config=config, guide=guide, read=n)
+        ctx.session.commit()
+        summary.add(done.summary)
+        offset += n
+        if progress is not None:
+            progress(offset, done.summary.rejected)
     return summary
 
 
