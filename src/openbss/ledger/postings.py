@@ -23,12 +23,14 @@ its chart with the ``ledger`` settings. The entry's ``source_key`` is
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from openbss.billing import hooks
 from openbss.billing.models import BillingCharge
 from openbss.core.context import Context
+from openbss.core.periods import local_date
 from openbss.core.queries import scoped
 from openbss.ledger import service
 from openbss.ledger import settings as ledger_settings
@@ -58,6 +60,16 @@ def line_role(line: Mapping[str, Any], charge_roles: Mapping[str, str],
     if kind in mapping:
         return f"code:{mapping[kind]}"
     return LINE_ROLES.get(kind, "revenue")
+
+
+def bill_day(bill: Mapping[str, Any]) -> date | None:
+    """The date a bill is booked on: its bill date in the bill's time zone (the date the
+    document shows: an invoice dated 1 October in Berlin, issued at 22:00 UTC on
+    30 September, belongs to October's books)."""
+    at = bill.get("bill_date")
+    if not isinstance(at, datetime):
+        return None
+    return local_date(at, str((bill.get("body") or {}).get("timeZone") or "UTC"))
 
 
 def bill_entry(bill: Mapping[str, Any], lines: Sequence[Mapping[str, Any]], *,
@@ -96,7 +108,7 @@ def bill_entry(bill: Mapping[str, Any], lines: Sequence[Mapping[str, Any]], *,
         taxes[dim] = taxes.get(dim, ZERO) + tax_gap
     for dim, amount in taxes.items():
         out.append(side("taxPayable", -amount, dimension=dim))
-    on = bill["bill_date"].date() if hasattr(bill.get("bill_date"), "date") else None
+    on = bill_day(bill)
     return Entry(kind=kind, source_type="customerBill", source_id=str(bill["id"]),
                  source_key=f"customerBill:{bill['id']}", currency=str(bill["currency"]),
                  lines=out, memo=str(bill.get("bill_no") or ""), billing_account_id=account,
