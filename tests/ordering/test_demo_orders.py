@@ -4,7 +4,7 @@ charges exist, and a second load changes nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -104,7 +104,13 @@ def test_the_future_dated_order_starts_on_its_date(client, make_tenant):  # type
         [order] = r.json()
         return order  # type: ignore[no-any-return]
 
-    assert future()["requestedStartDate"] == "2026-04-01T09:00:00Z"  # T0 + 30 days
+    # placed at the end of the demo's timeline (its clock moved through two months from
+    # T0), to start 30 days later
+    now = client.get("/api/v1/testClock", headers=tenant.headers()).json()["now"]
+    end = datetime.fromisoformat(now.replace("Z", "+00:00"))
+    assert end > T0 + timedelta(days=59)
+    start = (end + timedelta(days=demo.FUTURE_DAYS)).replace(microsecond=0)
+    assert future()["requestedStartDate"] == start.isoformat().replace("+00:00", "Z")
     for days, state in ((demo.FUTURE_DAYS - 1, "acknowledged"), (1, "completed")):
         r = client.post("/api/v1/testClock/advance", json={"days": days},
                         headers=tenant.headers())
@@ -113,4 +119,4 @@ def test_the_future_dated_order_starts_on_its_date(client, make_tenant):  # type
         assert future()["state"] == state
     [line] = client.get(INV, params={"productCharacteristic.value": demo.FUTURE_MSISDN},
                         headers=tenant.headers("read_only")).json()
-    assert (line["status"], line["startDate"]) == ("active", "2026-04-01T09:00:00Z")
+    assert (line["status"], line["startDate"]) == ("active", future()["requestedStartDate"])

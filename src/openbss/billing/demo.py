@@ -1,19 +1,19 @@
 """The billing demo (``openbss demo``, after the party, catalog and ordering demo data):
 usage on a demo line, two monthly bill runs and a credit note, so the demo tenant shows
-real invoices with proration, usage, a discount, tax and a credit note.
+real invoices with proration, usage, a discount, tax and a credit note. The steps are
+called by :func:`openbss.demo.load_demo` on the demo's timeline (the tenant's test clock
+is moved to each bill date before its run).
 
 * Usage: Lena Schneider's Mobile L line (the ordering demo's upgrade) uses 52 GB of data
   in its first month — two records through the usage context's own use case
   (:func:`openbss.usage.records.create_usage`, rated on arrival). Mobile L includes 50 GB;
   the 2 GB beyond are priced by the catalog's "Data beyond 50 GB" (2.00 per started GB).
-* Bill runs: as of the 1st of the two months that follow the demo products' start (local
-  midnight in the demo accounts' zone, Europe/Berlin), for the demo billing accounts only.
-  The demo products start when the ordering demo places them, mid-month unless that is
-  the 1st, so the first invoice has a leading pro-rated period, then the next period in
-  advance; Mobile L's "-50 % for 3 months" is the discount; the catalog prices include
-  German VAT. The tenant's clock is not moved (the ordering demo's future-dated order
-  keeps its date): on a tenant running on real time the two bill dates lie ahead, the
-  invoices are issued with those bill dates.
+* Bill runs (:func:`bill_dates`): as of the 1st of the two months that follow the demo
+  products' start (local midnight in the demo accounts' zone, Europe/Berlin), for the
+  demo billing accounts only. The demo products start when the ordering demo places
+  them, mid-month unless that is the 1st, so the first invoice has a leading pro-rated
+  period, then the next period in advance; Mobile L's "-50 % for 3 months" is the
+  discount; the catalog prices include German VAT.
 * Credit note: a partial goodwill credit (5.00 before tax) on Lena's first invoice,
   through billing's own use case (:func:`openbss.billing.invoices.create_credit_note`).
 
@@ -35,11 +35,13 @@ from openbss.billing.schemas import CreditNoteCreate
 from openbss.core.context import Context
 from openbss.core.crud import validated
 from openbss.core.periods import add_months
+from openbss.core.queries import scoped
 from openbss.core.tmf import ListParams
 from openbss.ordering import demo as ordering_demo
 from openbss.ordering import queries as ordering_queries
 from openbss.party import queries as party_queries
 from openbss.usage import records
+from openbss.usage.models import UsageRecord
 from openbss.usage.schemas import Usage
 
 #: The zone the demo accounts bill in (party demo: Europe/Berlin for the German accounts).
@@ -61,12 +63,12 @@ def _params(*filters: tuple[str, str, list[str]], limit: int = 1000) -> ListPara
     return ListParams(offset=0, limit=limit, fields=None, sort=(), filters=tuple(filters))
 
 
-def _accounts(ctx: Context) -> list[str]:
+def accounts(ctx: Context) -> list[str]:
     found = [party_queries.account_named(ctx, name) for name in DEMO_ACCOUNTS]
     return [str(row.id) for row in found if row is not None]
 
 
-def _lena_line(ctx: Context) -> Any:
+def lena_line(ctx: Context) -> Any:
     account = party_queries.account_named(ctx, ordering_demo.LENA)
     if account is None:
         return None
@@ -86,10 +88,13 @@ def bill_dates(start: datetime, tz: str = DEMO_TZ) -> tuple[datetime, datetime]:
                  for n in (1, 2))
 
 
-def _usage(ctx: Context, lines: list[str], line: Any) -> None:
+def usage(ctx: Context, lines: list[str], line: Any) -> None:
     start = line.start_date
     created = 0
     for record_id, gigabytes, minutes in USAGE:
+        if ctx.session.scalar(scoped(ctx, UsageRecord.id).where(
+                UsageRecord.record_id == record_id).limit(1)) is not None:
+            continue  # sent once: sending it again would only count a duplicate
         when = min(start + timedelta(minutes=minutes), ctx.now) if ctx.now > start else start
         outcome = records.create_usage(ctx, data=validated(Usage, {
             "usageDate": _iso(when), "usageType": "data",
@@ -105,7 +110,7 @@ def _usage(ctx: Context, lines: list[str], line: Any) -> None:
                  + (f"({created} records rated)" if created else "(ready)"))
 
 
-def _bill_run(ctx: Context, lines: list[str], as_of: datetime, accounts: list[str]) -> None:
+def bill_run(ctx: Context, lines: list[str], as_of: datetime, accounts: list[str]) -> None:
     runs, _ = billing_queries.list_bill_runs(ctx, _params(limit=1000))
     if any(r.as_of == as_of and not r.dry_run and r.state == "completed" for r in runs):
         lines.append(f"billing: bill run as of {_iso(as_of)} (ready)")
@@ -116,7 +121,7 @@ def _bill_run(ctx: Context, lines: list[str], as_of: datetime, accounts: list[st
                  f"{results.get('invoices', 0)} invoices")
 
 
-def _credit_note(ctx: Context, lines: list[str]) -> None:
+def credit_note(ctx: Context, lines: list[str]) -> None:
     account = party_queries.account_named(ctx, ordering_demo.LENA)
     if account is None:
         return
@@ -135,18 +140,3 @@ def _credit_note(ctx: Context, lines: list[str]) -> None:
                            "reason": CREDIT_REASON}))
     ctx.session.commit()
     lines.append(f"billing: credit note {note.bill_no} on {invoice.bill_no}")
-
-
-def load(ctx: Context) -> list[str]:
-    """Usage, two bill runs and a credit note for the demo accounts; summary lines."""
-    lines: list[str] = []
-    line = _lena_line(ctx)
-    if line is None or line.start_date is None:
-        return ["billing: the ordering demo's lines are missing (nothing billed)"]
-    _usage(ctx, lines, line)
-    accounts = _accounts(ctx)
-    first, second = bill_dates(line.start_date)
-    _bill_run(ctx, lines, first, accounts)
-    _credit_note(ctx, lines)
-    _bill_run(ctx, lines, second, accounts)
-    return lines

@@ -113,6 +113,21 @@ def set_tenant_defaults(ctx: Context, *, region: str | None = None,
     return True
 
 
+def make_sandbox(ctx: Context, *, clock_start: datetime) -> None:
+    """Put a tenant on a test clock starting at ``clock_start`` (audited): its business
+    time is then frozen and moves only with :func:`advance_clock` (``openbss demo`` does
+    this to a tenant that holds no data yet, to live through its demo months)."""
+    tenant = ctx.tenant
+    before = {"sandbox": tenant.sandbox,
+              "clock": tenant.clock_time.isoformat() if tenant.clock_time else None}
+    tenant.sandbox = True
+    tenant.clock_time = clock_start.astimezone(UTC)
+    tenant.clock_anchor_day = tenant.clock_time.day
+    ctx.now = tenant.clock_time
+    audit.record(ctx, action="update", resource_type="tenant", resource_id=tenant.id,
+                 before=before, after={"sandbox": True, "clock": ctx.now.isoformat()})
+
+
 def issue_api_key(ctx: Context, *, role: str, name: str = "") -> str:
     key = create_api_key(ctx.session, tenant=ctx.tenant, role=role, name=name)
     audit.record(ctx, action="create", resource_type="apiKey", resource_id=key.split("_")[1],

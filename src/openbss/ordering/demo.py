@@ -7,7 +7,8 @@ add-on, then a plan change of her line to Mobile L (an upgrade: at once). Nordwi
 Logistik (a business): two Mobile L lines on the Hamburg depot account, one of them then
 suspended; a Fibre 300 line on the Munich depot account, then terminated inside its
 24-month commitment (the early-termination fee is recorded as a one-time charge); a
-Mobile L line on the Munich account requested to start in 30 days (stays
+Mobile L line on the Munich account requested to start in 30 days
+(:func:`future_order`, placed at the end of the demo's timeline: it stays
 ``acknowledged``); and a quote for a Mobile L line on the headquarters account, taken
 through pending -> approved -> accepted and turned into an order.
 
@@ -180,11 +181,19 @@ def load(ctx: Context) -> list[str]:
            "Nordwind Munich: terminate Fibre 300 inside its commitment",
            lambda: order(munich, {"id": "1", "action": "delete", "product": {
                "id": _product(ctx, munich, fibre).id}})())
+    _quote(ctx, lines, hq, mobile_l)
+    return lines
+
+
+def future_order(ctx: Context) -> list[str]:
+    """The Munich Mobile L line requested to start :data:`FUTURE_DAYS` from now (placed
+    last, at the end of the demo's timeline, so it is still waiting for its date)."""
+    lines: list[str] = []
     start = (ctx.now + timedelta(days=FUTURE_DAYS)).replace(microsecond=0)
     _place(ctx, lines, "demo-nordwind-future",
            f"Nordwind Munich: Mobile L line from {start.date().isoformat()}",
-           order(munich, _line(mobile_l, FUTURE_MSISDN),
-                 requestedStartDate=start.isoformat().replace("+00:00", "Z")),
+           lambda: {"billingAccount": {"id": _account(ctx, MUNICH)},
+                    "productOrderItem": [_line(_offering(ctx, "mobile-l"), FUTURE_MSISDN)],
+                    "requestedStartDate": start.isoformat().replace("+00:00", "Z")},
            settle=False)
-    _quote(ctx, lines, hq, mobile_l)
     return lines

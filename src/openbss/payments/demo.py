@@ -1,20 +1,25 @@
-"""The payments demo (``openbss demo``, after the billing demo's two bill runs): most demo
-invoices are paid, one account is chased.
+"""The payments demo (``openbss demo``): most demo invoices are paid, one account is
+chased. The steps are called by :func:`openbss.demo.load_demo` on the demo's timeline
+(the tenant's test clock is moved to each step's date first):
 
 * Lena Schneider pays by SEPA direct debit (a mandate on ``DE02 1203 0000 0000 2020 51``):
-  one pain.008 file collects both her invoices on the second invoice's due date. The bank's
-  camt.054 credits the first and returns the second (``AM04`` insufficient funds); she
-  then pays it by bank transfer, found in the bank's camt.053 by the invoice number in the
-  remittance information. A transfer nobody can place waits in the matching queue.
-* Nordwind's Munich depot pays by hand (a manual payment, allocated oldest due first).
-* Nordwind's headquarters (which pays for the Hamburg depot) does not pay: dunning, run
-  as of 22 days after its first invoice was due, sends the reminder, adds the late fee
-  and suspends the active lines of the headquarters and of Hamburg (product orders the
-  worker completes).
+  after each bill run a pain.008 file collects her new invoice on its due date
+  (:func:`collect`). The bank's camt.054 credits the first (:func:`collected`) and returns
+  the second (``AM04`` insufficient funds, :func:`returned`); she then pays it by bank
+  transfer, found in the bank's camt.053 by the invoice number in the remittance
+  information (:func:`transferred`). A transfer nobody can place waits in the matching
+  queue.
+* Nordwind's Munich depot pays by hand (:func:`manual`: a manual payment, allocated
+  oldest due first).
+* Nordwind's headquarters (which pays for the Hamburg depot) does not pay: dunning
+  (:func:`chase`), run 22 days after its first invoice was due, sends the reminder, adds
+  the late fee and suspends the active lines of the headquarters and of Hamburg (product
+  orders the worker completes).
 
 The bank's files are written by :mod:`openbss.payments.bank` with dates derived from the
 invoices, so a second ``openbss demo`` imports the same files (duplicates: nothing
-changes); the SEPA file is exported once; the dunning steps run once per case.
+changes); a SEPA file is exported once per collection date; the dunning steps run once
+per case.
 """
 
 from __future__ import annotations
@@ -73,79 +78,139 @@ def _import(ctx: Context, lines: list[str], what: str, content: bytes) -> None:
                  "duplicates" + ("" if result.created else " (ready)"))
 
 
-def _sepa(ctx: Context, lines: list[str], lena: str) -> None:
-    bills = _bills(ctx, lena)
-    if len(bills) < 2 or any(b.payment_due_date is None for b in bills):
-        lines.append("payments: Lena's two invoices are missing (no SEPA collection)")
-        return
-    first, second = bills[0], bills[1]
-    day = second.payment_due_date
-    assert day is not None
-    existing = ctx.session.scalars(scoped(ctx, SepaCollection).order_by(
-        SepaCollection.created_at)).first()
-    if existing is None:
-        result = collections.export(ctx, collection_date=max(day, ctx.now.date()))
-        ctx.session.commit()
-        lines.append(f"payments: SEPA file {result.version}, {result.transactions} direct "
-                     f"debits, {result.total} EUR, collection date {result.collection_date}")
-        message_id = result.collection.message_id if result.collection else "none"
-    else:
+def lena_bills(ctx: Context) -> list[Invoice]:
+    lena = _account(ctx, ordering_demo.LENA)
+    return _bills(ctx, lena) if lena is not None else []
+
+
+def setup(ctx: Context) -> None:
+    """The payment methods: Lena's SEPA mandate, the headquarters' bank account."""
+    lena = _account(ctx, ordering_demo.LENA)
+    hq = _account(ctx, ordering_demo.HEADQUARTERS)
+    if lena is not None:
+        _method(ctx, lena, {"@type": "directDebit", "name": "SEPA mandate (Lena)",
+                            "isPreferred": True, "accountNumber": LENA_IBAN,
+                            "owner": "Lena Schneider", "mandateId": LENA_MANDATE,
+                            "signatureDate": "2026-01-15T10:00:00Z"})
+    if hq is not None:
+        _method(ctx, hq, {"@type": "bankAccountTransfer", "name": "Nordwind house bank",
+                          "accountNumber": HQ_IBAN, "owner": "Nordwind Logistik GmbH"})
+    ctx.session.commit()
+
+
+def collection_day(ctx: Context, bill: Invoice) -> date:
+    """When Lena's ``bill`` is collected: its due date (today if that has passed)."""
+    return max(bill.payment_due_date or ctx.now.date(), ctx.now.date())
+
+
+def collect(ctx: Context, lines: list[str], bill: Invoice) -> None:
+    """A pain.008 file collecting what is due from the mandates on ``bill``'s due date."""
+    day = bill.payment_due_date or ctx.now.date()
+    existing = ctx.session.scalars(scoped(ctx, SepaCollection).where(
+        SepaCollection.collection_date >= day).order_by(SepaCollection.created_at)).first()
+    if existing is not None:
         lines.append(f"payments: SEPA file {existing.message_id} (ready)")
-        message_id = existing.message_id
-    e2e = {p.end_to_end_id: p for p in service.payments_by_end_to_end(
-        ctx, [first.bill_no, second.bill_no]).values()}
-    collected, returned = e2e.get(first.bill_no), e2e.get(second.bill_no)
-    if collected is None or returned is None:
         return
-    booked = max(day, ctx.now.date()) + timedelta(days=1)
+    result = collections.export(ctx, collection_date=collection_day(ctx, bill))
+    ctx.session.commit()
+    lines.append(f"payments: SEPA file {result.version}, {result.transactions} direct "
+                 f"debits, {result.total} EUR, collection date {result.collection_date}")
+
+
+def _collection_of(ctx: Context, bill: Invoice) -> Any:
+    return service.payments_by_end_to_end(ctx, [bill.bill_no]).get(bill.bill_no)
+
+
+def collected_on(ctx: Context, bill: Invoice) -> date | None:
+    """The collection date of the SEPA file that collected ``bill`` (None: not yet)."""
+    payment = _collection_of(ctx, bill)
+    if payment is None or payment.collection_id is None:
+        return None
+    row = ctx.session.scalars(scoped(ctx, SepaCollection).where(
+        SepaCollection.id == payment.collection_id)).first()
+    return row.collection_date if row is not None else None
+
+
+def _creditor_iban(ctx: Context) -> str:
+    return payment_settings.read(ctx).creditor.iban
+
+
+def collected(ctx: Context, lines: list[str], bill: Invoice, booked: date) -> None:
+    """The bank's camt.054: ``bill``'s direct debit credited on ``booked``."""
+    payment = _collection_of(ctx, bill)
+    if payment is None:
+        return
     notice = bank.write(
-        message="camt.054", message_id=f"DEMO-{message_id[-12:]}-N",
-        created_at=_stamp(booked), account_iban=payment_settings.read(ctx).creditor.iban,
-        currency="EUR", movements=[
-            bank.BankMovement(collected.amount, "EUR", "collection", booked,
-                              f"DEMO-{first.bill_no}-C", end_to_end_id=first.bill_no,
-                              mandate_id=LENA_MANDATE),
-            bank.BankMovement(returned.amount, "EUR", "return", booked + timedelta(days=2),
-                              f"DEMO-{second.bill_no}-R", end_to_end_id=second.bill_no,
-                              return_code="AM04", mandate_id=LENA_MANDATE)])
+        message="camt.054", message_id=f"DEMO-{bill.bill_no[-12:]}-N",
+        created_at=_stamp(booked), account_iban=_creditor_iban(ctx), currency="EUR",
+        movements=[bank.BankMovement(payment.amount, "EUR", "collection", booked,
+                                     f"DEMO-{bill.bill_no}-C", end_to_end_id=bill.bill_no,
+                                     mandate_id=LENA_MANDATE)])
     _import(ctx, lines, "camt.054 (direct debits)", notice)
-    transfers = [bank.BankMovement(
-        returned.amount, "EUR", "transfer", booked + timedelta(days=5),
-        f"DEMO-{second.bill_no}-T", debtor_name="Lena Schneider", debtor_iban=LENA_IBAN,
-        remittance=(f"Rechnung {second.bill_no}",))]
-    transfers.append(bank.BankMovement(
-        Decimal("25.00"), "EUR", "transfer", booked + timedelta(days=4), "DEMO-UNKNOWN-T",
-        debtor_name="M. Unbekannt", remittance=("Zahlung",)))
+
+
+def returned(ctx: Context, lines: list[str], bill: Invoice, booked: date) -> None:
+    """The bank's camt.054: ``bill``'s direct debit returned on ``booked`` (AM04)."""
+    payment = _collection_of(ctx, bill)
+    if payment is None:
+        return
+    notice = bank.write(
+        message="camt.054", message_id=f"DEMO-{bill.bill_no[-12:]}-R",
+        created_at=_stamp(booked), account_iban=_creditor_iban(ctx), currency="EUR",
+        movements=[bank.BankMovement(payment.amount, "EUR", "return", booked,
+                                     f"DEMO-{bill.bill_no}-R", end_to_end_id=bill.bill_no,
+                                     return_code="AM04", mandate_id=LENA_MANDATE)])
+    _import(ctx, lines, "camt.054 (returned debit)", notice)
+
+
+def transferred(ctx: Context, lines: list[str], bill: Invoice, booked: date) -> None:
+    """The bank's camt.053: Lena pays ``bill`` by transfer on ``booked``; an unknown
+    transfer the day before."""
+    transfers = [
+        bank.BankMovement(bill.amount_due, "EUR", "transfer", booked,
+                          f"DEMO-{bill.bill_no}-T", debtor_name="Lena Schneider",
+                          debtor_iban=LENA_IBAN, remittance=(f"Rechnung {bill.bill_no}",)),
+        bank.BankMovement(Decimal("25.00"), "EUR", "transfer", booked - timedelta(days=1),
+                          "DEMO-UNKNOWN-T", debtor_name="M. Unbekannt",
+                          remittance=("Zahlung",))]
     statement = bank.write(
-        message="camt.053", message_id=f"DEMO-{message_id[-12:]}-S",
-        created_at=_stamp(booked + timedelta(days=6)),
-        account_iban=payment_settings.read(ctx).creditor.iban, currency="EUR",
-        movements=transfers)
+        message="camt.053", message_id=f"DEMO-{bill.bill_no[-12:]}-S",
+        created_at=_stamp(booked + timedelta(days=1)), account_iban=_creditor_iban(ctx),
+        currency="EUR", movements=transfers)
     _import(ctx, lines, "camt.053 (account statement)", statement)
 
 
-def _manual(ctx: Context, lines: list[str], account: str) -> None:
-    bills = _bills(ctx, account)
-    if not bills:
+def manual(ctx: Context, lines: list[str]) -> None:
+    """Nordwind's Munich depot pays everything it was billed, by hand."""
+    account = _account(ctx, ordering_demo.MUNICH)
+    bills = _bills(ctx, account) if account is not None else []
+    if account is None or not bills:
         return
     total = sum((b.amount_due for b in bills), Decimal(0))
     payment, created = service.record_payment(
         ctx, account_id=account, amount=Money(total, bills[0].currency), channel="cash",
-        source_key="demo:munich-manual", payment_date=max(
-            _stamp(bills[-1].bill_date.date() + timedelta(days=3)), ctx.now),
+        source_key="demo:munich-manual", payment_date=ctx.now,
         body={"description": "paid at the Munich shop"})
     ctx.session.commit()
     lines.append(f"payments: Munich depot paid {payment.amount} EUR by hand"
                  + ("" if created else " (ready)"))
 
 
-def _dunning(ctx: Context, lines: list[str], account: str) -> None:
+def chase_day(ctx: Context) -> date | None:
+    """When the headquarters are chased: 22 days after their first invoice was due."""
+    account = _account(ctx, ordering_demo.HEADQUARTERS)
+    bills = [b for b in _bills(ctx, account) if b.payment_due_date is not None] \
+        if account is not None else []
+    if not bills or bills[0].payment_due_date is None:
+        return None
+    return bills[0].payment_due_date + timedelta(days=DUNNING_DAYS)
+
+
+def chase(ctx: Context, lines: list[str], as_of: date) -> None:
+    """Run dunning as of ``as_of``; the product orders it places are worked off."""
     from openbss.ordering import orchestration
 
-    bills = [b for b in _bills(ctx, account) if b.payment_due_date is not None]
-    if not bills:
-        return
-    as_of = (bills[0].payment_due_date or ctx.now.date()) + timedelta(days=DUNNING_DAYS)
+    account = _account(ctx, ordering_demo.HEADQUARTERS)
     summary = dunning.run(ctx, as_of=as_of)
     ctx.session.commit()
     for _ in range(10):
@@ -154,26 +219,3 @@ def _dunning(ctx: Context, lines: list[str], account: str) -> None:
     mine = [a["action"] for a in summary["actions"] if a["billingAccount"] == account]
     lines.append(f"payments: dunning as of {as_of} — Nordwind headquarters: "
                  + (", ".join(mine) if mine else "steps done (ready)"))
-
-
-def load(ctx: Context) -> list[str]:
-    lines: list[str] = []
-    lena = _account(ctx, ordering_demo.LENA)
-    hq = _account(ctx, ordering_demo.HEADQUARTERS)
-    munich = _account(ctx, ordering_demo.MUNICH)
-    if lena is None or not _bills(ctx, lena):
-        return ["payments: the billing demo's invoices are missing (nothing paid)"]
-    _method(ctx, lena, {"@type": "directDebit", "name": "SEPA mandate (Lena)",
-                        "isPreferred": True, "accountNumber": LENA_IBAN,
-                        "owner": "Lena Schneider", "mandateId": LENA_MANDATE,
-                        "signatureDate": "2026-01-15T10:00:00Z"})
-    if hq is not None:
-        _method(ctx, hq, {"@type": "bankAccountTransfer", "name": "Nordwind house bank",
-                          "accountNumber": HQ_IBAN, "owner": "Nordwind Logistik GmbH"})
-    ctx.session.commit()
-    _sepa(ctx, lines, lena)
-    if munich is not None:
-        _manual(ctx, lines, munich)
-    if hq is not None:
-        _dunning(ctx, lines, hq)
-    return lines
