@@ -189,10 +189,10 @@ def usage_on_bills(check: Check, bills: Sequence[Any], lines: Iterable[Any],
     carry the difference to the invoiced generation) are left out."""
     line_sum: dict[str, Decimal] = defaultdict(lambda: ZERO)
     line_count: dict[str, int] = defaultdict(int)
-    for invoice_id, _type, _excl, _incl, key, body in lines:
+    for invoice_id, _type, _excl, _incl, key, basis in lines:
         if not key or not str(key).startswith("usage:") or "|correction" in str(key):
             continue
-        line_sum[invoice_id] += Decimal(str((body or {}).get("basisAmount", "0")))
+        line_sum[invoice_id] += Decimal(basis or "0")
         line_count[invoice_id] += 1
     rated_sum: dict[str, Decimal] = defaultdict(lambda: ZERO)
     rated_count: dict[str, int] = defaultdict(int)
@@ -241,12 +241,12 @@ def invoice_totals(check: Check, bills: Sequence[Any], lines: Iterable[Any],
     totals, tax = Σ tax items, amount due = total."""
     excl: dict[str, Decimal] = defaultdict(lambda: ZERO)
     incl: dict[str, Decimal] = defaultdict(lambda: ZERO)
-    for invoice_id, _type, tax_excluded, tax_included, _key, _body in lines:
+    for invoice_id, _type, tax_excluded, tax_included, _key, _basis in lines:
         excl[invoice_id] += tax_excluded
         incl[invoice_id] += tax_included
     for bill in bills:
         taxes = sum((Decimal(str((t.get("taxAmount") or {}).get("value", 0)))
-                     for t in (bill.body or {}).get("taxItem") or []), ZERO)
+                     for t in bill.tax_items or []), ZERO)
         problems = []
         if excl.get(bill.id, ZERO) != bill.tax_excluded:
             problems.append(f"net {plain(bill.tax_excluded)} ≠ its lines' "
@@ -291,7 +291,7 @@ def settlement(check: Check, bills: Sequence[Any], allocations: Iterable[Any],
     payments: set[str] = set()
     for bill in bills:
         written = sum((Decimal(str(w.get("amount", 0)))
-                       for w in (bill.body or {}).get("writeOff") or []), ZERO)
+                       for w in bill.write_offs or []), ZERO)
         mine = bill.currency == currency
         if mine and bill.remaining_amount != 0:
             outstanding.count += 1
@@ -358,7 +358,7 @@ def expected_entries(bills: Sequence[Any], payments: Sequence[Any],
     out: dict[str, tuple[str, str, Decimal | None]] = {}
     for b in bills:
         out[f"customerBill:{b.id}"] = ("bill", b.id, b.tax_included)
-        for n, w in enumerate((b.body or {}).get("writeOff") or [], start=1):
+        for n, w in enumerate(b.write_offs or [], start=1):
             out[f"customerBill:{b.id}:writeOff:{n}"] = (
                 "writeOff", b.id, -Decimal(str(w.get("amount", 0))))
     for p in payments:
