@@ -184,6 +184,12 @@ def test_the_same_correlator_id_records_once(client, tenant) -> None:
     assert client.get(f"{PAY}/payment", params={"account.id": account},
                       headers=tenant.headers()).headers["X-Total-Count"] == "1"
     assert _balance(client, tenant, account) == 0
+    # the payment is found by the correlatorId its client gave
+    found = client.get(f"{PAY}/payment", params={"correlatorId": "bank-ref-42"},
+                       headers=tenant.headers()).json()
+    assert [p["id"] for p in found] == [first.json()["id"]]
+    assert client.get(f"{PAY}/payment", params={"correlatorId": "bank-ref-4"},
+                      headers=tenant.headers()).json() == []
 
 
 def test_a_reversal_reopens_the_bills_and_posts_the_reverse(client, tenant) -> None:

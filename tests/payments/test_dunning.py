@@ -107,6 +107,11 @@ def test_the_default_policy_step_by_step(client, make_tenant, smtp) -> None:
     assert [(a["action"], a["products"]) for a in suspended] == [("suspend", [product["id"]])]
     work(tenant)
     assert _product(client, tenant, product["id"])["status"] == "suspended"
+    # a run as of a day before the bill was due does not close the case: it is still owed
+    before = _run(client, tenant, "2026-03-10")
+    assert (before["casesClosed"], before["actions"]) == (0, [])
+    work(tenant)
+    assert _product(client, tenant, product["id"])["status"] == "suspended"
     [case] = client.get("/api/v1/dunning/cases", params={"billingAccount.id": account},
                         headers=tenant.headers()).json()
     assert [a["action"] for a in case["actions"]] == ["reminder", "lateFee", "suspend"]

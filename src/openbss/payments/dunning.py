@@ -305,7 +305,14 @@ def run(ctx: Context, *, as_of: date) -> dict[str, Any]:
         scoped(ctx, DunningCase).where(DunningCase.state == CaseState.OPEN))}
     summary: dict[str, Any] = {"asOf": as_of.isoformat(), "accounts": len(overdue),
                                "casesOpened": 0, "casesClosed": 0, "held": 0, "actions": []}
-    for account_id in sorted(set(open_cases) - set(overdue)):
+    # A case closes when its debt is cleared: nothing overdue on as_of, nor today (a run
+    # as of an earlier date must not close a case whose account owes now)
+    candidates = sorted(set(open_cases) - set(overdue))
+    today = ctx.now.date()
+    still_owed = _overdue(ctx, today, candidates) if candidates and today > as_of else {}
+    for account_id in candidates:
+        if account_id in still_owed:
+            continue
         _close(ctx, open_cases[account_id], "the debt is cleared")
         summary["casesClosed"] += 1
     if not overdue:

@@ -88,7 +88,8 @@ PENDING = (PaymentStatus.PENDING.value, PaymentStatus.AUTHORIZED.value)
 PAYMENT_FILTERS: dict[str, Any] = {
     "account.id": Payment.billing_account_id, "status": Payment.status,
     "channel.name": Payment.channel, "paymentDate": Payment.payment_date,
-    "correlatorId": Payment.source_key, "paymentMethod.id": Payment.payment_method_id,
+    "correlatorId": Payment.body["correlatorId"].as_string(),
+    "paymentMethod.id": Payment.payment_method_id,
     "endToEndId": Payment.end_to_end_id, "gateway": Payment.gateway}
 REFUND_FILTERS: dict[str, Any] = {
     "account.id": Refund.billing_account_id, "payment.id": Refund.payment_id,
