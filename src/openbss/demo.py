@@ -150,3 +150,4 @@ def _months(ctx: Context, lines: list[str]) -> None:
     for when, step in sorted(steps, key=lambda s: s[0]):
         _at(ctx, when)
         step()
+    billing_demo.documents(ctx, lines)

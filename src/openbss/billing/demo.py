@@ -140,3 +140,17 @@ def credit_note(ctx: Context, lines: list[str]) -> None:
                            "reason": CREDIT_REASON}))
     ctx.session.commit()
     lines.append(f"billing: credit note {note.bill_no} on {invoice.bill_no}")
+
+
+def documents(ctx: Context, lines: list[str]) -> None:
+    """Render (and store) the PDF of every demo bill that has none yet."""
+    bills, _ = billing_queries.list_invoices(ctx, _params())
+    made = 0
+    for bill in bills:
+        if billing_queries.document(ctx, bill.id) is None:
+            invoices.document(ctx, bill_id=bill.id)
+            made += 1
+    ctx.session.commit()
+    lines.append(f"billing: {len(bills)} bill documents (PDF)"
+                 + (f", {made} rendered" if made else " (ready)"))
+

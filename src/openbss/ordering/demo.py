@@ -190,6 +190,9 @@ def future_order(ctx: Context) -> list[str]:
     last, at the end of the demo's timeline, so it is still waiting for its date)."""
     lines: list[str] = []
     start = (ctx.now + timedelta(days=FUTURE_DAYS)).replace(microsecond=0)
+    placed = _by_external_id(ctx, "demo-nordwind-future", queries.list_orders)
+    if placed is not None and placed.requested_start_date is not None:
+        start = placed.requested_start_date
     _place(ctx, lines, "demo-nordwind-future",
            f"Nordwind Munich: Mobile L line from {start.date().isoformat()}",
            lambda: {"billingAccount": {"id": _account(ctx, MUNICH)},
