@@ -353,12 +353,12 @@ def _input(account: Any, children: list[str], events: list[BillingEvent],
         except OpenBSSError as exc:
             raise ValidationError(f"productOffering {version}: {exc.message}",
                                   field=exc.field or "productOffering.id") from None
-    included = {(p.spec.id, v): p.spec.tax_included
-                for v, plan in found.items() for p in plan.prices}
-    versions_of = {e.product_id: e.price_version for e in events
-                   if isinstance(e, SubscriptionEvent)}
-    events = [replace(e, tax_included=included.get(
-                  (e.price_id, versions_of.get(e.product_id, "")), e.tax_included))
+    # a usage summary's price is the one rating used: found by its id in any plan the
+    # account's products had (usage rated on a plan a product left since is billed by
+    # that plan's price, tax included or not)
+    included = {p.spec.id: p.spec.tax_included for plan in found.values()
+                for p in plan.prices}
+    events = [replace(e, tax_included=included.get(e.price_id, e.tax_included))
               if isinstance(e, UsageSummary) and e.price_id else e for e in events]
     return AccountInput(terms=terms, events=tuple(events), plans=found,
                         invoiced=tuple(invoiced))
