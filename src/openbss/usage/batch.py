@@ -43,6 +43,7 @@ from openbss.core.context import Context
 from openbss.core.db import new_id
 from openbss.usage import normalize as norm
 from openbss.usage import queries
+from openbss.usage.guiding import fill_parties
 from openbss.usage.mapping import FileMapping, read_csv, read_ndjson
 from openbss.usage.models import RejectReason, UsageStatus
 from openbss.usage.normalize import Normalized, Rejected, normalize
@@ -792,6 +793,9 @@ def import_into(ctx: Context, path: Path, *, mapping: FileMapping, source: str,
         offset += n
         if progress is not None:
             progress(offset, done.summary.rejected)
+    # the customer of each guided record (as the single and bulk paths set it), set-based
+    fill_parties(ctx)
+    ctx.session.commit()
     return summary
 
 

@@ -127,12 +127,19 @@ def fill_parties(ctx: Context, ids: Sequence[str] | None = None,
     """Set the customer (``party_id``) of guided records that have none — those stored by
     the batch pipeline, which guides to the product and its billing account — set-based:
     one read of the records' distinct accounts, one account lookup and one UPDATE per
-    account. ``ids``: only these records (a bulk request's); None: every such record of
-    the tenant (after a reprocess). The number of records changed."""
+    account (all accounts in one executemany when ``ids`` is None). ``ids``: only these
+    records (a bulk request's); None: every such record of the tenant (after a reprocess
+    or a file import). The number of records changed (of ``ids``; None: not counted)."""
     cache = cache if cache is not None else GuideCache()
     changed = 0
+    everything: dict[str, str] = {}
     for account_id, record_ids in queries.unparented(ctx, ids).items():
         party = customer_of(ctx, account_id, cache)
-        if party is not None and party.get("id"):
+        if party is None or not party.get("id"):
+            continue
+        if record_ids is None:
+            everything[account_id] = str(party["id"])[:64]
+        else:
             changed += queries.set_party(ctx, account_id, str(party["id"])[:64], record_ids)
+    queries.set_parties(ctx, everything)  # every record of these accounts: one executemany
     return changed

@@ -264,15 +264,26 @@ def unparented(ctx: Context, ids: Sequence[str] | None) -> dict[str, list[str] |
     return found
 
 
-def set_party(ctx: Context, account_id: str, party_id: str,
-              ids: Sequence[str] | None) -> int:
-    """Give the guided records of ``account_id`` without a party (``ids`` of them, or
-    all) their customer: one UPDATE (per 5,000 ids)."""
+def set_parties(ctx: Context, parties: Mapping[str, str]) -> None:
+    """Give every guided record without a party of each account in ``parties``
+    (``{billing account: party id}``) that party: one executemany."""
+    if not parties:
+        return
+    from sqlalchemy import bindparam
+
+    stmt = scoped_update(ctx, UsageRecord).where(
+        UsageRecord.billing_account_id == bindparam("b_account"),
+        UsageRecord.party_id.is_(None)).values(party_id=bindparam("b_party"))
+    ctx.session.connection().execute(stmt, [{"b_account": a, "b_party": p}
+                                            for a, p in sorted(parties.items())])
+
+
+def set_party(ctx: Context, account_id: str, party_id: str, ids: Sequence[str]) -> int:
+    """Give the guided records ``ids`` of ``account_id`` without a party their customer:
+    one UPDATE (per 5,000 ids)."""
     stmt = scoped_update(ctx, UsageRecord).where(
         UsageRecord.billing_account_id == account_id, UsageRecord.party_id.is_(None)
     ).values(party_id=party_id)
-    if ids is None:
-        return int(ctx.session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
     changed = 0
     wanted = list(ids)
     for start in range(0, len(wanted), 5000):
