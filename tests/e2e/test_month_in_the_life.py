@@ -29,9 +29,9 @@ local (Berlin) days of the actual month, the change day belonging to the new pla
 usage lines are the exact sum of their rated records rounded once.
 
 The steps run in file order and share one story; a step skips itself when an earlier
-one did not complete. Defects found on the way are pinned by ``xfail(strict=True)``
-tests next to the step that shows them, so that the rest of the story still runs and
-each turns red the moment its defect is fixed.
+one did not complete. Tests next to a step pin what it once found wrong (usage of a plan
+a product left billed without its tax, file-imported usage without its customer, rated
+usage of a tax-inclusive price shown tax-exclusive).
 """
 
 from __future__ import annotations
@@ -622,11 +622,6 @@ def rec_id(u: dict[str, Any]) -> str:
 
 
 @after("test_04_october_usage_is_rated_rejected_or_a_duplicate")
-@pytest.mark.xfail(strict=True, reason=(
-    "openbss usage import (batch.import_file) never calls guiding.fill_parties: records "
-    "from a CDR file name their billing account but not the customer (relatedParty role "
-    "customer), which the bulk and single-record paths do (docs/usage-and-rating.md, "
-    "'The customer is the billing account's related Customer')"))
 def test_file_imported_usage_names_its_customer(story: Story) -> None:
     for u in story.usages():
         if u["status"] == "rated":
@@ -635,10 +630,6 @@ def test_file_imported_usage_names_its_customer(story: Story) -> None:
 
 
 @after("test_04_october_usage_is_rated_rejected_or_a_duplicate")
-@pytest.mark.xfail(strict=True, reason=(
-    "rating never records that a usage price includes tax: every ratedProductUsage shows "
-    "taxExcludedRatingAmount, although docs/usage-and-rating.md says "
-    "taxIncludedRatingAmount when the price included tax (all of this catalog's do)"))
 def test_rated_usage_of_a_tax_inclusive_price_says_so(story: Story) -> None:
     for u in story.usages():
         for rated in u.get("ratedProductUsage") or []:
@@ -737,7 +728,7 @@ def test_07_the_first_invoices(story: Story) -> None:
     # - Mobile L 34.99 from 15 Oct: 17 of 31 days = 19.1880… → 19.19; welcome −50 %:
     #   9.595 → −9.60 (its first period is October, the month of the start)
     # - November in advance: 34.99, welcome −17.50 (17.495 → 17.50)
-    # - October's data on Mobile M: 2.00 + 2.00 = 4.00 (its tax: see the xfail below)
+    # - October's data on Mobile M: 2.00 + 2.00 = 4.00 (tax included: see the test below)
     lines_a1 = story.lines("A1")
     got = sorted(line_of(x) for x in lines_a1 if x["type"] != "usage")
     assert got == sorted([
@@ -777,12 +768,6 @@ def test_07_the_first_invoices(story: Story) -> None:
 
 
 @after("test_07_the_first_invoices")
-@pytest.mark.xfail(strict=True, reason=(
-    "billing.junction._input takes a usage summary's taxIncluded from the plan of the "
-    "product's LAST subscription event (versions_of keeps the latest price version), so "
-    "usage rated on the plan a product left (Mobile M's tax-inclusive 'Data beyond 10 GB', "
-    "October, before the upgrade) misses its price and is billed tax-exclusive: 4.00 net "
-    "+ 0.76 VAT = 4.76 instead of 4.00 gross (3.36 + 0.64); A1 is 50.87 instead of 50.11"))
 def test_usage_rated_on_the_plan_before_an_upgrade_is_billed_tax_inclusive(
         story: Story) -> None:
     [data_line] = [x for x in story.lines("A1") if x["type"] == "usage"]

@@ -23,9 +23,10 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from openbss.catalog import queries as catalog_queries
 from openbss.core.context import Context
 from openbss.core.db import new_id
-from openbss.core.errors import ValidationError
+from openbss.core.errors import NotFoundError, ValidationError
 from openbss.core.resources import patched, record_change
 from openbss.core.tmf import ListParams, href, iso
 from openbss.rating import service as rating
@@ -338,6 +339,27 @@ def _period(start: datetime | None, end: datetime | None) -> dict[str, Any]:
     return {k: v for k, v in (("startDateTime", iso(start)), ("endDateTime", iso(end))) if v}
 
 
+def _tax_included(ctx: Context, rated: Any, detail: Mapping[str, Any]) -> bool:
+    """Whether the price that rated ``rated`` includes tax (the catalog price's
+    ``taxIncluded``; read once per price and unit of work)."""
+    if "taxIncluded" in detail:
+        return bool(detail["taxIncluded"])
+    price_id = getattr(rated, "price_id", None)
+    if not price_id:
+        return False
+    cache: dict[tuple[str, str], bool] = ctx.session.info.setdefault(
+        "openbss.usage.price_tax_included", {})
+    key = (ctx.tenant_id, str(price_id))
+    if key not in cache:
+        try:
+            price = catalog_queries.get_price(ctx, str(price_id))
+        except NotFoundError:
+            cache[key] = False
+        else:
+            cache[key] = bool((price.body or {}).get("taxIncluded"))
+    return cache[key]
+
+
 def render_rated(ctx: Context, rated: Any, unit: str | None) -> dict[str, Any]:
     """One ``ratedProductUsage`` of a rated record (``rating.models.RatedUsage``)."""
     included, charged = Decimal(rated.included), Decimal(rated.charged)
@@ -355,7 +377,7 @@ def render_rated(ctx: Context, rated: Any, unit: str | None) -> dict[str, Any]:
         "usageRatingTag": tag,
         "isBilled": getattr(rated, "invoice_id", None) is not None,
         "ratingAmountType": "total",
-        ("taxIncludedRatingAmount" if detail.get("taxIncluded")
+        ("taxIncludedRatingAmount" if _tax_included(ctx, rated, detail)
          else "taxExcludedRatingAmount"): money,
         "productRef": {"id": rated.product_id,
                        "href": href(ctx.base_url, PRODUCT_PATH, rated.product_id),
