@@ -597,7 +597,7 @@ def test_04_october_usage_is_rated_rejected_or_a_duplicate(story: Story) -> None
         "call-3": (voice(45), "usage", 0),
         "data-1": (ZERO, "included usage", 6 * GB), "data-2": (D(2), "non included usage",
                                                                 4 * GB),
-        "data-3": (D(2), None, 0), "voice-1": (ZERO, "included usage", 130)}
+        "data-3": (D(2), "non included usage", 0), "voice-1": (ZERO, "included usage", 130)}
     for record_id, (amount, tag, included) in expect_rated.items():
         u = by_record[record_id]
         assert u["status"] == "rated", u

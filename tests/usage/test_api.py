@@ -56,6 +56,13 @@ def test_included_minutes_are_consumed_first_and_a_crossing_call_is_split(  # ty
     assert Decimal(str(rated["allowanceConsumed"]["amount"])) == 30
     assert Decimal(str(rated["chargedQuantity"]["amount"])) == 30
     assert Decimal(str(rated["taxExcludedRatingAmount"]["value"])) == Decimal("0.05")
+    # the allowance is used up: a call beyond it is still "non included usage"
+    third = _ok(client.post(USAGE, json=call("c", duration=60,
+                                              date="2026-01-10T09:50:00Z"),
+                            headers=sandbox.headers()))
+    [rated] = third["ratedProductUsage"]
+    assert rated["usageRatingTag"] == "non included usage"
+    assert Decimal(str(rated["allowanceConsumed"]["amount"])) == 0
 
 
 def test_rejected_records_are_stored_with_their_reason_and_answer_201(client, sandbox,  # type: ignore[no-untyped-def]

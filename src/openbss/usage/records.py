@@ -339,24 +339,27 @@ def _period(start: datetime | None, end: datetime | None) -> dict[str, Any]:
     return {k: v for k, v in (("startDateTime", iso(start)), ("endDateTime", iso(end))) if v}
 
 
-def _tax_included(ctx: Context, rated: Any, detail: Mapping[str, Any]) -> bool:
-    """Whether the price that rated ``rated`` includes tax (the catalog price's
-    ``taxIncluded``; read once per price and unit of work)."""
-    if "taxIncluded" in detail:
-        return bool(detail["taxIncluded"])
+def _price_facts(ctx: Context, rated: Any) -> tuple[bool, bool]:
+    """(tax included, has an allowance) of the catalog price that rated ``rated`` (its
+    ``taxIncluded`` and ``includedQuantity``; read once per price and unit of work)."""
     price_id = getattr(rated, "price_id", None)
     if not price_id:
-        return False
-    cache: dict[tuple[str, str], bool] = ctx.session.info.setdefault(
-        "openbss.usage.price_tax_included", {})
+        return False, False
+    cache: dict[tuple[str, str], tuple[bool, bool]] = ctx.session.info.setdefault(
+        "openbss.usage.price_facts", {})
     key = (ctx.tenant_id, str(price_id))
     if key not in cache:
         try:
-            price = catalog_queries.get_price(ctx, str(price_id))
+            body = catalog_queries.get_price(ctx, str(price_id)).body or {}
         except NotFoundError:
-            cache[key] = False
+            cache[key] = (False, False)
         else:
-            cache[key] = bool((price.body or {}).get("taxIncluded"))
+            included = (body.get("includedQuantity") or {}).get("amount")
+            try:
+                allowance = Decimal(str(included)) > 0 if included is not None else False
+            except ArithmeticError:
+                allowance = False
+            cache[key] = (bool(body.get("taxIncluded")), allowance)
     return cache[key]
 
 
@@ -364,10 +367,13 @@ def render_rated(ctx: Context, rated: Any, unit: str | None) -> dict[str, Any]:
     """One ``ratedProductUsage`` of a rated record (``rating.models.RatedUsage``)."""
     included, charged = Decimal(rated.included), Decimal(rated.charged)
     detail = getattr(rated, "detail", None) or {}
+    tax_included, allowance = _price_facts(ctx, rated)
+    if "taxIncluded" in detail:
+        tax_included = bool(detail["taxIncluded"])
     if included > 0 and charged == 0:
         tag = "included usage"
-    elif included > 0 or detail.get("allowance"):
-        tag = "non included usage"
+    elif included > 0 or detail.get("allowance") or allowance:
+        tag = "non included usage"  # beyond an allowance, also once it is used up
     else:
         tag = "usage"
     money = _money(rated.amount, rated.currency)
@@ -377,7 +383,7 @@ def render_rated(ctx: Context, rated: Any, unit: str | None) -> dict[str, Any]:
         "usageRatingTag": tag,
         "isBilled": getattr(rated, "invoice_id", None) is not None,
         "ratingAmountType": "total",
-        ("taxIncludedRatingAmount" if _tax_included(ctx, rated, detail)
+        ("taxIncludedRatingAmount" if tax_included
          else "taxExcludedRatingAmount"): money,
         "productRef": {"id": rated.product_id,
                        "href": href(ctx.base_url, PRODUCT_PATH, rated.product_id),
