@@ -53,6 +53,15 @@ def test_import_prints_exactly_the_summary_keys(client, sandbox, tmp_path: Path)
     listed = _json("usage", "rejects", "list", "--tenant", sandbox.name,
                    "--reason", "unknown_identifier")
     assert [r["recordId"] for r in listed["rejects"]] == ["2"]
+    # a file's reject shows what reprocessing reads: its normalised fields
+    [reject] = client.get("/api/v1/usage/rejects", headers=sandbox.headers()).json()
+    record = reject["record"]
+    assert (record["msisdn"], record["usageType"], Decimal(str(record["quantity"]))) == (
+        "+4915100000000", "voice", Decimal(60))
+    # a file's guided records name their customer, as single and bulk records do
+    [rated] = client.get("/tmf-api/usageManagement/v4/usage", params={"status": "rated"},
+                         headers=sandbox.headers()).json()
+    assert "customer" in {p["role"] for p in rated["relatedParty"]}
     again = _json("usage", "rejects", "reprocess", "--tenant", sandbox.name)
     assert (again["read"], again["rejectedByReason"]) == (1, {"unknown_identifier": 1})
 

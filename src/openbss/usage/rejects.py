@@ -50,6 +50,17 @@ def list_rejects(ctx: Context, *, params: ListParams) -> tuple[list[UsageRecord]
     return queries.list_rejects(ctx, params)
 
 
+def _normalized(row: UsageRecord) -> dict[str, Any]:
+    """A reject stored without its raw record (a file's record that normalised but did
+    not guide or rate): the normalised fields reprocessing reads."""
+    fields = {"recordId": row.record_id, "usageDate": iso(row.usage_date),
+              "usageType": row.usage_type, "metric": row.metric, "quantity": row.quantity,
+              "unit": row.unit, "destination": row.destination}
+    if row.identifier_name:
+        fields[row.identifier_name] = row.identifier_value
+    return {k: v for k, v in fields.items() if v is not None}
+
+
 def render_reject(ctx: Context, row: UsageRecord) -> dict[str, Any]:
     """A reject as the operator reads it: the reason and message, where it came from, and
     the raw record (what reprocessing will read)."""
@@ -57,7 +68,7 @@ def render_reject(ctx: Context, row: UsageRecord) -> dict[str, Any]:
         "id": row.id, "href": href(ctx.base_url, USAGE_PATH, row.id),
         "reason": row.reject_reason, "message": row.reject_detail,
         "source": row.source, "receivedDate": iso(row.received_at),
-        "record": flatten(row.body or {}),
+        "record": flatten(row.body) if row.body else _normalized(row),
     }
     if row.record_id:
         out["recordId"] = row.record_id
