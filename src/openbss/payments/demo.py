@@ -135,32 +135,31 @@ def _creditor_iban(ctx: Context) -> str:
     return payment_settings.read(ctx).creditor.iban
 
 
-def collected(ctx: Context, lines: list[str], bill: Invoice, booked: date) -> None:
-    """The bank's camt.054: ``bill``'s direct debit credited on ``booked``."""
+def _notice(ctx: Context, lines: list[str], bill: Invoice, booked: date, *, what: str,
+            movement: str, suffix: str, ref: str, return_code: str | None = None) -> None:
+    """The bank's camt.054 on ``bill``'s direct debit (a credit or a return)."""
     payment = _collection_of(ctx, bill)
     if payment is None:
         return
     notice = bank.write(
-        message="camt.054", message_id=f"DEMO-{bill.bill_no[-12:]}-N",
+        message="camt.054", message_id=f"DEMO-{bill.bill_no[-12:]}-{suffix}",
         created_at=_stamp(booked), account_iban=_creditor_iban(ctx), currency="EUR",
-        movements=[bank.BankMovement(payment.amount, "EUR", "collection", booked,
-                                     f"DEMO-{bill.bill_no}-C", end_to_end_id=bill.bill_no,
-                                     mandate_id=LENA_MANDATE)])
-    _import(ctx, lines, "camt.054 (direct debits)", notice)
+        movements=[bank.BankMovement(payment.amount, "EUR", movement, booked,
+                                     f"DEMO-{bill.bill_no}-{ref}", end_to_end_id=bill.bill_no,
+                                     mandate_id=LENA_MANDATE, return_code=return_code)])
+    _import(ctx, lines, f"camt.054 ({what})", notice)
+
+
+def collected(ctx: Context, lines: list[str], bill: Invoice, booked: date) -> None:
+    """The bank's camt.054: ``bill``'s direct debit credited on ``booked``."""
+    _notice(ctx, lines, bill, booked, what="direct debits", movement="collection",
+            suffix="N", ref="C")
 
 
 def returned(ctx: Context, lines: list[str], bill: Invoice, booked: date) -> None:
     """The bank's camt.054: ``bill``'s direct debit returned on ``booked`` (AM04)."""
-    payment = _collection_of(ctx, bill)
-    if payment is None:
-        return
-    notice = bank.write(
-        message="camt.054", message_id=f"DEMO-{bill.bill_no[-12:]}-R",
-        created_at=_stamp(booked), account_iban=_creditor_iban(ctx), currency="EUR",
-        movements=[bank.BankMovement(payment.amount, "EUR", "return", booked,
-                                     f"DEMO-{bill.bill_no}-R", end_to_end_id=bill.bill_no,
-                                     return_code="AM04", mandate_id=LENA_MANDATE)])
-    _import(ctx, lines, "camt.054 (returned debit)", notice)
+    _notice(ctx, lines, bill, booked, what="returned debit", movement="return",
+            suffix="R", ref="R", return_code="AM04")
 
 
 def transferred(ctx: Context, lines: list[str], bill: Invoice, booked: date) -> None:
