@@ -202,3 +202,35 @@ def test_kill_9_and_run_again_is_one_uninterrupted_run(tmp_path: Path) -> None:
     assert [(acct, amount) for acct, _, amount in a] == [(acct, amount) for acct, _, amount in b]
     numbers = sorted(int(no.rsplit("-", 1)[1]) for _, no, _ in a)
     assert numbers == list(range(1, n + 1))  # gapless, no duplicate
+
+
+def test_documents_of_a_run_are_rendered_once_in_batches(tenant: Any, monkeypatch: Any
+                                                         ) -> None:
+    """``invoices.render_documents`` (the step after a run) stores one PDF per bill, the
+    same bytes the download renders, skips bills that have one, ignores other tenants'
+    ids and audits each document it stored."""
+    from openbss.billing import invoices as bills
+    from openbss.billing.models import InvoiceDocument
+    from openbss.core.models import AuditEntry
+
+    ids = build(None, tenant.id, 5, prefix=f"{tenant.id[:8]}-")
+    run(None, tenant.id, accounts=ids)
+    monkeypatch.setattr(bills, "DOCUMENT_CHUNK", 2)  # several chunks
+    with unit_of_work() as session:
+        t = load_tenant(session, tenant.id)
+        assert t is not None
+        ctx = system_context(session, t, actor="test")
+        bill_ids = sorted(r.id for r in session.query(Invoice).filter_by(tenant_id=tenant.id))
+        first = bills.document(ctx, bill_id=bill_ids[0]).content  # one already downloaded
+        assert bills.render_documents(ctx, [*bill_ids, "no-such-bill"]) == 4
+        assert bills.render_documents(ctx, bill_ids) == 0
+        docs = {d.invoice_id: d for d in session.query(InvoiceDocument)
+                .filter_by(tenant_id=tenant.id)}
+        assert sorted(docs) == bill_ids and docs[bill_ids[0]].content == first
+        assert all(d.content.startswith(b"%PDF") for d in docs.values())
+        rendered = [e.resource_id for e in session.query(AuditEntry).filter_by(
+            tenant_id=tenant.id, action="render", resource_type="invoiceDocument")]
+        assert sorted(rendered) == bill_ids
+        # the bytes are those the download renders for the same bill
+        session.query(InvoiceDocument).filter_by(invoice_id=bill_ids[1]).delete()
+        assert bills.document(ctx, bill_id=bill_ids[1]).content == docs[bill_ids[1]].content

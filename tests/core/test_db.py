@@ -92,3 +92,14 @@ def test_sqlite_durability_follows_the_setting(tmp_path, monkeypatch, setting, p
     finally:
         monkeypatch.delenv("OPENBSS_SQLITE_SYNCHRONOUS")
         get_settings.cache_clear()
+
+
+def test_new_ids_are_uuid4_hex_and_unique() -> None:
+    from openbss.core.db import new_id
+
+    ids = [new_id() for _ in range(20000)]
+    assert len(set(ids)) == len(ids)
+    for value in ids[:2000]:
+        parsed = uuid.UUID(value)
+        assert parsed.hex == value and len(value) == 32
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122

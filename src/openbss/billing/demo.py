@@ -145,11 +145,7 @@ def credit_note(ctx: Context, lines: list[str]) -> None:
 def documents(ctx: Context, lines: list[str]) -> None:
     """Render (and store) the PDF of every demo bill that has none yet."""
     bills, _ = billing_queries.list_invoices(ctx, _params())
-    made = 0
-    for bill in bills:
-        if billing_queries.document(ctx, bill.id) is None:
-            invoices.document(ctx, bill_id=bill.id)
-            made += 1
+    made = invoices.render_documents(ctx, [bill.id for bill in bills])
     ctx.session.commit()
     lines.append(f"billing: {len(bills)} bill documents (PDF)"
                  + (f", {made} rendered" if made else " (ready)"))

@@ -39,10 +39,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from functools import partial
 from types import SimpleNamespace
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -118,15 +119,27 @@ IMMUTABLE = frozenset({
 })
 
 
-@dataclass
 class Issued:
     """One bill as issued (``invoice``: the inserted row's values, a detached view with
     the row's attributes) or as it would be (a dry run: ``invoice`` None); ``bill`` and
-    ``lines`` are the TMF678 renderings."""
+    ``lines`` are the TMF678 renderings (the lines rendered when first asked for: a bill
+    run never reads them)."""
 
-    invoice: Invoice | None
-    bill: dict[str, Any]
-    lines: list[dict[str, Any]]
+    __slots__ = ("_lines", "_render", "bill", "invoice")
+
+    def __init__(self, invoice: Invoice | None, bill: dict[str, Any],
+                 lines: list[dict[str, Any]] | Callable[[], list[dict[str, Any]]]) -> None:
+        self.invoice = invoice
+        self.bill = bill
+        self._lines = lines if isinstance(lines, list) else None
+        self._render = None if isinstance(lines, list) else lines
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        if self._lines is None:
+            assert self._render is not None
+            self._lines = self._render()
+        return self._lines
 
 
 # -- small helpers ----------------------------------------------------------------------------
@@ -499,21 +512,24 @@ def issue_many(ctx: Context, batch: Sequence[tuple[AccountInput, Sequence[Propos
         # what was inserted, as a detached view of the row (not re-read: the bill run's
         # batches are large); queries.invoice(ctx, id) gives the mapped row
         row = cast(Invoice, SimpleNamespace(**d.bill))
-        rendered = [render_line(ctx, cast(InvoiceLine, SimpleNamespace(**values)),
-                                bill_date=row.bill_date, account_id=row.billing_account_id)
-                    for values in d.lines]
-        out.append(Issued(row, render_bill(ctx, row), rendered))
+        out.append(Issued(row, render_bill(ctx, row), partial(_render_lines, ctx, row, d.lines)))
     audit.record_many(ctx, [{
-        "action": "create", "resource_type": "customerBill", "resource_id": i.bill["id"],
-        "after": {"billNo": i.bill["billNo"], "kind": i.bill["category"],
-                  "billingAccount": i.bill["billingAccount"]["id"],
+        "action": "create", "resource_type": "customerBill", "resource_id": d.bill["id"],
+        "after": {"billNo": d.bill["bill_no"], "kind": d.kind,
+                  "billingAccount": d.bill["billing_account_id"],
                   "taxIncluded": str(i.bill["taxIncludedAmount"]["value"]),
-                  "currency": i.bill["taxIncludedAmount"]["unit"], "lines": len(i.lines),
-                  "billRun": bill_run_id}} for i in out])
+                  "currency": d.bill["currency"], "lines": len(d.lines),
+                  "billRun": bill_run_id}} for d, i in zip(drafts, out, strict=True)])
     events.publish_many(ctx, api=API, event_type="CustomerBillCreateEvent",
                         resource_name="customerBill", resources=[i.bill for i in out])
     hooks.issued(ctx, [hooks.IssuedBill(d.bill, d.lines) for d in drafts])
     return out
+
+
+def _render_lines(ctx: Context, row: Invoice, values: Sequence[Mapping[str, Any]]
+                  ) -> list[dict[str, Any]]:
+    return [render_line(ctx, cast(InvoiceLine, SimpleNamespace(**v)), bill_date=row.bill_date,
+                        account_id=row.billing_account_id) for v in values]
 
 
 def _draft(ctx: Context, item: AccountInput, proposed: Sequence[ProposedLine], *,
@@ -1108,6 +1124,35 @@ def open_balance(ctx: Context, account: Account) -> Money | None:
 
 # -- documents --------------------------------------------------------------------------------
 
+def _document_item(ctx: Context, row: Invoice, line_rows: Sequence[InvoiceLine],
+                   template: Any) -> Any:
+    """What :func:`openbss.billing.documents.render_document` needs for one issued bill:
+    its TMF renderings, the seller and the buyer as issued (the sealed snapshot)."""
+    from openbss.billing import documents
+    from openbss.billing.settings import SellerSettings
+
+    body = row.body or {}
+    bill = render_bill(ctx, row)
+    lines = [render_line(ctx, r, bill_date=row.bill_date, account_id=row.billing_account_id)
+             for r in line_rows]
+    seller = SellerSettings.model_validate(body.get("seller") or {})
+    b = open_buyer(ctx, body.get("buyer"))
+    buyer = documents.Buyer(name=b.get("name") or row.billing_account_id,
+                            address=tuple(b.get("address") or ()),
+                            country=b.get("country"), vat_id=b.get("vatId"),
+                            email=b.get("email"), time_zone=body.get("timeZone") or "UTC")
+    return (bill, lines, seller, buyer, body.get("locale") or DEFAULT_LOCALE, template)
+
+
+def _stored_document(ctx: Context, row: Invoice, content: bytes, template: Any
+                     ) -> InvoiceDocument:
+    return InvoiceDocument(invoice_id=row.id, tenant_id=ctx.tenant_id,
+                           media_type="application/pdf", content=content,
+                           sha256=hashlib.sha256(content).hexdigest(),
+                           template=str(getattr(template, "name", "default"))[:64],
+                           rendered_at=ctx.now)
+
+
 def document(ctx: Context, *, bill_id: str) -> InvoiceDocument:
     """The bill's PDF: the stored one, or rendered now from the issued snapshot, stored
     and returned (never rendered again)."""
@@ -1116,27 +1161,10 @@ def document(ctx: Context, *, bill_id: str) -> InvoiceDocument:
     if stored is not None:
         return stored
     from openbss.billing import documents
-    from openbss.billing.settings import SellerSettings
 
-    body = row.body or {}
-    bill = render_bill(ctx, row)
-    lines = [render_line(ctx, r, bill_date=row.bill_date, account_id=row.billing_account_id)
-             for r in queries.lines_of(ctx, [row.id])]
-    seller = SellerSettings.model_validate(body.get("seller") or {})
-    b = open_buyer(ctx, body.get("buyer"))
-    buyer = documents.Buyer(name=b.get("name") or row.billing_account_id,
-                            address=tuple(b.get("address") or ()),
-                            country=b.get("country"), vat_id=b.get("vatId"),
-                            email=b.get("email"), time_zone=body.get("timeZone") or "UTC")
     template = documents.read_template(ctx)
-    content = documents.render_document(bill, lines, seller=seller, buyer=buyer,
-                                        locale=body.get("locale") or DEFAULT_LOCALE,
-                                        template=template)
-    doc = InvoiceDocument(invoice_id=row.id, tenant_id=ctx.tenant_id,
-                          media_type="application/pdf", content=content,
-                          sha256=hashlib.sha256(content).hexdigest(),
-                          template=str(getattr(template, "name", "default"))[:64],
-                          rendered_at=ctx.now)
+    item = _document_item(ctx, row, queries.lines_of(ctx, [row.id]), template)
+    doc = _stored_document(ctx, row, documents.render_many([item])[0], template)
     try:
         with ctx.session.begin_nested():
             ctx.session.add(doc)
@@ -1148,3 +1176,39 @@ def document(ctx: Context, *, bill_id: str) -> InvoiceDocument:
     audit.record(ctx, action="render", resource_type="invoiceDocument", resource_id=row.id,
                  after={"sha256": doc.sha256, "template": doc.template})
     return doc
+
+
+#: Bills whose documents are rendered and stored per transaction step.
+DOCUMENT_CHUNK = 500
+
+
+def render_documents(ctx: Context, bill_ids: Iterable[str], *, processes: int = 1) -> int:
+    """Render and store the PDF of every bill among ``bill_ids`` that has none yet (a bill
+    run's documents, as their own step after the run): bills and lines read per chunk,
+    rendered by :func:`openbss.billing.documents.render_many` over ``processes``, stored
+    with one INSERT per chunk (a document another request stored meanwhile is kept: an
+    issued document never changes) and one audit row per document stored. Returns how many
+    were stored."""
+    from openbss.billing import documents
+
+    template = documents.read_template(ctx)
+    todo = sorted(set(bill_ids))
+    made = 0
+    for start in range(0, len(todo), DOCUMENT_CHUNK):
+        chunk = queries.undocumented(ctx, todo[start:start + DOCUMENT_CHUNK])
+        if not chunk:
+            continue
+        rows = queries.invoices_by_id(ctx, chunk)
+        lines: dict[str, list[InvoiceLine]] = defaultdict(list)
+        for line in queries.lines_of(ctx, [r.id for r in rows]):
+            lines[line.invoice_id].append(line)
+        contents = documents.render_many(
+            [_document_item(ctx, r, lines[r.id], template) for r in rows], processes=processes)
+        docs = [_stored_document(ctx, r, c, template) for r, c in zip(rows, contents, strict=True)]
+        stored = queries.insert_documents(ctx, docs)
+        audit.record_many(ctx, [{
+            "action": "render", "resource_type": "invoiceDocument", "resource_id": d.invoice_id,
+            "after": {"sha256": d.sha256, "template": d.template}}
+            for d in docs if d.invoice_id in stored])
+        made += len(stored)
+    return made

@@ -11,6 +11,7 @@ from typing import Any as _Any
 from sqlalchemy import bindparam as _bindparam
 from sqlalchemy import func as _func
 from sqlalchemy import insert as _insert
+from sqlalchemy import select as _select
 from sqlalchemy.dialects import postgresql as _postgresql
 from sqlalchemy.dialects import sqlite as _sqlite
 
@@ -156,6 +157,33 @@ def document(ctx: Context, invoice_id: str) -> InvoiceDocument | None:
     found: InvoiceDocument | None = ctx.session.scalar(scoped(ctx, InvoiceDocument).where(
         InvoiceDocument.invoice_id == invoice_id))
     return found
+
+
+def undocumented(ctx: Context, invoice_ids: _Sequence[str]) -> list[str]:
+    """The ids among ``invoice_ids`` (of this tenant) that have no stored document, in order."""
+    d = InvoiceDocument
+    have = set(ctx.session.scalars(_select(d.invoice_id).where(
+        d.tenant_id == ctx.tenant_id, d.invoice_id.in_(list(invoice_ids)))))
+    known = set(ctx.session.scalars(_select(Invoice.id).where(
+        Invoice.tenant_id == ctx.tenant_id, Invoice.id.in_(list(invoice_ids)))))
+    return [i for i in invoice_ids if i in known and i not in have]
+
+
+def insert_documents(ctx: Context, docs: _Sequence[InvoiceDocument]) -> set[str]:
+    """Store rendered documents in one INSERT; a bill that got a document meanwhile keeps
+    it (``ON CONFLICT DO NOTHING``). Returns the ids whose document is the one given."""
+    if not docs:
+        return set()
+    dialect = _postgresql if _is_postgresql(ctx) else _sqlite
+    columns = ("invoice_id", "tenant_id", "media_type", "content", "sha256", "template",
+               "rendered_at")
+    ctx.session.connection().execute(
+        dialect.insert(InvoiceDocument).on_conflict_do_nothing(index_elements=["invoice_id"]),
+        [{c: getattr(doc, c) for c in columns} for doc in docs])
+    mine = {doc.invoice_id: doc.sha256 for doc in docs}
+    d = InvoiceDocument
+    return {i for i, sha in ctx.session.execute(_select(d.invoice_id, d.sha256).where(
+        d.tenant_id == ctx.tenant_id, d.invoice_id.in_(list(mine)))) if mine[i] == sha}
 
 
 def charge(ctx: Context, charge_id: str, *, lock: bool = False) -> BillingCharge:

@@ -57,10 +57,10 @@ import csv
 import decimal
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -295,6 +295,7 @@ def builtin_table() -> TaxTable:
 # -- place of supply -------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=65536)  # a pure function of the id: checked once per buyer and process
 def _vat_country(vat_id: str | None) -> str | None:
     """The member state of a *valid* EU VAT id (``EL`` → ``GR``), else None."""
     if not vat_id:
@@ -329,7 +330,8 @@ class _Supply:
 
 def _place_of_supply(table: TaxTable, seller: TaxParty, buyer: TaxParty) -> _Supply:
     if not buyer.country:  # location unknown: the supplier's country (Article 45)
-        buyer = replace(buyer, country=seller.country, region=seller.region)
+        buyer = TaxParty(country=seller.country, region=seller.region, vat_id=buyer.vat_id,
+                         business=buyer.business, exempt=buyer.exempt)
     if buyer.exempt:
         return _Supply(None, "exemptCustomer")
     seller_country = seller.country.upper()

@@ -15,9 +15,9 @@ Column types that behave identically on SQLite and PostgreSQL:
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -47,8 +47,13 @@ class Base(DeclarativeBase):
 
 
 def new_id() -> str:
-    """A new opaque resource id (UUID4 as 32 hex characters)."""
-    return uuid.uuid4().hex
+    """A new opaque resource id (UUID4 as 32 hex characters): 16 random bytes with the
+    version and variant bits of RFC 9562 set, as ``uuid.uuid4().hex`` gives them, without
+    building a UUID object (ids are made by the thousand in a bill run)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return raw.hex()
 
 
 class ExactDecimal(TypeDecorator[Decimal]):

@@ -195,8 +195,13 @@ class Money:
     currency: str
 
     def __init__(self, amount: Decimal | int | str, currency: str) -> None:
-        object.__setattr__(self, "amount", _to_decimal(amount, field="amount", what="amount"))
-        object.__setattr__(self, "currency", validate_currency(currency))
+        # the common case (a finite Decimal, a known code) checked without the general path
+        if amount.__class__ is not Decimal or not amount.is_finite():
+            amount = _to_decimal(amount, field="amount", what="amount")
+        if currency.__class__ is not str or currency not in _currencies():
+            validate_currency(currency)
+        object.__setattr__(self, "amount", amount)
+        object.__setattr__(self, "currency", currency)
 
     # -- constructors ---------------------------------------------------------------------
 
