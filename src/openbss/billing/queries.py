@@ -291,6 +291,17 @@ def invoiceable_account_ids(ctx: Context) -> list[str]:
         a.kind == "billingAccount", a.paid_by_parent.is_not(True)).order_by(a.id)))
 
 
+def account_views(ctx: Context, ids: _Iterable[str]) -> list[_Any]:
+    """``(id, name, body)`` of the tenant's accounts among ``ids`` (read-only views)."""
+    wanted = sorted(set(ids))
+    a = _Account
+    found: list[_Any] = []
+    for start in range(0, len(wanted), 5000):
+        found.extend(ctx.session.execute(scoped(ctx, a.id, a.name, a.body, of=[a]).where(
+            a.id.in_(wanted[start:start + 5000]))))
+    return found
+
+
 def lock_accounts(ctx: Context, ids: _Sequence[str]) -> None:
     """Lock the accounts' rows in id order until the transaction ends (PostgreSQL ``FOR NO
     KEY UPDATE``: two bill runs never bill one account at once; SQLite has one writer)."""
