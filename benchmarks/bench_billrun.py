@@ -117,7 +117,8 @@ def baseline(url: str, n: int) -> float:
 
 def pdf_step(url: str, tenant_id: str, limit: int, processes: int) -> dict[str, Any]:
     """The documents of up to ``limit`` of the run's invoices rendered and stored through
-    ``invoices.render_documents`` (the step after a run; the demo's path), timed alone."""
+    ``invoices.render_documents`` (the step ``openbss billrun --documents`` runs after the
+    run; the demo's path), timed alone."""
     from openbss.billing import invoices
     from openbss.billing.models import Invoice
     from openbss.core.context import load_tenant, system_context

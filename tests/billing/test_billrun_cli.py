@@ -57,3 +57,21 @@ def test_bad_arguments_exit_1(tenant: Any) -> None:
                                "March"]).exit_code == 1
     unknown = runner.invoke(app, ["billrun", "--tenant", tenant.name, "--account", "nope"])
     assert unknown.exit_code == 1 and "billingAccounts" in unknown.output
+
+
+def test_documents_are_rendered_after_the_run(tenant: Any) -> None:
+    from openbss.billing.models import InvoiceDocument
+    from openbss.core.db import unit_of_work
+
+    ids = build(None, tenant.id, 3, prefix=f"{tenant.id[:8]}-")
+    result = runner.invoke(app, ["billrun", "--tenant", tenant.name, "--as-of",
+                                 "2026-03-01", "--documents"])
+    assert result.exit_code == 0, result.output
+    assert "3 bill documents (PDF) rendered" in result.output
+    with unit_of_work() as session:
+        docs = session.query(InvoiceDocument).filter_by(tenant_id=tenant.id).all()
+        assert len(docs) == 3 and all(d.content.startswith(b"%PDF") for d in docs)
+    # a run that issues nothing renders nothing; the documents stay as they were
+    again = _run(tenant, "--documents", *[x for a in ids for x in ("--account", a)])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout.strip().splitlines()[-1])["results"]["invoices"] == 0

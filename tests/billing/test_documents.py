@@ -35,6 +35,7 @@ from openbss.billing.documents import (
     default_template,
     render_document,
     render_many,
+    render_pool,
 )
 from openbss.billing.settings import SellerSettings
 from openbss.core.errors import ValidationError
@@ -331,6 +332,8 @@ def test_render_many_keeps_the_order_and_the_bytes_of_render_document() -> None:
              for b, ls, s, by, loc, t in items]
     assert render_many(items) == alone
     assert render_many(items, processes=2) == alone
+    with render_pool(2) as pool:  # one pool over several calls (a bill run's chunks)
+        assert render_many(items[:2], pool=pool) + render_many(items[2:], pool=pool) == alone
     with pytest.raises(ValidationError) as caught:
         render_many(items, processes=0)
     assert caught.value.field == "processes"

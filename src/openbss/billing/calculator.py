@@ -162,11 +162,11 @@ def _union(spans: Iterable[Span]) -> list[Span]:
     return merged
 
 
-def _subtract(spans: Iterable[Span], minus: Iterable[Span]) -> list[Span]:
-    """``spans`` minus the union of ``minus`` (sorted, non-empty pieces)."""
-    holes = _union(minus)
+def _cut(spans: list[Span], holes: list[Span]) -> list[Span]:
+    """``spans`` minus ``holes``, both merged as :func:`_union` gives them (a single span
+    is): sorted, non-empty pieces."""
     result: list[Span] = []
-    for lo, hi in _union(spans):
+    for lo, hi in spans:
         cursor = lo
         for h_lo, h_hi in holes:
             if h_hi <= cursor or h_lo >= hi:
@@ -197,7 +197,7 @@ class _Group:
                 _KIND_RANK[head.kind], head.source_key or "")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Slice:
     span: Span
     period: Period
@@ -229,6 +229,8 @@ class _Calc:
     lives: dict[tuple[str, str], _Life] = field(default_factory=dict)
     coverage: dict[SliceKey, list[tuple[InvoicedItem, Span]]] = field(default_factory=dict)
     credited: dict[str, Decimal] = field(default_factory=dict)  # line id -> sum of credits
+    #: (account, product) -> the latest end of its invoiced items
+    billed_until: dict[tuple[str, str | None], datetime] = field(default_factory=dict)
 
     def round(self, amount: Decimal) -> Decimal:
         return round_amount(amount, self.currency, self.rounding)
@@ -249,6 +251,10 @@ def calculate(input: AccountInput, *, target: datetime,
         if item.corrects is not None:
             calc.credited[item.corrects] = calc.credited.get(item.corrects, _ZERO) \
                 + item.amount.amount
+        if item.end is not None:
+            owner, end = (item.account_id, item.product_id), to_utc(item.end)
+            if owner not in calc.billed_until or end > calc.billed_until[owner]:
+                calc.billed_until[owner] = end
     histories: dict[tuple[str, str], list[SubscriptionEvent]] = defaultdict(list)
     for event in input.events:
         if isinstance(event, SubscriptionEvent):
@@ -271,10 +277,19 @@ def calculate(input: AccountInput, *, target: datetime,
 # -- validation -------------------------------------------------------------------------------
 
 
-def _check_money(money: Money, currency: str, where: str) -> None:
+def _check_money(money: Money, currency: str, where: str, name: str = "amount") -> None:
     if money.currency != currency:
-        raise ValidationError(f"{where} is in {money.currency}, the account bills in {currency}",
-                              field=f"{where}.unit")
+        raise ValidationError(f"{where}.{name} is in {money.currency}, the account bills in "
+                              f"{currency}", field=f"{where}.{name}.unit")
+
+
+def _check_instant(value: datetime, where: str, name: str) -> datetime:
+    """``value`` in UTC; anything but an aware datetime is refused naming
+    ``<where>.<name>`` (the name is only made when it is needed)."""
+    try:
+        return to_utc(value)
+    except ValidationError:
+        return to_utc(value, f"{where}.{name}")
 
 
 def _validate(inp: AccountInput) -> str:
@@ -292,8 +307,8 @@ def _validate(inp: AccountInput) -> str:
                 raise ValidationError(f"unknown billing mode {billing_price.billing_mode!r}",
                                       field=f"plans[{version}].prices[{j}].billingMode")
         if plan.minimum_commitment is not None:
-            _check_money(plan.minimum_commitment, currency,
-                         f"plans[{version}].minimumCommitment")
+            _check_money(plan.minimum_commitment, currency, f"plans[{version}]",
+                         "minimumCommitment")
     for i, event in enumerate(inp.events):
         where = f"events[{i}]"
         if event.account_id not in accounts:
@@ -301,29 +316,29 @@ def _validate(inp: AccountInput) -> str:
                 f"{where} belongs to account {event.account_id!r}, neither {terms.id!r} nor "
                 f"one of the children it pays for", field=f"{where}.accountId")
         if isinstance(event, SubscriptionEvent):
-            to_utc(event.at, f"{where}.at")
+            _check_instant(event.at, where, "at")
             if event.price_version not in inp.plans:
                 raise ValidationError(f"{where}: no plan for price version "
                                       f"{event.price_version!r}", field=f"{where}.priceVersion")
         elif isinstance(event, ChargeEvent):
-            to_utc(event.at, f"{where}.at")
-            _check_money(event.amount, currency, f"{where}.amount")
-            for name in ("service_start", "service_end"):
-                value = getattr(event, name)
-                if value is not None:
-                    to_utc(value, f"{where}.{name}")
+            _check_instant(event.at, where, "at")
+            _check_money(event.amount, currency, where)
+            if event.service_start is not None:
+                _check_instant(event.service_start, where, "service_start")
+            if event.service_end is not None:
+                _check_instant(event.service_end, where, "service_end")
         else:
-            start = to_utc(event.start, f"{where}.start")
-            if to_utc(event.end, f"{where}.end") <= start:
+            start = _check_instant(event.start, where, "start")
+            if _check_instant(event.end, where, "end") <= start:
                 raise ValidationError(f"{where}: end must be after start", field=f"{where}.end")
-            _check_money(event.amount, currency, f"{where}.amount")
+            _check_money(event.amount, currency, where)
     for i, item in enumerate(inp.invoiced):
         where = f"invoiced[{i}]"
-        _check_money(item.amount, currency, f"{where}.amount")
-        for name in ("start", "end"):
-            value = getattr(item, name)
-            if value is not None:
-                to_utc(value, f"{where}.{name}")
+        _check_money(item.amount, currency, where)
+        if item.start is not None:
+            _check_instant(item.start, where, "start")
+        if item.end is not None:
+            _check_instant(item.end, where, "end")
     return currency
 
 
@@ -503,10 +518,8 @@ def _life(calc: _Calc, account_id: str, product_id: str,
 
 
 def _horizon(calc: _Calc, account_id: str, product_id: str) -> datetime:
-    ends = [to_utc(item.end) for item in calc.inp.invoiced
-            if item.account_id == account_id and item.product_id == product_id
-            and item.end is not None]
-    return max([calc.target, *ends]) + _TICK
+    billed = calc.billed_until.get((account_id, product_id), calc.target)
+    return max(calc.target, billed) + _TICK
 
 
 def _slices(calc: _Calc, account_id: str, product_id: str, life: _Life) -> None:
@@ -530,12 +543,12 @@ def _slices(calc: _Calc, account_id: str, product_id: str, life: _Life) -> None:
                 index = len(_periods(cycle, first.start, periods[0].start))
             key: SliceKey = (account_id, product_id, spec.id, interval.price_version,
                              Decimal(interval.quantity))
+            in_advance = billing_price.billing_mode == "inAdvance"
             for offset, period in enumerate(periods):
                 lo, hi = max(interval.start, period.start), min(interval.end, period.end)
                 if lo >= hi:
                     continue
-                due = (lo <= calc.target if billing_price.billing_mode == "inAdvance"
-                       else period.end <= calc.target)
+                due = lo <= calc.target if in_advance else period.end <= calc.target
                 life.slices.setdefault(key, []).append(_Slice(
                     (lo, hi), period, index + offset, billing_price, plan, interval.quantity,
                     due))
@@ -554,6 +567,8 @@ def _slice_key(product_id: str, price_id: str, span: Span) -> str:
 def _discounts(calc: _Calc, head: ProposedLine, spec: PriceSpec, quantity: int,
                ratio: Decimal, period_index: int | None) -> list[ProposedLine]:
     """The discount lines of ``head`` (module docstring, rule 5)."""
+    if not spec.alterations:
+        return []
     lines: list[ProposedLine] = []
     running = head.amount.amount
     for alteration in _sorted_alterations(spec.alterations):
@@ -644,7 +659,7 @@ def _product_lines(calc: _Calc, account_id: str, product_id: str,
         for item in slices:
             if not item.due:
                 continue
-            for piece in _subtract([item.span], billed):
+            for piece in _cut([item.span], billed):
                 _recurring_line(calc, account_id, product_id, name, item, piece)
     _one_time_lines(calc, account_id, product_id, events[0])
     calc.lives[(account_id, product_id)] = life
@@ -667,9 +682,9 @@ def _coverage(invoiced: Sequence[InvoicedItem]) -> dict[SliceKey, list[tuple[Inv
             continue
         key: SliceKey = (item.account_id, item.product_id, item.price_id, item.price_version,
                          Decimal(item.quantity))
-        minus = [(to_utc(c.start), to_utc(c.end)) for c in corrections[item.line_id]
+        minus = [(to_utc(c.start), to_utc(c.end)) for c in corrections.get(item.line_id, ())
                  if c.start is not None and c.end is not None and _is_repair(c)]
-        for piece in _subtract([(to_utc(item.start), to_utc(item.end))], minus):
+        for piece in _cut([(to_utc(item.start), to_utc(item.end))], _union(minus)):
             result[key].append((item, piece))
     return result
 
@@ -696,7 +711,7 @@ def _recurring_credits(calc: _Calc) -> None:
         for item, span in pieces:
             if item.line_id not in left:
                 left[item.line_id] = _remaining(calc, item)
-            for piece in _subtract([span], should):
+            for piece in _cut([span], should):
                 if piece[0] > calc.target or left[item.line_id] <= 0:
                     continue
                 line = _credit(calc, item, piece, life, left[item.line_id])
@@ -817,12 +832,6 @@ def _commits(kind: LineKind, corrects: str | None, source_key: str | None,
     return kind in _COMMITTED or corrects is not None or (source_key in usage_keys)
 
 
-def _in_period(period: Period, owner: tuple[str, str], account: str, product: str | None,
-               start: datetime | None) -> bool:
-    return (account, product) == owner and start is not None \
-        and period.start <= to_utc(start) < period.end
-
-
 def _minimum_commitment(calc: _Calc, account_id: str, product_id: str,
                         intervals: Sequence[EffectiveInterval]) -> None:
     active = [iv for iv in intervals if iv.kind is IntervalKind.ACTIVE]
@@ -831,6 +840,16 @@ def _minimum_commitment(calc: _Calc, account_id: str, product_id: str,
         return
     cycle = calc.inp.terms.cycle
     usage_keys = {e.key for e in calc.inp.events if isinstance(e, UsageSummary)}
+    # the product's invoiced and proposed lines that count, with their start (the
+    # true-ups added below never count)
+    owner = (account_id, product_id)
+    billed = [(to_utc(i.start), i.amount.amount) for i in calc.inp.invoiced
+              if (i.account_id, i.product_id) == owner and i.start is not None
+              and _commits(i.kind, i.corrects, i.source_key, usage_keys)]
+    proposed = [(to_utc(line.start), line.amount.amount)
+                for group in calc.groups for line in group.lines
+                if (line.account_id, line.product_id) == owner and line.start is not None
+                and _commits(line.kind, line.corrects, line.source_key, usage_keys)]
     last = min(calc.target, active[-1].end)
     for period in _periods(cycle, active[0].start, last):
         if period.end > calc.target:
@@ -848,14 +867,10 @@ def _minimum_commitment(calc: _Calc, account_id: str, product_id: str,
                     _ZERO)
         if ratio == 0:
             continue
-        owner = (account_id, product_id)
-        total = sum((i.amount.amount for i in calc.inp.invoiced
-                     if _in_period(period, owner, i.account_id, i.product_id, i.start)
-                     and _commits(i.kind, i.corrects, i.source_key, usage_keys)), _ZERO)
-        total += sum((line.amount.amount for group in calc.groups for line in group.lines
-                      if _in_period(period, owner, line.account_id, line.product_id, line.start)
-                      and _commits(line.kind, line.corrects, line.source_key, usage_keys)),
-                     _ZERO)
+        total = sum((value for start, value in billed
+                     if period.start <= start < period.end), _ZERO)
+        total += sum((value for start, value in proposed
+                      if period.start <= start < period.end), _ZERO)
         minimum = _MUL.multiply(plan.minimum_commitment.amount, min(ratio, Decimal(1)))
         exact = minimum - total
         amount = calc.round(exact)

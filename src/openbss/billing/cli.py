@@ -1,9 +1,11 @@
 """``openbss billrun``: bill the tenant's accounts up to a date, with a progress bar.
 
 ``--as-of``: an ISO instant (``2026-03-01T00:00:00Z``) or a date (that day's 00:00 UTC);
-default the tenant's clock now. Exit codes: 0 the run completed and every account was
-billed (or had nothing to bill); 1 the run failed (or bad arguments); 2 the run completed
-but some accounts failed (listed in the summary; the next run retries them).
+default the tenant's clock now. ``--documents``: then render and store the PDF of every
+bill the run issued (a step of its own, with its own progress bar). Exit codes: 0 the run
+completed and every account was billed (or had nothing to bill); 1 the run failed (or bad
+arguments); 2 the run completed but some accounts failed (listed in the summary; the next
+run retries them).
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ def billrun(
                        ] = False,
     workers: Annotated[int, typer.Option(help="Worker processes (accounts partitioned "
                                               "by id).", min=1)] = 1,
+    documents: Annotated[bool, typer.Option(
+        "--documents", help="Then render and store the PDF of every bill the run issued "
+                            "(over --workers processes).")] = False,
     tenant: Annotated[str, typer.Option(help="Tenant name.")] = "default",
     as_json: Annotated[bool, typer.Option("--json", help="Print the run's summary as one "
                                                          "JSON object.")] = False,
@@ -78,6 +83,8 @@ def billrun(
 
         finished = runs.execute(run_id, tenant_id=tenant_id, workers=workers,
                                 progress=progress)
+    made = _documents(run_id, tenant_id, workers, quiet=as_json) \
+        if documents and not dry_run else None
     doc = runs.render_run(finished)
     if as_json:
         typer.echo(jsonx.dumps(doc))
@@ -89,7 +96,28 @@ def billrun(
         for failure in results["failures"]:
             err.print(f"  failed {failure['billingAccount']}: {failure['reason']}",
                       highlight=False)
+        if made is not None:
+            err.print(f"{made} bill documents (PDF) rendered", highlight=False)
     if doc["state"] != "completed":
         raise typer.Exit(1)
     if doc["results"]["failures"]:
         raise typer.Exit(2)
+
+
+def _documents(run_id: str, tenant_id: str, processes: int, *, quiet: bool) -> int:
+    """The PDFs of the run's bills, rendered and stored after the run, with a progress bar."""
+    from openbss.billing import invoices, queries
+    from openbss.core.context import load_tenant, system_context
+    from openbss.core.db import unit_of_work
+
+    with unit_of_work() as session, Progress(
+            TextColumn("documents"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err, transient=quiet) as bar:
+        tenant = load_tenant(session, tenant_id)
+        assert tenant is not None
+        ctx = system_context(session, tenant, actor="cli")
+        ids = queries.run_invoice_ids(ctx, run_id)
+        task = bar.add_task("documents", total=len(ids))
+        return invoices.render_documents(
+            ctx, ids, processes=processes,
+            progress=lambda done, total: bar.update(task, completed=done, total=total))

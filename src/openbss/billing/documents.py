@@ -77,6 +77,7 @@ __all__ = [
     "read_template",
     "render_document",
     "render_many",
+    "render_pool",
 ]
 
 #: The tenant settings group of the document template (``/api/v1/settings/billingDocument``).
@@ -1144,16 +1145,27 @@ def _render_item(item: Item) -> bytes:
                            template=template)
 
 
-def render_many(items: Iterable[Item], *, processes: int = 1) -> list[bytes]:
-    """Render many documents, in order; with ``processes > 1`` in that many worker
-    processes (started with ``spawn``: no state of the caller — sessions, threads — is
-    inherited). The bytes are the same as :func:`render_document`'s."""
+def render_pool(processes: int) -> ProcessPoolExecutor:
+    """Worker processes for :func:`render_many` (started with ``spawn``: no state of the
+    caller — sessions, threads — is inherited), to reuse over many calls."""
+    if processes < 1:
+        raise ValidationError("processes must be at least 1", field="processes")
+    return ProcessPoolExecutor(max_workers=processes, mp_context=get_context("spawn"))
+
+
+def render_many(items: Iterable[Item], *, processes: int = 1,
+                pool: ProcessPoolExecutor | None = None) -> list[bytes]:
+    """Render many documents, in order: in this process, in ``pool`` (from
+    :func:`render_pool`), or with ``processes > 1`` in a pool of that many started for
+    this call. The bytes are the same as :func:`render_document`'s."""
     batch = list(items)
     if processes < 1:
         raise ValidationError("processes must be at least 1", field="processes")
-    if processes == 1 or len(batch) < 2:
+    if pool is None and (processes == 1 or len(batch) < 2):
         return [_render_item(item) for item in batch]
+    if pool is not None:  # a few tasks per worker: the pool's size is its own
+        return list(pool.map(_render_item, batch, chunksize=max(1, len(batch) // 8)))
     workers = min(processes, len(batch))
-    chunk = max(1, len(batch) // (workers * 4))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(_render_item, batch, chunksize=chunk))
+    with render_pool(workers) as own:
+        return list(own.map(_render_item, batch,
+                            chunksize=max(1, len(batch) // (workers * 4))))

@@ -1182,33 +1182,47 @@ def document(ctx: Context, *, bill_id: str) -> InvoiceDocument:
 DOCUMENT_CHUNK = 500
 
 
-def render_documents(ctx: Context, bill_ids: Iterable[str], *, processes: int = 1) -> int:
+def render_documents(ctx: Context, bill_ids: Iterable[str], *, processes: int = 1,
+                     progress: Callable[[int, int], None] | None = None) -> int:
     """Render and store the PDF of every bill among ``bill_ids`` that has none yet (a bill
     run's documents, as their own step after the run): bills and lines read per chunk,
     rendered by :func:`openbss.billing.documents.render_many` over ``processes``, stored
     with one INSERT per chunk (a document another request stored meanwhile is kept: an
     issued document never changes) and one audit row per document stored. Returns how many
-    were stored."""
+    were stored. ``progress(done, total)`` is called after each chunk."""
     from openbss.billing import documents
 
     template = documents.read_template(ctx)
     todo = sorted(set(bill_ids))
     made = 0
-    for start in range(0, len(todo), DOCUMENT_CHUNK):
-        chunk = queries.undocumented(ctx, todo[start:start + DOCUMENT_CHUNK])
-        if not chunk:
-            continue
-        rows = queries.invoices_by_id(ctx, chunk)
-        lines: dict[str, list[InvoiceLine]] = defaultdict(list)
-        for line in queries.lines_of(ctx, [r.id for r in rows]):
-            lines[line.invoice_id].append(line)
-        contents = documents.render_many(
-            [_document_item(ctx, r, lines[r.id], template) for r in rows], processes=processes)
-        docs = [_stored_document(ctx, r, c, template) for r, c in zip(rows, contents, strict=True)]
-        stored = queries.insert_documents(ctx, docs)
-        audit.record_many(ctx, [{
-            "action": "render", "resource_type": "invoiceDocument", "resource_id": d.invoice_id,
-            "after": {"sha256": d.sha256, "template": d.template}}
-            for d in docs if d.invoice_id in stored])
-        made += len(stored)
+    pool = documents.render_pool(processes) if processes > 1 and len(todo) > 1 else None
+    try:
+        for start in range(0, len(todo), DOCUMENT_CHUNK):
+            made += _render_chunk(ctx, queries.undocumented(
+                ctx, todo[start:start + DOCUMENT_CHUNK]), template, pool)
+            if progress is not None:
+                progress(min(start + DOCUMENT_CHUNK, len(todo)), len(todo))
+    finally:
+        if pool is not None:
+            pool.shutdown()
     return made
+
+
+def _render_chunk(ctx: Context, bill_ids: Sequence[str], template: Any, pool: Any) -> int:
+    from openbss.billing import documents
+
+    if not bill_ids:
+        return 0
+    rows = queries.invoices_by_id(ctx, bill_ids)
+    lines: dict[str, list[InvoiceLine]] = defaultdict(list)
+    for line in queries.lines_of(ctx, [r.id for r in rows]):
+        lines[line.invoice_id].append(line)
+    contents = documents.render_many(
+        [_document_item(ctx, r, lines[r.id], template) for r in rows], pool=pool)
+    docs = [_stored_document(ctx, r, c, template) for r, c in zip(rows, contents, strict=True)]
+    stored = queries.insert_documents(ctx, docs)
+    audit.record_many(ctx, [{
+        "action": "render", "resource_type": "invoiceDocument", "resource_id": d.invoice_id,
+        "after": {"sha256": d.sha256, "template": d.template}}
+        for d in docs if d.invoice_id in stored])
+    return len(stored)

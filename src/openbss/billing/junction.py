@@ -76,7 +76,8 @@ from openbss.party.accounts import cycle_of
 
 __all__ = ["inputs_for", "iso", "plan_of", "usage_key"]
 
-_KINDS = {k.value for k in ChangeKind}
+_KINDS = {k.value: k for k in ChangeKind}
+_LINE_KINDS = {k.value: k for k in LineKind}
 #: the catalog's ``planChangePolicy`` as a downgrade timing
 _POLICY = {"immediate": "immediate", "endOfPeriod": "endOfTerm"}
 _CHARGE_NAMES = {"earlyTerminationFee": "Early termination fee"}
@@ -180,27 +181,28 @@ class _Plans:
 # -- the streams ---------------------------------------------------------------------------
 
 
-def _subscription_events(history: Sequence[Any], products: dict[str, Any]
+def _subscription_events(history: Sequence[Any],
+                         products: dict[str, tuple[str | None, str | None]]
                          ) -> dict[str, list[SubscriptionEvent]]:
     """Per billing account: its products' life events, the version and quantity in force
-    carried on every event."""
+    carried on every event (``products``: id -> (billing account, name))."""
     by_account: dict[str, list[SubscriptionEvent]] = defaultdict(list)
     state: dict[str, tuple[str, int]] = {}
     for product_id, seq, at, change, after in history:
-        if change not in _KINDS:
+        kind = _KINDS.get(change)
+        if kind is None:
             continue
-        product = products.get(product_id)
-        if product is None or product.billing_account_id is None:
+        account_id, name = products.get(product_id, (None, None))
+        if account_id is None:
             continue
         after = after or {}
         version, quantity = state.get(product_id, ("", 1))
         version = str(after.get("priceVersion") or version)
         quantity = int(after.get("quantity") or quantity)
         state[product_id] = (version, quantity)
-        by_account[product.billing_account_id].append(SubscriptionEvent(
-            at=at, kind=ChangeKind(change), account_id=product.billing_account_id,
-            product_id=product_id, price_version=version, quantity=quantity,
-            product_name=product.name or "", seq=seq))
+        by_account[account_id].append(SubscriptionEvent(
+            at=at, kind=kind, account_id=account_id, product_id=product_id,
+            price_version=version, quantity=quantity, product_name=name or "", seq=seq))
     return by_account
 
 
@@ -211,20 +213,21 @@ def _usage_summaries(rows: Sequence[Any], invoiced: Sequence[Any]
         if usage_id not in latest or generation > latest[usage_id][0]:
             latest[usage_id] = (generation, Decimal(charged), Decimal(amount))
     groups: dict[tuple[Any, ...], list[Any]] = {}
-    for r in rows:
-        key = (r.billing_account_id, r.product_id, r.price_id, r.usage_type, r.metric,
-               r.period_start, r.period_end, r.tax_category, bool(r.correction), r.currency)
+    for (row_id, usage_id, account, product, price, usage_type, metric, start, end, category,
+         correction, charged, amount, currency) in rows:
+        key = (account, product, price, usage_type, metric, start, end, category,
+               bool(correction), currency)
         group = groups.get(key)
         if group is None:
             group = groups[key] = [Decimal(0), Decimal(0), 0, []]
-        charged, amount = Decimal(r.charged), Decimal(r.amount)
-        if r.correction and r.usage_id in latest:
-            _, old_charged, old_amount = latest[r.usage_id]
+        charged, amount = Decimal(charged), Decimal(amount)
+        if correction and usage_id in latest:
+            _, old_charged, old_amount = latest[usage_id]
             charged, amount = charged - old_charged, amount - old_amount
         group[0] += charged
         group[1] += amount
         group[2] += 1
-        group[3].append(int(r.id))
+        group[3].append(int(row_id))
     by_account: dict[str, list[UsageSummary]] = defaultdict(list)
     for (account, product, price, usage_type, metric, start, end, category, correction,
          currency), (charged, amount, count, ids) in groups.items():
@@ -263,16 +266,14 @@ def _charge_events(product_charges: Sequence[Any], manual: Sequence[Any]
 
 def _invoiced_items(lines: Sequence[Any]) -> dict[str, list[InvoicedItem]]:
     by_account: dict[str, list[InvoicedItem]] = defaultdict(list)
-    for line in lines:
-        body = line.body or {}
-        basis = body.get("basisAmount")
-        amount = Decimal(str(basis)) if basis is not None else Decimal(line.tax_excluded)
-        by_account[line.billed_account_id].append(InvoicedItem(
-            line_id=line.id, kind=LineKind(line.type), account_id=line.billed_account_id,
-            amount=Money(amount, line.currency), product_id=line.product_id,
-            price_id=line.price_id, start=line.period_start, end=line.period_end,
-            quantity=Decimal(line.quantity), corrects=line.corrects_line_id,
-            source_key=line.source_key, price_version=body.get("priceVersion")))
+    for (_, _, line_id, type_, account_id, product_id, price_id, start, end, quantity,
+         tax_excluded, currency, corrects, source_key, basis, price_version) in lines:
+        amount = Decimal(str(basis)) if basis is not None else Decimal(tax_excluded)
+        by_account[account_id].append(InvoicedItem(
+            line_id=line_id, kind=_LINE_KINDS.get(type_) or LineKind(type_),
+            account_id=account_id, amount=Money(amount, currency), product_id=product_id,
+            price_id=price_id, start=start, end=end, quantity=Decimal(quantity),
+            corrects=corrects, source_key=source_key, price_version=price_version))
     return by_account
 
 
@@ -289,7 +290,7 @@ def inputs_for(ctx: Context, account_ids: Sequence[str], *, until: datetime,
     plans = _Plans(ctx, until)
     result: dict[str, AccountInput] = {}
     for chunk in _chunks(sorted(set(account_ids))):
-        accounts = {a.id: a for a in queries.billing_accounts(ctx, chunk)
+        accounts = {a.id: a for a in queries.billing_account_terms(ctx, chunk)
                     if not (a.paid_by_parent and a.parent_id)}
         if not accounts:
             continue
@@ -301,7 +302,8 @@ def inputs_for(ctx: Context, account_ids: Sequence[str], *, until: datetime,
             payer[child.id] = child.parent_id
             kids[child.parent_id].append(child.id)
         ids = list(payer)
-        products = {p.id: p for p in queries.products_of_accounts(ctx, ids)}
+        products = {product_id: (account_id, name) for product_id, account_id, name
+                    in queries.products_of_accounts(ctx, ids)}
         subscriptions = _subscription_events(queries.history_of_accounts(ctx, ids), products)
         charges = _charge_events(queries.unbilled_product_charges(ctx, ids),
                                  queries.unbilled_billing_charges(ctx, ids))
@@ -358,7 +360,10 @@ def _input(account: Any, children: list[str], events: list[BillingEvent],
     # that plan's price, tax included or not)
     included = {p.spec.id: p.spec.tax_included for plan in found.values()
                 for p in plan.prices}
-    events = [replace(e, tax_included=included.get(e.price_id, e.tax_included))
-              if isinstance(e, UsageSummary) and e.price_id else e for e in events]
+    for i, event in enumerate(events):
+        if isinstance(event, UsageSummary) and event.price_id:
+            tax_included = included.get(event.price_id, event.tax_included)
+            if tax_included != event.tax_included:
+                events[i] = replace(event, tax_included=tax_included)
     return AccountInput(terms=terms, events=tuple(events), plans=found,
                         invoiced=tuple(invoiced))

@@ -46,8 +46,8 @@ from openbss.core.periods import (
     PRORATION_PRECISION,
     Period,
     get_zone,
-    prorate_by_day,
     prorate_by_second,
+    ratio_of_days,
     to_utc,
 )
 
@@ -74,39 +74,33 @@ def _count_30_360(day: date) -> int:
     return 360 * day.year + 30 * (day.month - 1) + min(day.day, 30)
 
 
-def _local(instant: datetime, period: Period) -> date:
-    return instant.astimezone(get_zone(period.tz)).date()
-
-
-def _clip(period: Period, start: datetime, end: datetime) -> tuple[datetime, datetime] | None:
-    lo = max(to_utc(start, "start"), period.start)
-    hi = min(to_utc(end, "end"), period.end)
-    return (lo, hi) if lo < hi else None
-
-
 def share(period: Period, start: datetime, end: datetime, settings: BillingSettings) -> Share:
     """The part of ``period`` that ``[start, end)`` covers (module docstring for the rules)."""
-    span = _clip(period, start, end)
+    lo = max(to_utc(start, "start"), period.start)
+    hi = min(to_utc(end, "end"), period.end)
     if settings.proration_granularity == "second":
         whole = int(period.duration.total_seconds())
-        if span is None:
+        if lo >= hi:
             return Share(Decimal(0), 0, whole, "second")
-        units = int((span[1] - span[0]).total_seconds())
-        return Share(prorate_by_second(period, span[0], span[1]), units, whole, "second")
-    first, last = _local(period.start, period), _local(period.end, period)
+        units = int((hi - lo).total_seconds())
+        return Share(prorate_by_second(period, lo, hi), units, whole, "second")
+    # local dates in the period's zone, each computed once
+    zone = get_zone(period.tz)
+    first, last = period.start.astimezone(zone).date(), period.end.astimezone(zone).date()
     actual = (last - first).days
-    if span is None:
+    if lo >= hi:
         return Share(Decimal(0), 0, actual, "day")
-    lo, hi = _local(span[0], period), _local(span[1], period)
+    lo_day, hi_day = lo.astimezone(zone).date(), hi.astimezone(zone).date()
     if settings.proration_denominator == "30" and actual >= 28:
         whole = _count_30_360(last) - _count_30_360(first)
-        units = _count_30_360(hi) - _count_30_360(lo)
+        units = _count_30_360(hi_day) - _count_30_360(lo_day)
         if whole > 0:
             if units >= whole:
                 return Share(Decimal(1), whole, whole, "day")
             ratio = _RATIO.divide(Decimal(units), Decimal(whole)) if units else Decimal(0)
             return Share(ratio, units, whole, "day")
-    return Share(prorate_by_day(period, span[0], span[1]), (hi - lo).days, actual, "day")
+    units = (hi_day - lo_day).days
+    return Share(ratio_of_days(units, actual), units, actual, "day")
 
 
 def charged_end(end: datetime, tz: str, settings: BillingSettings) -> datetime:

@@ -11,7 +11,6 @@ from typing import Any as _Any
 from sqlalchemy import bindparam as _bindparam
 from sqlalchemy import func as _func
 from sqlalchemy import insert as _insert
-from sqlalchemy import select as _select
 from sqlalchemy.dialects import postgresql as _postgresql
 from sqlalchemy.dialects import sqlite as _sqlite
 
@@ -162,11 +161,12 @@ def document(ctx: Context, invoice_id: str) -> InvoiceDocument | None:
 def undocumented(ctx: Context, invoice_ids: _Sequence[str]) -> list[str]:
     """The ids among ``invoice_ids`` (of this tenant) that have no stored document, in order."""
     d = InvoiceDocument
-    have = set(ctx.session.scalars(_select(d.invoice_id).where(
-        d.tenant_id == ctx.tenant_id, d.invoice_id.in_(list(invoice_ids)))))
-    known = set(ctx.session.scalars(_select(Invoice.id).where(
-        Invoice.tenant_id == ctx.tenant_id, Invoice.id.in_(list(invoice_ids)))))
-    return [i for i in invoice_ids if i in known and i not in have]
+    wanted = list(invoice_ids)
+    have = set(ctx.session.scalars(scoped(ctx, d.invoice_id, of=[d]).where(
+        d.invoice_id.in_(wanted))))
+    known = set(ctx.session.scalars(scoped(ctx, Invoice.id, of=[Invoice]).where(
+        Invoice.id.in_(wanted))))
+    return [i for i in wanted if i in known and i not in have]
 
 
 def insert_documents(ctx: Context, docs: _Sequence[InvoiceDocument]) -> set[str]:
@@ -182,8 +182,9 @@ def insert_documents(ctx: Context, docs: _Sequence[InvoiceDocument]) -> set[str]
         [{c: getattr(doc, c) for c in columns} for doc in docs])
     mine = {doc.invoice_id: doc.sha256 for doc in docs}
     d = InvoiceDocument
-    return {i for i, sha in ctx.session.execute(_select(d.invoice_id, d.sha256).where(
-        d.tenant_id == ctx.tenant_id, d.invoice_id.in_(list(mine)))) if mine[i] == sha}
+    return {i for i, sha in ctx.session.execute(scoped(ctx, d.invoice_id, d.sha256, of=[d])
+                                                .where(d.invoice_id.in_(list(mine))))
+            if mine[i] == sha}
 
 
 def charge(ctx: Context, charge_id: str, *, lock: bool = False) -> BillingCharge:
@@ -256,6 +257,7 @@ def invoice_of_lines(ctx: Context, line_ids: _Sequence[str]) -> dict[str, tuple[
 # lock of a bill run and the bill-run bookkeeping.
 
 from datetime import datetime as _datetime  # noqa: E402
+from operator import itemgetter as _itemgetter  # noqa: E402
 
 from openbss.billing.models import BillRunAccount as _BillRunAccount  # noqa: E402
 from openbss.ordering.models import Product as _Product  # noqa: E402
@@ -273,6 +275,15 @@ def billing_accounts(ctx: Context, ids: _Sequence[str]) -> list[_Account]:
     a = _Account
     return list(ctx.session.scalars(scoped(ctx, a).where(a.id.in_(list(ids)),
                                                          a.kind == "billingAccount")))
+
+
+def billing_account_terms(ctx: Context, ids: _Sequence[str]) -> list[_Any]:
+    """:func:`billing_accounts`, columns only: ``(id, parent_id, paid_by_parent, currency,
+    name, body)``."""
+    a = _Account
+    return list(ctx.session.execute(scoped(
+        ctx, a.id, a.parent_id, a.paid_by_parent, a.currency, a.name, a.body, of=[a]).where(
+        a.id.in_(list(ids)), a.kind == "billingAccount")))
 
 
 def paid_children(ctx: Context, parent_ids: _Sequence[str]) -> list[_Account]:
@@ -327,15 +338,24 @@ def history_of_accounts(ctx: Context, ids: _Sequence[str]) -> list[_Any]:
         .where(h.product_id.in_(products)).order_by(h.product_id, h.seq)))
 
 
-def unbilled_product_charges(ctx: Context, ids: _Sequence[str]) -> list[_ProductCharge]:
+def unbilled_product_charges(ctx: Context, ids: _Sequence[str]) -> list[_Any]:
+    """``(id, billing_account_id, at, kind, amount, currency, product_id, price_id,
+    description)`` of the accounts' product charges not billed yet, in order."""
     c = _ProductCharge
-    return list(ctx.session.scalars(scoped(ctx, c).where(
+    return list(ctx.session.execute(scoped(
+        ctx, c.id, c.billing_account_id, c.at, c.kind, c.amount, c.currency, c.product_id,
+        c.price_id, c.description, of=[c]).where(
         c.billing_account_id.in_(list(ids)), c.billed.is_(False)).order_by(c.at, c.id)))
 
 
-def unbilled_billing_charges(ctx: Context, ids: _Sequence[str]) -> list[BillingCharge]:
+def unbilled_billing_charges(ctx: Context, ids: _Sequence[str]) -> list[_Any]:
+    """``(id, billing_account_id, at, kind, amount, currency, name, product_id, description,
+    tax_category, tax_included)`` of the accounts' manual charges not invoiced yet, in
+    order."""
     c = BillingCharge
-    return list(ctx.session.scalars(scoped(ctx, c).where(
+    return list(ctx.session.execute(scoped(
+        ctx, c.id, c.billing_account_id, c.at, c.kind, c.amount, c.currency, c.name,
+        c.product_id, c.description, c.tax_category, c.tax_included, of=[c]).where(
         c.billing_account_id.in_(list(ids)), c.invoice_id.is_(None)).order_by(c.at, c.id)))
 
 
@@ -364,11 +384,24 @@ def invoiced_generations(ctx: Context, ids: _Sequence[str], until: _datetime) ->
         r.usage_id.in_(corrected), r.invoice_id.is_not(None))))
 
 
-def issued_lines(ctx: Context, ids: _Sequence[str]) -> list[InvoiceLine]:
-    """The issued lines (invoices and credit notes) charged to the accounts."""
+def issued_lines(ctx: Context, ids: _Sequence[str]) -> list[_Any]:
+    """The issued lines (invoices and credit notes) charged to the accounts, in order —
+    columns only: ``(invoice_id, position, id, type, billed_account_id, product_id,
+    price_id, period_start, period_end, quantity, tax_excluded, currency, corrects_line_id,
+    source_key, basis_amount, price_version)``, the last two read from the body in SQL (no
+    body is decoded). Sorted here, not in SQL: with an ``ORDER BY invoice_id, position``
+    SQLite reads all the tenant's lines through the invoice index instead of the
+    accounts' ones through the account index."""
     line_ = InvoiceLine
-    return list(ctx.session.scalars(scoped(ctx, line_).where(
-        line_.billed_account_id.in_(list(ids))).order_by(line_.invoice_id, line_.position)))
+    rows = list(ctx.session.execute(scoped(
+        ctx, line_.invoice_id, line_.position, line_.id, line_.type, line_.billed_account_id,
+        line_.product_id, line_.price_id, line_.period_start, line_.period_end,
+        line_.quantity, line_.tax_excluded, line_.currency, line_.corrects_line_id,
+        line_.source_key, line_.body["basisAmount"].as_string().label("basis_amount"),
+        line_.body["priceVersion"].as_string().label("price_version"), of=[line_]).where(
+        line_.billed_account_id.in_(list(ids)))))
+    rows.sort(key=_itemgetter(0, 1))
+    return rows
 
 
 def add_run_progress(ctx: Context, run_id: str, done: int) -> None:
@@ -396,6 +429,12 @@ def run_accounts(ctx: Context, run_id: str) -> list[_BillRunAccount]:
     b = _BillRunAccount
     return list(ctx.session.scalars(scoped(ctx, b).where(b.bill_run_id == run_id)
                                     .order_by(b.id)))
+
+
+def run_invoice_ids(ctx: Context, run_id: str) -> list[str]:
+    """The ids of the invoices and credit notes a run issued."""
+    return list(ctx.session.scalars(scoped(ctx, Invoice.id, of=[Invoice]).where(
+        Invoice.bill_run_id == run_id).order_by(Invoice.id)))
 
 
 def run_invoices(ctx: Context, run_id: str) -> list[tuple[str, _Decimal]]:

@@ -41,6 +41,7 @@ __all__ = [
     "periods_between",
     "prorate_by_day",
     "prorate_by_second",
+    "ratio_of_days",
     "to_utc",
 ]
 
@@ -72,6 +73,8 @@ def ensure_aware(dt: datetime, field: str = "timestamp") -> datetime:
 
 def to_utc(dt: datetime, field: str = "timestamp") -> datetime:
     """The same instant as an aware UTC datetime (naive datetimes are refused)."""
+    if type(dt) is datetime and dt.tzinfo is UTC:
+        return dt  # already one (the common case: it skips the checks)
     return ensure_aware(dt, field).astimezone(UTC)
 
 
@@ -308,9 +311,8 @@ def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
 
 
-def period_containing(cycle: BillingCycle, instant: datetime) -> Period:
-    """The period of ``cycle`` with ``start <= instant < end``."""
-    moment = to_utc(instant, "instant")
+def _index_containing(cycle: BillingCycle, moment: datetime) -> int:
+    """The grid index of the period of ``cycle`` that contains the UTC ``moment``."""
     step = cycle._step
     index = cycle._index(moment.astimezone(get_zone(cycle.tz)).date())
     index -= (index - cycle._phase) % step
@@ -318,7 +320,12 @@ def period_containing(cycle: BillingCycle, instant: datetime) -> Period:
         index -= step
     while cycle._boundary(index + step) <= moment:
         index += step
-    return cycle._period(index)
+    return index
+
+
+def period_containing(cycle: BillingCycle, instant: datetime) -> Period:
+    """The period of ``cycle`` with ``start <= instant < end``."""
+    return cycle._period(_index_containing(cycle, to_utc(instant, "instant")))
 
 
 def next_period(cycle: BillingCycle, period: Period) -> Period:
@@ -339,10 +346,17 @@ def periods_between(cycle: BillingCycle, start: datetime, end: datetime) -> list
     periods: list[Period] = []
     if last == first:
         return periods
-    period = period_containing(cycle, first)
-    while period.start < last:
-        periods.append(period)
-        period = next_period(cycle, period)
+    # each period starts where the one before ends (as next_period finds it), walking the
+    # boundary grid: every boundary is computed once
+    step = cycle._step
+    index = _index_containing(cycle, first)
+    lo = cycle._boundary(index)
+    while lo < last:
+        index += step
+        hi = cycle._boundary(index)
+        if hi > lo:  # (two boundaries are one instant if a zone skipped a whole day)
+            periods.append(Period(lo, hi, cycle.tz))
+            lo = hi
     return periods
 
 
@@ -419,13 +433,19 @@ def prorate_by_day(period: Period, start: datetime, end: datetime) -> Decimal:
     def ordinal(instant: datetime) -> int:
         return instant.astimezone(zone).date().toordinal()
 
-    whole = ordinal(period.end) - ordinal(period.start)
+    return ratio_of_days(ordinal(span[1]) - ordinal(span[0]),
+                         ordinal(period.end) - ordinal(period.start))
+
+
+def ratio_of_days(days: int, whole: int) -> Decimal:
+    """:func:`prorate_by_day`'s fraction for ``days`` local days of a period of ``whole``
+    local days (a period without a whole local day is refused)."""
     if whole <= 0:
         raise ValidationError(
             "the period does not contain a whole local day; prorate it by second",
             field="period",
         )
-    return _ratio(ordinal(span[1]) - ordinal(span[0]), whole)
+    return _ratio(days, whole)
 
 
 def _microseconds(delta: timedelta) -> int:
