@@ -103,3 +103,30 @@ def test_new_ids_are_uuid4_hex_and_unique() -> None:
         parsed = uuid.UUID(value)
         assert parsed.hex == value and len(value) == 32
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+def test_refresh_statistics_lets_sqlite_read_a_batch_by_primary_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Without statistics SQLite reads ``tenant_id = ? AND id IN (…)`` through the tenant
+    index (every row of the tenant); after refresh_statistics, through the primary key."""
+    from sqlalchemy.orm import Session
+
+    from openbss.core.db import refresh_statistics
+
+    engine = get_engine(f"sqlite:///{tmp_path}/s.db")
+    meta = MetaData()
+    table = Table("thing", meta, Column("id", Integer, primary_key=True),
+                  Column("tenant_id", Integer, index=True))
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(table), [{"id": i, "tenant_id": 1} for i in range(5000)])
+    query = text("EXPLAIN QUERY PLAN SELECT id FROM thing WHERE tenant_id = 1 "
+                 "AND id IN (7, 8, 9)")
+    with Session(engine) as session:
+        assert "ix_thing_tenant_id" in str(session.execute(query).all())
+        refresh_statistics(session, ["thing"])
+        session.commit()
+    with Session(engine) as session:
+        plan = str(session.execute(query).all())
+        assert "ix_thing_tenant_id" not in plan and "PRIMARY KEY" in plan, plan
+        with pytest.raises(ValueError):
+            refresh_statistics(session, ["thing; DROP TABLE thing"])

@@ -31,13 +31,22 @@ from typing import Any
 from sqlalchemy import event as sa_event
 
 from openbss.billing import junction, queries
-from openbss.billing.models import BILL_RUN_STATES, BillRun, BillRunState
+from openbss.billing.models import (
+    BILL_RUN_STATES,
+    BillingCharge,
+    BillRun,
+    BillRunState,
+    InvoiceLine,
+)
 from openbss.billing.paths import BILL_RUN_ITEM
 from openbss.core import audit, clock, events, plugins
 from openbss.core.context import Context, load_tenant, system_context
-from openbss.core.db import unit_of_work
+from openbss.core.db import refresh_statistics, unit_of_work
 from openbss.core.errors import NotFoundError, ValidationError
 from openbss.core.periods import to_utc
+from openbss.ordering.models import Product, ProductCharge, ProductHistory
+from openbss.party.models import Account
+from openbss.rating.models import RatedUsage
 
 __all__ = [
     "BATCH",
@@ -53,6 +62,11 @@ __all__ = [
 API = "customerBillManagement"
 #: Accounts billed per transaction.
 BATCH = 200
+#: A run over more accounts than this refreshes the planner's statistics of the tables
+#: it reads first (each batch then reads its accounts' rows by index, not the tenant's).
+STATISTICS_FROM = 1000
+READ_TABLES = tuple(m.__tablename__ for m in (
+    Account, Product, ProductHistory, ProductCharge, BillingCharge, RatedUsage, InvoiceLine))
 
 
 def partition(account_id: str, n: int) -> int:
@@ -323,6 +337,8 @@ def execute(run_id: str, *, tenant_id: str, url: str | None = None, workers: int
             return row
         ids = list(row.requested) if row.requested is not None \
             else queries.invoiceable_account_ids(ctx)
+        if len(ids) > STATISTICS_FROM:
+            refresh_statistics(session, READ_TABLES)
         done = queries.run_account_ids(ctx, run_id)
         row.accounts_total = len(ids)
         run = {"id": row.id, "as_of": row.as_of, "dry_run": bool(row.dry_run),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openbss.core.db import Base, JSONType, UTCDateTime, new_id, utcnow_column_default
@@ -80,6 +80,12 @@ class Account(Base):
     """A billing account or a party account (TMF666); ``kind`` tells which."""
 
     __tablename__ = "account"
+    __table_args__ = (
+        # the children of given accounts (a bill run's batch): only rows with a parent
+        Index("ix_account_children", "tenant_id", "parent_id",
+              sqlite_where=text("parent_id IS NOT NULL"),
+              postgresql_where=text("parent_id IS NOT NULL")),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenant.id"), index=True)
