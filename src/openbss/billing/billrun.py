@@ -62,8 +62,8 @@ __all__ = [
 API = "customerBillManagement"
 #: Accounts billed per transaction.
 BATCH = 200
-#: A run over more accounts than this refreshes the planner's statistics of the tables
-#: it reads first (each batch then reads its accounts' rows by index, not the tenant's).
+#: A run over more accounts than this refreshes the planner's statistics of the tables it
+#: reads as it goes (each batch then reads its accounts' rows by index, not the tenant's).
 STATISTICS_FROM = 1000
 READ_TABLES = tuple(m.__tablename__ for m in (
     Account, Product, ProductHistory, ProductCharge, BillingCharge, RatedUsage, InvoiceLine))
@@ -311,7 +311,15 @@ def _record(run: dict[str, Any], tenant_id: str, url: str | None,
 def _bill_ids(run: dict[str, Any], tenant_id: str, url: str | None, ids: list[str],
               progress: Callable[[int], None] | None) -> _Summary:
     summary = _Summary()
+    # the planner's statistics refreshed before the first batch and each time the work
+    # done has doubled: the tables the batches read (invoice lines above all) grow as the
+    # run goes, and stale statistics ("empty") make each batch scan them whole
+    refresh_at: int | None = 0 if len(ids) > STATISTICS_FROM else None
     for start in range(0, len(ids), BATCH):
+        if refresh_at is not None and start >= refresh_at:
+            with unit_of_work(url) as session:
+                refresh_statistics(session, READ_TABLES)
+            refresh_at = max(STATISTICS_FROM, 2 * start)
         chunk = ids[start:start + BATCH]
         _bill_batch(run, tenant_id, url, chunk, summary)
         if progress is not None:
@@ -337,8 +345,6 @@ def execute(run_id: str, *, tenant_id: str, url: str | None = None, workers: int
             return row
         ids = list(row.requested) if row.requested is not None \
             else queries.invoiceable_account_ids(ctx)
-        if len(ids) > STATISTICS_FROM:
-            refresh_statistics(session, READ_TABLES)
         done = queries.run_account_ids(ctx, run_id)
         row.accounts_total = len(ids)
         run = {"id": row.id, "as_of": row.as_of, "dry_run": bool(row.dry_run),

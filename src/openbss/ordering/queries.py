@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import Text, cast, func, or_
 
 from openbss.core.context import Context
 from openbss.core.queries import find_owned, get_owned, scoped, scoped_delete, scoped_update
@@ -93,6 +93,25 @@ def holders_during(ctx: Context, value: str, start: datetime,
         .order_by(ProductIdentifier.valid_from)))
 
 
+#: Most values in one ``IN`` list of the set-based guiding statements (far below
+#: SQLite's bound-parameter limit; a larger set is read in several statements).
+IN_CHUNK = 2000
+
+
+def _chunks(values: Iterable[str]) -> Iterator[list[str]]:
+    ordered = sorted(set(values))
+    for lo in range(0, len(ordered), IN_CHUNK):
+        yield ordered[lo:lo + IN_CHUNK]
+
+
+def _column_rows(ctx: Context, statement: Any) -> list[Any]:
+    """The rows of a column-only statement read on the session's connection (no ORM
+    result loading), after the session's autoflush as ``session.execute`` does it."""
+    if ctx.session.autoflush:
+        ctx.session.flush()
+    return list(ctx.session.connection().execute(statement).all())
+
+
 def _claims_overlapping(statement: Any, start: datetime, end: datetime,
                         name: str | None) -> Any:
     statement = statement.where(
@@ -101,29 +120,67 @@ def _claims_overlapping(statement: Any, start: datetime, end: datetime,
     return statement if name is None else statement.where(ProductIdentifier.name == name)
 
 
+def count_claims(ctx: Context) -> int:
+    """How many claims the tenant has (past and present, held or reserved): read from
+    the index alone, an upper bound of the claims of any period."""
+    return int(ctx.session.scalar(scoped(ctx, func.count(), of=[ProductIdentifier])
+                                  .select_from(ProductIdentifier)) or 0)
+
+
 def claim_rows_during(ctx: Context, start: datetime, end: datetime,
-                      name: str | None = None) -> list[Any]:
+                      name: str | None = None,
+                      values: Iterable[str] | None = None) -> list[Any]:
     """The claims overlapping ``[start, end)`` joined with their products' account and
-    bundle parent: columns only, one statement (set-based guiding)."""
-    statement = scoped(ctx, ProductIdentifier.name, ProductIdentifier.value,
-                       ProductIdentifier.product_id, ProductIdentifier.valid_from,
-                       ProductIdentifier.valid_to, Product.billing_account_id,
-                       Product.parent_id, of=[Product]) \
-        .join(Product, Product.id == ProductIdentifier.product_id)
-    return list(ctx.session.execute(_claims_overlapping(statement, start, end, name)))
+    bundle parent (name, value, product_id, valid_from, valid_to, billing_account_id,
+    parent_id): columns only, one statement (set-based guiding). ``values``: only the
+    claims on these identifier values (of ``name``; one statement per
+    :data:`IN_CHUNK` values)."""
+    statement = _claims_overlapping(
+        scoped(ctx, ProductIdentifier.name, ProductIdentifier.value,
+               ProductIdentifier.product_id, ProductIdentifier.valid_from,
+               ProductIdentifier.valid_to, Product.billing_account_id,
+               Product.parent_id, of=[Product])
+        .join(Product, Product.id == ProductIdentifier.product_id), start, end, name)
+    if values is None:
+        return _column_rows(ctx, statement)
+    rows: list[Any] = []
+    for chunk in _chunks(values):
+        rows.extend(_column_rows(ctx, statement.where(ProductIdentifier.value.in_(chunk))))
+    return rows
+
+
+def _history(ctx: Context, changes: Iterable[str] | None) -> Any:
+    statement = scoped(ctx, ProductHistory.product_id, ProductHistory.at,
+                       ProductHistory.change, cast(ProductHistory.after, Text).label("after"))
+    if changes is not None:
+        statement = statement.where(ProductHistory.change.in_(sorted(set(changes))))
+    return statement
 
 
 def claimant_history_rows(ctx: Context, start: datetime, end: datetime,
-                          name: str | None = None) -> list[Any]:
+                          name: str | None = None, *,
+                          changes: Iterable[str] | None = None) -> list[Any]:
     """The history (product_id, at, change, after) of every product with a claim
-    overlapping ``[start, end)``, by product and sequence: columns only, one statement."""
+    overlapping ``[start, end)``, by product and sequence: columns only, one statement.
+    ``after`` is the JSON text of the column; ``changes``: only entries of these kinds."""
     claimants = _claims_overlapping(scoped(ctx, ProductIdentifier.product_id), start, end,
                                     name)
-    statement = scoped(ctx, ProductHistory.product_id, ProductHistory.at,
-                       ProductHistory.change, ProductHistory.after) \
-        .where(ProductHistory.product_id.in_(claimants)) \
+    statement = _history(ctx, changes).where(ProductHistory.product_id.in_(claimants)) \
         .order_by(ProductHistory.product_id, ProductHistory.seq)
-    return list(ctx.session.execute(statement))
+    return _column_rows(ctx, statement)
+
+
+def history_rows_of(ctx: Context, product_ids: Iterable[str], *,
+                    changes: Iterable[str] | None = None) -> list[Any]:
+    """The history (product_id, at, change, after) of these products, by product and
+    sequence (one statement per :data:`IN_CHUNK` products; a product's entries all in one):
+    columns only, ``after`` as JSON text; ``changes``: only entries of these kinds."""
+    rows: list[Any] = []
+    base = _history(ctx, changes)
+    for chunk in _chunks(product_ids):
+        rows.extend(_column_rows(ctx, base.where(ProductHistory.product_id.in_(chunk))
+                                 .order_by(ProductHistory.product_id, ProductHistory.seq)))
+    return rows
 
 
 def products_of_account(ctx: Context, billing_account_id: str) -> list[Product]:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -427,43 +427,113 @@ def _next_month(at: datetime) -> datetime:
     return (at + timedelta(days=32)).replace(day=1)
 
 
+#: A month's intervals are read for the identifiers asked for (``IN`` lists) while
+#: they are at most this share of the tenant's claims (and always for up to
+#: ``ordering.queries.IN_CHUNK`` of them); beyond it, for every claim of the month at
+#: once (one scan is cheaper than looking most of them up one by one).
+BY_IDENTIFIER_SHARE = 0.5
+
+
+@dataclass
+class _Month:
+    """The identifier intervals of one month read so far: those of ``keys`` ((name,
+    value) pairs, found or not), or of every identifier (``keys`` None)."""
+
+    table: pl.DataFrame
+    keys: set[tuple[str, str]] | None = field(default_factory=set)
+
+
+def _naive_utc(instants: list[datetime]) -> list[datetime]:
+    """Aware instants as naive UTC ones (Polars takes those several times faster)."""
+    return [at.replace(tzinfo=None) if at.tzinfo is UTC
+            else at.astimezone(UTC).replace(tzinfo=None) for at in instants]
+
+
+def _interval_frame(columns: Mapping[str, list[Any]]) -> pl.DataFrame:
+    """``ordering.in_force.identifier_interval_columns`` as a frame of
+    :data:`INTERVAL_SCHEMA` (in their order: by product, claim and start)."""
+    naive = pl.Datetime("us")
+    return pl.DataFrame({
+        "identifier_name": columns["name"], "identifier_value": columns["value"],
+        "product_id": columns["product_id"],
+        "billing_account_id": columns["billing_account_id"],
+        "bundle_id": columns["parent_id"], "start": _naive_utc(columns["start"]),
+        "end": _naive_utc(columns["end"]), "kind": columns["kind"],
+        "price_version": columns["price_version"],
+    }, schema={**INTERVAL_SCHEMA, "start": naive, "end": naive}).with_columns(
+        pl.col("start", "end").dt.replace_time_zone("UTC"))
+
+
 @dataclass
 class Guide:
     """The identifier intervals of a run, fetched per calendar month (UTC) of usage
-    dates and kept for the run (a file's chunks share them). ``values``: only these
-    identifier values (the bulk API's few records), else every identifier."""
+    dates and kept for the run (a file's chunks share them). ``keys``: those of these
+    identifiers ((name, value) pairs: a chunk's), each read once — the next chunk reads
+    only the identifiers new to the run; ``values``: only these identifier values, read
+    afresh; neither: every identifier."""
 
-    months: dict[datetime, pl.DataFrame] = field(default_factory=dict)
+    months: dict[datetime, _Month] = field(default_factory=dict)
+    claims: int | None = None  # how many claims the tenant has (counted once)
 
     def intervals(self, ctx: Context, lo: datetime, hi: datetime,
-                  values: Sequence[str] | None = None) -> pl.DataFrame:
-        from openbss.ordering.in_force import identifier_intervals
+                  values: Sequence[str] | None = None, *,
+                  keys: Iterable[tuple[str, str]] | None = None) -> pl.DataFrame:
+        from openbss.ordering.in_force import identifier_interval_columns
 
+        wanted = None if keys is None else set(keys)
         frames = []
         month = _month(lo)
         while month <= hi:
             end = _next_month(month)
-            cached = self.months.get(month) if values is None else None
-            if cached is None:
-                found = identifier_intervals(ctx, start=month, end=end)
-                if values is not None:
-                    wanted = set(values)
-                    found = [i for i in found if i.value in wanted]
-                cached = pl.DataFrame({
-                    "identifier_name": [i.name for i in found],
-                    "identifier_value": [i.value for i in found],
-                    "product_id": [i.product_id for i in found],
-                    "billing_account_id": [i.billing_account_id for i in found],
-                    "bundle_id": [i.parent_id for i in found],
-                    "start": [i.start for i in found], "end": [i.end for i in found],
-                    "kind": [i.kind for i in found],
-                    "price_version": [i.price_version for i in found],
-                }, schema=INTERVAL_SCHEMA)
-                if values is None:
-                    self.months[month] = cached
-            frames.append(cached)
+            if values is not None and wanted is None:
+                frames.append(_interval_frame(identifier_interval_columns(
+                    ctx, start=month, end=end, values=values)))
+            else:
+                frames.append(self._month(ctx, month, end, wanted))
             month = end
-        return pl.concat(frames).sort("start")
+        # by start; an identifier's intervals of one start (only if two claims on it
+        # overlapped) in the order of identifier_intervals
+        return pl.concat(frames).sort("start", maintain_order=True)
+
+    def _month(self, ctx: Context, month: datetime, end: datetime,
+               wanted: set[tuple[str, str]] | None) -> pl.DataFrame:
+        """The month's table, with the intervals of ``wanted`` (None: of every
+        identifier) read if they were not yet."""
+        from openbss.ordering import queries as ordering
+        from openbss.ordering.in_force import identifier_interval_columns
+
+        known = self.months.get(month)
+        if known is not None and known.keys is None:
+            return known.table
+        if known is None:
+            known = self.months[month] = _Month(pl.DataFrame(schema=INTERVAL_SCHEMA))
+        assert known.keys is not None
+        new = None if wanted is None else wanted - known.keys
+        if new is not None:
+            if not new:
+                return known.table
+            asked = len(known.keys) + len(new)
+            if asked > ordering.IN_CHUNK:
+                if self.claims is None:
+                    self.claims = ordering.count_claims(ctx)
+                if asked > BY_IDENTIFIER_SHARE * self.claims:
+                    new = None
+        if new is None:  # every identifier of the month
+            known.table = _interval_frame(identifier_interval_columns(
+                ctx, start=month, end=end))
+            known.keys = None
+            return known.table
+        by_name: dict[str, list[str]] = {}
+        for name, value in new:
+            by_name.setdefault(name, []).append(value)
+        # by name and value: the index of the claims (and only their products' history)
+        found = [known.table] + [
+            _interval_frame(identifier_interval_columns(ctx, start=month, end=end,
+                                                        name=name, values=values))
+            for name, values in sorted(by_name.items())]
+        known.table = pl.concat(found, rechunk=True)
+        known.keys |= new
+        return known.table
 
 
 def guide_frame(ctx: Context, normal: pl.DataFrame, guide: Guide, *,
@@ -478,7 +548,10 @@ def guide_frame(ctx: Context, normal: pl.DataFrame, guide: Guide, *,
     lo = normal.get_column("usage_date").min()
     hi = normal.get_column("usage_date").max()
     assert isinstance(lo, datetime) and isinstance(hi, datetime)
-    table = guide.intervals(ctx, lo, hi, values)
+    keys = normal.select("identifier_name", "identifier_value").drop_nulls().unique()
+    if values is not None:
+        keys = keys.filter(pl.col("identifier_value").is_in(list(values)))
+    table = guide.intervals(ctx, lo, hi, keys=keys.iter_rows())
     joined = normal.sort("usage_date").join_asof(
         table, left_on="usage_date", right_on="start",
         by=["identifier_name", "identifier_value"], strategy="backward",
