@@ -130,3 +130,43 @@ def test_refresh_statistics_lets_sqlite_read_a_batch_by_primary_key(tmp_path) ->
         assert "ix_thing_tenant_id" not in plan and "PRIMARY KEY" in plan, plan
         with pytest.raises(ValueError):
             refresh_statistics(session, ["thing; DROP TABLE thing"])
+
+
+def test_bulk_insert_writes_exact_values_through_the_column_types(database_url) -> None:  # type: ignore[no-untyped-def]
+    """bulk_insert (COPY on PostgreSQL, executemany elsewhere) stores what an INSERT
+    stores: exact decimals, aware datetimes as UTC, JSON with exact numbers, NULLs; rows
+    that leave out a column with a Python default are refused."""
+    from sqlalchemy import String
+    from sqlalchemy.orm import Session
+
+    from openbss.core.db import JSONType, bulk_insert
+
+    engine = get_engine(database_url)
+    table = Table(f"bulk_{uuid.uuid4().hex[:8]}", MetaData(),
+                  Column("id", Integer, primary_key=True), Column("name", String(40)),
+                  Column("amount", ExactDecimal), Column("at", UTCDateTime),
+                  Column("body", JSONType), Column("flag", Integer, default=7))
+    table.create(engine)
+    berlin = timezone(timedelta(hours=1))
+    rows = [{"id": i, "name": f"n\t{i}\\x" if i % 2 else None,
+             "amount": EXACT[i % len(EXACT)],
+             "at": datetime(2026, 3, 1, 0, 30, tzinfo=berlin) + timedelta(seconds=i),
+             "body": {"v": Decimal("0.10"), "list": [1, "ü"], "i": i} if i % 3 else None,
+             "flag": i} for i in range(50)]
+    try:
+        with Session(engine) as session:
+            bulk_insert(session, table, rows)
+            session.commit()
+        with engine.connect() as conn:
+            stored = conn.execute(select(table).order_by(table.c.id)).all()
+        assert [r.id for r in stored] == list(range(50))
+        for row, got in zip(rows, stored, strict=True):
+            assert got.name == row["name"] and got.amount == row["amount"]
+            assert got.at == row["at"] and got.at.utcoffset() == timedelta(0)
+            assert got.body == row["body"] and got.flag == row["flag"]
+        with Session(engine) as session, pytest.raises(ValueError, match="flag"):
+            bulk_insert(session, table, [{"id": 99, "name": "x", "amount": Decimal(1),
+                                          "at": datetime(2026, 1, 1, tzinfo=UTC),
+                                          "body": {}}])
+    finally:
+        table.drop(engine)

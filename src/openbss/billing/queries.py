@@ -23,6 +23,7 @@ from openbss.billing.models import (
     InvoiceSequence,
 )
 from openbss.core.context import Context
+from openbss.core.db import bulk_insert as _bulk_insert
 from openbss.core.queries import get_owned, scoped, scoped_delete, scoped_update
 from openbss.core.tmf import ListParams, apply_filters, paginate
 from openbss.party.models import Customer as _Customer
@@ -63,15 +64,13 @@ def reserve_numbers(ctx: Context, series: str, year: int, count: int) -> int:
 
 
 def insert_invoices(ctx: Context, rows: _Sequence[dict[str, _Any]]) -> None:
-    """One INSERT (executemany) for the invoices of a batch."""
-    if rows:
-        ctx.session.connection().execute(_insert(Invoice), list(rows))
+    """The invoices of a batch in one statement (core.db.bulk_insert: COPY on PostgreSQL)."""
+    _bulk_insert(ctx.session, Invoice.__table__, rows)
 
 
 def insert_lines(ctx: Context, rows: _Sequence[dict[str, _Any]]) -> None:
-    """One INSERT (executemany) for the lines of a batch."""
-    if rows:
-        ctx.session.connection().execute(_insert(InvoiceLine), list(rows))
+    """The lines of a batch in one statement (core.db.bulk_insert: COPY on PostgreSQL)."""
+    _bulk_insert(ctx.session, InvoiceLine.__table__, rows)
 
 
 def mark_charges_billed(ctx: Context, pairs: _Sequence[tuple[str, str]]) -> None:

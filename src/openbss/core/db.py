@@ -18,7 +18,7 @@ import asyncio
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -345,6 +345,44 @@ def unit_of_work(url: str | None = None) -> Iterator[Session]:
     finally:
         session.close()
         WRITE_INTENT.reset(token)
+
+
+def bulk_insert(session: Session, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many rows (dicts with the same keys) in the caller's transaction, through the
+    columns' own types (exact decimals, UTC datetimes, JSON as :mod:`jsonx` writes it):
+    PostgreSQL ``COPY … FROM STDIN``; elsewhere one executemany. Batch work (a bill run's
+    invoice lines) writes thousands of rows at once."""
+    if not rows:
+        return
+    names = list(rows[0])
+    unnamed = [c.name for c in table.c if c.default is not None and c.name not in rows[0]]
+    if unnamed:  # COPY applies no Python-side default: the rows must name those columns
+        raise ValueError(f"bulk_insert into {table.name}: no value for {unnamed}")
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        conn.execute(table.insert(), list(rows))
+        return
+    columns = [table.c[name] for name in names]
+    processors = [c.type._cached_bind_processor(conn.dialect) for c in columns]
+    json_columns = {i for i, c in enumerate(columns) if isinstance(c.type, JSON)}
+    statement = (f"COPY {conn.dialect.identifier_preparer.format_table(table)} "
+                 f"({', '.join(conn.dialect.identifier_preparer.quote(n) for n in names)}) "
+                 "FROM STDIN")
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    with cursor.copy(statement) as copy:
+        for row in rows:
+            values = []
+            for i, name in enumerate(names):
+                value = row[name]
+                if value is not None:
+                    if i in json_columns:
+                        value = jsonx.dumps(value)
+                    elif processors[i] is not None:
+                        value = processors[i](value)
+                values.append(value)
+            copy.write_row(values)
 
 
 #: Rows SQLite's ANALYZE samples per index (approximate statistics in milliseconds).
