@@ -15,9 +15,11 @@ One chunk (up to :data:`CHUNK_ROWS` records) at a time, set-based throughout:
    concurrent import stored in between is caught too (the chunk's SAVEPOINT is rolled
    back and the chunk processed again, now seeing it as a duplicate).
 3. **closedThrough** (``usage`` settings): usage dated before it → ``period_closed``.
-4. **guide** with ``ordering.in_force.identifier_intervals`` (a join on the identifier,
-   ``usage_date`` within the interval): none → ``unknown_identifier``; held by a
-   suspended product → ``product_inactive``.
+4. **guide** with ``ordering.in_force.identifier_interval_columns`` (a join on the
+   identifier, ``usage_date`` within the interval; :class:`Guide` reads the intervals of
+   the identifiers the chunk holds, each once per run, or of every claim when they are
+   most of them): none → ``unknown_identifier``; held by a suspended product →
+   ``product_inactive``.
 5. **rate** with ``rating.service.rate_frame`` (the vectorized engine; rated rows
    written in bulk, ``COPY`` on PostgreSQL; ``unrated_destination`` → rejected).
 6. **write** the usage records in bulk and, for files, **commit** the chunk: a crash
@@ -40,12 +42,12 @@ from typing import Any
 import polars as pl
 
 from openbss.core.context import Context
-from openbss.core.db import new_id
+from openbss.core.db import new_id, refresh_statistics
 from openbss.usage import normalize as norm
 from openbss.usage import queries
 from openbss.usage.guiding import fill_parties
 from openbss.usage.mapping import FileMapping, read_csv, read_ndjson
-from openbss.usage.models import RejectReason, UsageStatus
+from openbss.usage.models import RejectReason, UsageRecord, UsageStatus
 from openbss.usage.normalize import Normalized, Rejected, normalize
 from openbss.usage.settings import SourceSettings, UsageSettings, is_closed
 from openbss.usage.settings import read as read_settings
@@ -845,6 +847,14 @@ def import_file(path: Path, *, mapping: FileMapping, source: str, tenant: str,
 def import_into(ctx: Context, path: Path, *, mapping: FileMapping, source: str,
                 chunk_rows: int = CHUNK_ROWS, progress: Progress | None = None) -> Summary:
     """:func:`import_file` in the caller's session (committed after every chunk)."""
+    from openbss.ordering.models import ProductHistory, ProductIdentifier
+
+    # a file is thousands of lookups by identifier and record key: the planner's
+    # statistics first (a database just bulk-loaded has none, and PostgreSQL may then
+    # settle on a plan that scans every claim per lookup)
+    refresh_statistics(ctx.session, [ProductIdentifier.__tablename__,
+                                     ProductHistory.__tablename__, UsageRecord.__tablename__])
+    ctx.session.commit()
     summary = Summary()
     guide = Guide()
     offset = 0
