@@ -368,7 +368,15 @@ def unbilled_usage(ctx: Context, ids: _Sequence[str], until: _datetime) -> list[
         r.metric, r.period_start, r.period_end, r.tax_category, r.correction, r.charged,
         r.amount, r.currency, of=[r]).where(
         r.billing_account_id.in_(list(ids)), r.current.is_(True), r.invoice_id.is_(None),
-        r.usage_date < until)))
+        _not_indexed(r.usage_date) < until)))
+
+
+def _not_indexed(column: _Any) -> _Any:
+    """``column`` as an expression no index serves: the accounts' rows are found by the
+    account index. Given ``usage_date < until`` (nearly every row of the tenant once
+    usage is a month old), SQLite's planner may walk the date index over the whole
+    table for each batch instead."""
+    return _func.coalesce(column, column)
 
 
 def invoiced_generations(ctx: Context, ids: _Sequence[str], until: _datetime) -> list[_Any]:
@@ -377,7 +385,7 @@ def invoiced_generations(ctx: Context, ids: _Sequence[str], until: _datetime) ->
     r = _RatedUsage
     corrected = scoped(ctx, r.usage_id, of=[r]).where(
         r.billing_account_id.in_(list(ids)), r.current.is_(True), r.invoice_id.is_(None),
-        r.correction.is_(True), r.usage_date < until)
+        r.correction.is_(True), _not_indexed(r.usage_date) < until)
     return list(ctx.session.execute(scoped(ctx, r.usage_id, r.generation, r.charged,
                                            r.amount, of=[r]).where(
         r.usage_id.in_(corrected), r.invoice_id.is_not(None))))
