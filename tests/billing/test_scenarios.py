@@ -25,6 +25,7 @@ import pytest
 import sqlalchemy as sa
 
 from billing.scenario_support import (  # type: ignore[import-not-found]
+    CAT,
     FR_VAT,
     TZ,
     Story,
@@ -512,3 +513,39 @@ def test_the_bill_prints_the_buyers_address_and_keeps_it_encrypted_at_rest(story
                                  {"i": bill["id"]}).scalar_one()
     stored = stored if isinstance(stored, str) else json.dumps(stored, default=str)
     assert "Torstra" not in stored and "10119" not in stored and "enc:v2:" in stored
+
+
+def test_a_minimum_commitment_set_in_the_catalog_is_trued_up_once_its_period_ends(story):  # type: ignore[no-untyped-def]
+    """``minimumCommitment`` and ``rank`` are accepted by the catalog API (offering or
+    price) and read by billing: a 28.00 plan with a 50.00 monthly minimum is charged 28.00
+    in advance, and once March has ended a 22.00 "Minimum commitment true-up" line for
+    March is added, once (Lago's minimum commitment; worked by hand)."""
+    s = story(utc(2026, 3, 1, 9))
+    plan = s.offering("Team", s.monthly("Team", "28.00"),
+                      minimumCommitment={"unit": "EUR", "value": "50.00"}, rank=2)
+    shown = s.get(f"{CAT}/productOffering/{plan['id']}")
+    assert shown["minimumCommitment"] == {"unit": "EUR", "value": 50.00}
+    assert shown["rank"] == 2
+    r = s.client.post(f"{CAT}/productOffering", headers=s.tenant.headers("catalog_manager"),
+                      json={"name": "Bad", "rank": "high"})
+    assert r.status_code == 422 and "rank" in r.text
+    account = customer(s, anchor=1)
+    s.add(account, plan)
+
+    s.bill_run(s.now())
+    march = only(s.bills(account))
+    assert [(line["type"], excl(line)) for line in s.lines(march)] == [
+        ("recurring", D("28.00"))]
+
+    s.advance(utc(2026, 4, 1, 9))
+    s.bill_run(s.now())
+    april = s.bills(account)[1]
+    lines = s.lines(april)
+    [trueup] = by_type(lines, "adjustment")
+    assert trueup["name"] == "Minimum commitment true-up" and excl(trueup) == D("22.00")
+    assert coverage(trueup)[0] <= utc(2026, 3, 1) < coverage(trueup)[1] <= utc(2026, 4, 1)
+    [april_fee] = by_type(lines, "recurring")
+    assert excl(april_fee) == D("28.00")
+    totals_add_up(april, lines)
+    s.bill_run(s.now())  # again: nothing more
+    assert len(s.bills(account)) == 2

@@ -19,8 +19,10 @@ NUMBER_PATHS: dict[str, tuple[tuple[str, ...], ...]] = {
         ("percentage",),
         ("unitOfMeasure", "amount"),
         ("productOfferingTerm", "[]", "duration", "amount"),
+        ("minimumCommitment", "value"),
     ),
-    "productOffering": (("productOfferingTerm", "[]", "duration", "amount"),),
+    "productOffering": (("productOfferingTerm", "[]", "duration", "amount"),
+                        ("minimumCommitment", "value")),
 }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
 from openbss.catalog.lifecycle import canonical_status
@@ -20,6 +20,7 @@ from openbss.core import tmf_common
 from openbss.core.tmf_common import (
     Amount,
     Id,
+    Money,
     Name,
     NonNegativeAmount,
     PartialMoney,
@@ -238,6 +239,11 @@ class ProductOfferingIn(_Resource):
     #: extension: when a plan change *to* this offering takes effect (docs/catalog.md);
     #: None: an upgrade now, a downgrade at the end of the billing period.
     plan_change_policy: Literal["immediate", "endOfPeriod"] | None = None
+    #: extensions billing reads (docs/billing.md): the least a product of this offering is
+    #: billed per period (a true-up line makes up the difference), and its place in the
+    #: plan ladder (higher = an upgrade); a price's own values win over the offering's
+    minimum_commitment: Money | None = None
+    rank: StrictInt | None = None
 
 
 class PopRelationship(_Open):
@@ -265,6 +271,8 @@ class ProductOfferingPriceIn(_Resource):
     tax_category: Literal["standard", "reduced", "zero", "exempt"] = "standard"
     tax_included: bool = False
     billing_timing: Literal["inAdvance", "inArrears"] | None = None
+    minimum_commitment: Money | None = None  # per period, as on the offering
+    rank: StrictInt | None = None
     charge_model: dict[str, Any] | None = None
     included_quantity: IncludedQuantity | None = None
     application_duration: Annotated[int, Field(ge=1)] | None = None
