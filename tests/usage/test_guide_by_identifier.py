@@ -155,20 +155,27 @@ def test_intervals_of_some_values_are_the_whole_table_cut_to_them(world) -> None
                                         for r in everything if r.value == value)
 
 
+def _guide_two_chunks(ctx: Any, asked: list[Any]) -> tuple[Any, ...]:
+    """Guide two chunks with one Guide (the first holds FIRST only, the second every
+    identifier), each checked against per-record guiding; ``asked`` is cleared first.
+    Returns the instants, the chunks, what each record guides to and the Guide."""
+    instants = _instants(ctx)
+    chunks = [[(FIRST, at) for at in instants],
+              [(value, at) for value in (FIRST, SECOND, OTHER, NOBODY) for at in instants]]
+    expected = [[_expected(ctx, value, at) for value, at in chunk] for chunk in chunks]
+    asked.clear()
+    guide_ = batch.Guide()
+    offset = 0
+    for chunk, wanted in zip(chunks, expected, strict=True):
+        assert _got(batch.guide_frame(ctx, _normal(chunk, offset), guide_)) == wanted
+        offset += len(chunk)
+    return instants, chunks, expected, guide_
+
+
 def test_a_run_reads_each_identifier_once_and_guides_as_one_record_does(world, asked) -> None:  # type: ignore[no-untyped-def]
     tenant, _ = world
     with context(tenant) as ctx:
-        instants = _instants(ctx)
-        chunks = [[(FIRST, at) for at in instants],
-                  [(value, at) for value in (FIRST, SECOND, OTHER, NOBODY)
-                   for at in instants]]
-        expected = [[_expected(ctx, value, at) for value, at in chunk] for chunk in chunks]
-        asked.clear()
-        guide_ = batch.Guide()
-        offset = 0
-        for chunk, wanted in zip(chunks, expected, strict=True):
-            assert _got(batch.guide_frame(ctx, _normal(chunk, offset), guide_)) == wanted
-            offset += len(chunk)
+        instants, _, expected, _ = _guide_two_chunks(ctx, asked)
         months = sorted({batch._month(at) for at in instants})
         assert len(months) == 3
         # by identifier, the second chunk only the identifiers new to the run
@@ -183,17 +190,7 @@ def test_most_of_the_claims_are_read_at_once(world, asked, monkeypatch) -> None:
     monkeypatch.setattr(batch, "BY_IDENTIFIER_SHARE", 0.0)
     monkeypatch.setattr("openbss.ordering.queries.IN_CHUNK", 0)  # no small sets
     with context(tenant) as ctx:
-        instants = _instants(ctx)
-        chunks = [[(FIRST, at) for at in instants],
-                  [(value, at) for value in (FIRST, SECOND, OTHER, NOBODY)
-                   for at in instants]]
-        expected = [[_expected(ctx, value, at) for value, at in chunk] for chunk in chunks]
-        asked.clear()
-        guide_ = batch.Guide()
-        offset = 0
-        for chunk, wanted in zip(chunks, expected, strict=True):
-            assert _got(batch.guide_frame(ctx, _normal(chunk, offset), guide_)) == wanted
-            offset += len(chunk)
+        instants, chunks, expected, guide_ = _guide_two_chunks(ctx, asked)
         # every identifier of each month, once for the run
         assert asked == [(month, None) for month in sorted({batch._month(at)
                                                             for at in instants})]
