@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import bindparam, inspect, select
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
@@ -63,6 +63,8 @@ def system_context(session: Session, tenant: Tenant, *, actor: str = "system") -
 # ``audit.record`` re-reads it under the tenant row lock.
 _TENANT_COLUMNS = tuple(c.key for c in inspect(Tenant).column_attrs)
 _TENANT_MANAGER = inspect(Tenant).class_manager
+_TENANT_ROW = select(*(a.columns[0] for a in inspect(Tenant).column_attrs)).where(
+    Tenant.__table__.c.id == bindparam("tenant_id"))
 _VOLATILE = frozenset({"audit_seq", "audit_head"})
 _tenants: dict[str, tuple[dict[str, Any], float]] = {}
 _tenants_lock = threading.Lock()
@@ -78,25 +80,39 @@ def cached_tenant(session: Session, tenant_id: str) -> Tenant | None:
     present = session.identity_map.get(identity_key(Tenant, tenant_id))
     if present is not None:
         return present
-    # a persistent copy without a query: built as a load would (no attribute events),
-    # then attached — what merge(load=False) does, without its attribute-by-attribute copy
+    return _attach(session, entry[0])
+
+
+def _attach(session: Session, columns: dict[str, Any]) -> Tenant:
+    """A persistent Tenant of ``columns`` in ``session`` without a query: built as a load
+    would (no attribute events), then attached — what merge(load=False) does, without its
+    attribute-by-attribute copy."""
     copy: Tenant = _TENANT_MANAGER.new_instance()
-    copy.__dict__.update(entry[0])
+    copy.__dict__.update(columns)
     make_transient_to_detached(copy)
     session.add(copy)
     return copy
 
 
 def load_tenant(session: Session, tenant_id: str) -> Tenant | None:
-    """Read the tenant and remember it (production tenants only)."""
+    """Read the tenant and remember it (production tenants only).
+
+    One Core statement on the session's connection (every request of a sandbox tenant
+    comes here: the ORM's ``Session.get`` cost as much as the endpoint's own query)."""
     from openbss.core.config import get_settings
 
+    present = session.identity_map.get(identity_key(Tenant, tenant_id))
+    if present is not None:
+        return present
     generation = _tenant_generation
-    tenant = session.get(Tenant, tenant_id)
+    row = session.connection().execute(_TENANT_ROW, {"tenant_id": tenant_id}).first()
+    if row is None:
+        return None
+    columns = dict(zip(_TENANT_COLUMNS, row, strict=True))
+    tenant = _attach(session, columns)
     ttl = get_settings().auth_cache_seconds
-    if tenant is None or tenant.sandbox or ttl <= 0:
+    if tenant.sandbox or ttl <= 0:
         return tenant
-    columns = {name: getattr(tenant, name) for name in _TENANT_COLUMNS}
     with _tenants_lock:
         if generation == _tenant_generation:
             _tenants[tenant_id] = (columns, clock.monotonic() + ttl)
