@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from starlette.routing import Match
 
 from openbss.app import create_app
-from openbss.core import routing
+from openbss.core import db
 from openbss.core.routing import ExactRoute, install_route_index, off_loop, runs_inline
 
 METHODS = ("GET", "POST", "PATCH", "DELETE", "PUT")
@@ -135,7 +135,7 @@ def _thread_app() -> tuple[FastAPI, dict[str, int]]:
 
 def test_def_endpoints_run_on_the_loop_on_sqlite_and_marked_ones_in_the_pool(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(routing, "is_sqlite", lambda url=None: True)  # also when CI runs PG
+    monkeypatch.setattr(db, "is_sqlite", lambda url=None: True)  # also when CI runs PG
     app, seen = _thread_app()
     with TestClient(app) as client:  # one event loop (portal thread) for every request
         for path in ("/loop", "/plain", "/network"):
@@ -146,7 +146,7 @@ def test_def_endpoints_run_on_the_loop_on_sqlite_and_marked_ones_in_the_pool(
 
 def test_on_postgresql_def_endpoints_stay_in_the_thread_pool(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(routing, "is_sqlite", lambda url=None: False)
+    monkeypatch.setattr(db, "is_sqlite", lambda url=None: False)
     app, seen = _thread_app()
     with TestClient(app) as client:
         for path in ("/loop", "/plain"):

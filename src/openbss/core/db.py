@@ -18,20 +18,23 @@ import asyncio
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, MetaData, Numeric, String, create_engine, event
 from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import DateTime, TypeDecorator, TypeEngine
+from starlette.concurrency import run_in_threadpool
 
 from openbss.core import clock, jsonx
+
+T = TypeVar("T")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -252,6 +255,15 @@ def is_sqlite(url: str | None = None) -> bool:
     from openbss.core.config import get_settings
 
     return (url or get_settings().database_url).startswith("sqlite")
+
+
+async def run_local(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``func(*args, **kwargs)`` from the event loop: inline on SQLite (a local file; the
+    writers are queued by :func:`write_gate`, so no statement waits for a lock there), in
+    the thread pool on PostgreSQL (a statement waits on the network)."""
+    if is_sqlite():
+        return func(*args, **kwargs)
+    return await run_in_threadpool(func, *args, **kwargs)
 
 
 _write_gates: dict[str, tuple[Any, asyncio.Lock]] = {}

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import anyio
 import structlog
@@ -20,6 +19,7 @@ from openbss.core.auth import Principal, authenticate, cached_principal
 from openbss.core.db import (
     WRITE_INTENT,
     is_sqlite,
+    run_local,
     session_factory,
     try_begin_write,
     write_gate,
@@ -29,7 +29,6 @@ from openbss.core.errors import AuthenticationError, IdempotencyKeyReusedError
 from openbss.core.models import IdempotencyRecord
 
 log = structlog.get_logger("openbss.http")
-T = TypeVar("T")
 
 REQUESTS = Counter(
     "openbss_http_requests_total", "HTTP requests", ["method", "route", "status"]
@@ -222,7 +221,7 @@ class UnitOfWorkMiddleware:
             await anyio.to_thread.run_sync(session.connection)
         if principal is not None and key is not None:
             # PostgreSQL: the first statement of the transaction, in a thread
-            stored = await self._run(local, idempotency.lookup, session,
+            stored = await run_local(idempotency.lookup, session,
                                      principal.tenant_id, key)
             if stored is not None:
                 await self._replay(send, status_holder, stored, request_hash, request_id)
@@ -241,14 +240,12 @@ class UnitOfWorkMiddleware:
                 m.get("body", b"") for m in messages if m["type"] == "http.response.body"
             )
             try:
-                await self._run(
-                    local, self._commit, session, principal, key, request_hash, status,
-                    start["headers"] if start else [], response_body,
-                )
+                await run_local(self._commit, session, principal, key, request_hash,
+                                status, start["headers"] if start else [], response_body)
             except IntegrityError:
                 # A concurrent request with the same Idempotency-Key won the race:
                 # our transaction is rolled back whole, and the winner's answer replayed.
-                await self._run(local, session.rollback)
+                await run_local(session.rollback)
                 if principal is not None and key is not None:
                     stored = await anyio.to_thread.run_sync(
                         idempotency.lookup, session, principal.tenant_id, key)
@@ -261,7 +258,7 @@ class UnitOfWorkMiddleware:
                     "the change conflicts with a concurrent change; retry", None), request_id)
                 return
         elif session.in_transaction():
-            await self._run(local, session.rollback)
+            await run_local(session.rollback)
         status_holder["status"] = status
         for message in messages:
             if message["type"] == "http.response.start":
@@ -269,10 +266,6 @@ class UnitOfWorkMiddleware:
                 message["headers"] = [*message["headers"],
                                       (b"x-request-id", request_id.encode())]
             await send(message)
-
-    @staticmethod
-    async def _run(local: bool, func: Callable[..., T], *args: Any) -> T:
-        return func(*args) if local else await anyio.to_thread.run_sync(func, *args)
 
     @staticmethod
     def _authenticate(authorization: str | None) -> Principal:

@@ -23,7 +23,7 @@ from openbss.core import clock
 from openbss.core.auth import ROLES, Principal, authenticate
 from openbss.core.config import get_settings
 from openbss.core.context import Context, cached_tenant, load_tenant
-from openbss.core.db import is_sqlite
+from openbss.core.db import run_local
 from openbss.core.errors import NotFoundError, PermissionDeniedError
 
 READ, WRITE, DELETE, PERSONAL = "read", "write", "delete", "personal"
@@ -266,10 +266,8 @@ class Requires:
             )
         tenant = cached_tenant(session, principal.tenant_id)
         if tenant is None:  # a sandbox tenant (its test clock) is never cached
-            # SQLite: a primary-key read of a local file, on the loop like the endpoint's
-            # own statements (core/routing.py); a thread hop would cost more than it
-            tenant = load_tenant(session, principal.tenant_id) if is_sqlite() else \
-                await anyio.to_thread.run_sync(load_tenant, session, principal.tenant_id)
+            # on SQLite a primary-key read of a local file: a thread hop costs more
+            tenant = await run_local(load_tenant, session, principal.tenant_id)
         if tenant is None:
             raise NotFoundError("tenant no longer exists")
         request.state.tenant_name = tenant.name

@@ -35,10 +35,9 @@ from typing import Any, TypeVar
 
 from fastapi import Request, Response, params
 from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
 
 from openbss.core import jsonx
-from openbss.core.db import is_sqlite
+from openbss.core.db import run_local
 from openbss.core.errors import (
     BadRequestError,
     NotFoundError,
@@ -138,9 +137,7 @@ def _loop_endpoint(endpoint: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(endpoint)
     async def on_loop(*args: Any, **kwargs: Any) -> Any:
-        if is_sqlite():
-            return endpoint(*args, **kwargs)
-        return await run_in_threadpool(endpoint, *args, **kwargs)
+        return await run_local(endpoint, *args, **kwargs)
 
     return on_loop
 
