@@ -397,6 +397,75 @@ def bulk_insert(session: Session, table: Any, rows: Sequence[Mapping[str, Any]])
             copy.write_row(values)
 
 
+def insert_frame(session: Session, table: Any, frame: Any, *,
+                 skip_conflicts: Sequence[str] | None = None) -> int:
+    """Insert a Polars frame (its columns named as ``table``'s) in the caller's
+    transaction, with no Python type processing per value: the values are put in the
+    columns' stored forms by Polars, then one ``executemany`` of the SQLite driver, or
+    the frame written as CSV into ``COPY … FROM STDIN`` on PostgreSQL. Forms: datetimes
+    as UTC (SQLite: SQLAlchemy's text ``YYYY-MM-DD HH:MM:SS.ffffff``), decimals as exact
+    text, booleans, structs as JSON; a string column for a JSON column is JSON text
+    already (``jsonx.dumps``); a null is SQL NULL. ``skip_conflicts``: the columns of a
+    unique constraint — a row whose key is stored already is skipped (``ON CONFLICT DO
+    NOTHING``; on PostgreSQL through a temporary table). Returns the rows inserted."""
+    import polars as pl
+
+    if frame.height == 0:
+        return 0
+    conn = session.connection()
+    quote = conn.dialect.identifier_preparer.quote
+    names = list(frame.columns)
+    columns = ", ".join(quote(n) for n in names)
+    target = conn.dialect.identifier_preparer.format_table(table)
+    conflict = (f" ON CONFLICT ({', '.join(quote(c) for c in skip_conflicts)}) DO NOTHING"
+                if skip_conflicts else "")
+    postgres = conn.dialect.name == "postgresql"
+    stored = []
+    for name in names:
+        column, dtype = pl.col(name), frame.schema[name]
+        if name not in table.c:
+            raise ValueError(f"insert_frame into {table.name}: no column {name!r}")
+        if isinstance(dtype, pl.Datetime):
+            column = column.dt.convert_time_zone("UTC").dt.strftime(
+                "%Y-%m-%dT%H:%M:%S%.6f+00:00" if postgres else "%Y-%m-%d %H:%M:%S%.6f")
+        elif isinstance(dtype, pl.Decimal):
+            column = column.cast(pl.Utf8)
+        elif dtype == pl.Boolean and not postgres:
+            column = column.cast(pl.Int8)
+        elif isinstance(dtype, pl.Struct):
+            column = column.struct.json_encode()
+        stored.append(column.alias(name))
+    values = frame.select(stored)
+    driver: Any = conn.connection.driver_connection
+    if not postgres:
+        # names are the table's own columns (checked above); values are bound parameters
+        sql = (f"INSERT INTO {target} ({columns}) "  # noqa: S608
+               f"VALUES ({', '.join('?' for _ in names)}){conflict}")
+        cursor = driver.cursor()
+        try:
+            cursor.executemany(sql, values.iter_rows())
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+    data = values.write_csv(include_header=False, null_value="")
+    with driver.cursor() as cursor:
+        if not skip_conflicts:
+            with cursor.copy(f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+                copy.write(data)
+            return int(frame.height)
+        scratch = quote(f"{table.name}_import")
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {scratch} "
+                       f"(LIKE {target} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+        cursor.execute(f"TRUNCATE {scratch}")
+        with cursor.copy(f"COPY {scratch} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
+            copy.write(data)
+        cursor.execute(f"INSERT INTO {target} ({columns}) "  # noqa: S608
+                       f"SELECT {columns} FROM {scratch}{conflict}")
+        inserted = int(cursor.rowcount)
+        cursor.execute(f"TRUNCATE {scratch}")
+        return inserted
+
+
 #: Rows SQLite's ANALYZE samples per index (approximate statistics in milliseconds).
 ANALYSIS_LIMIT = 2000
 

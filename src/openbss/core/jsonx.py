@@ -66,6 +66,13 @@ def _encode(value: Any, parts: list[str]) -> None:
 def plain(value: Any) -> Any:
     """``value`` as JSON-ready Python data: dicts, lists, str, int, bool, None and
     ``Decimal`` (kept exact); datetimes become ISO 8601 strings (UTC as ``Z``)."""
+    kind = type(value)
+    if kind is str or kind is int or value is None or kind is bool or kind is Decimal:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else str(k): plain(v) for k, v in value.items()}
+    if kind is list:
+        return [plain(v) for v in value]
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -220,6 +227,45 @@ def _join(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
+_INT_LIMIT = 10 ** MAX_NUMBER_DIGITS  # an int of more digits is out of bounds
+
+
+def _within_bounds(value: Any) -> bool:
+    """Whether :func:`check_bounds` passes ``value``: the same rules, one nesting level
+    at a time and no paths (those are built only to name what is wrong)."""
+    nodes = 0
+    level = [value]
+    depth = 0
+    while level:
+        nodes += len(level)
+        if nodes > MAX_NODES:
+            return False
+        deeper: list[Any] = []
+        for item in level:
+            kind = type(item)
+            if kind is str or item is None or kind is bool:
+                continue
+            if kind is int:
+                if -_INT_LIMIT < item < _INT_LIMIT:
+                    continue
+                return False
+            if isinstance(item, dict):
+                if depth >= MAX_DEPTH:
+                    return False
+                deeper.extend(item.values())
+            elif isinstance(item, list):
+                if depth >= MAX_DEPTH:
+                    return False
+                deeper.extend(item)
+            elif isinstance(item, _Oversized) or (
+                    isinstance(item, Decimal | int | float) and number_problem(
+                        Decimal(item) if isinstance(item, float) else item)):
+                return False
+        level = deeper
+        depth += 1
+    return True
+
+
 def check_bounds(value: Any, root: str = "body") -> Any:
     """Raise :class:`BoundsError` if ``value`` (parsed JSON or YAML) is nested deeper than
     :data:`MAX_DEPTH`, holds more than :data:`MAX_NODES` values, or a number beyond
@@ -228,6 +274,8 @@ def check_bounds(value: Any, root: str = "body") -> Any:
     Errors name the path of the value (``characteristic[0].value``), or ``root`` for the
     document itself.
     """
+    if _within_bounds(value):  # the common case, without building a path per value
+        return value
     budget = [MAX_NODES]
 
     def walk(item: Any, path: str, depth: int) -> None:

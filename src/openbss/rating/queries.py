@@ -12,12 +12,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, func, insert, tuple_
+from sqlalchemy import bindparam, func, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 
-from openbss.core import jsonx
 from openbss.core.context import Context
+from openbss.core.db import bulk_insert, insert_frame
 from openbss.core.queries import (
     find_owned,
     get_owned,
@@ -160,82 +160,21 @@ RATED_COLUMNS = ("usage_id", "generation", "current", "product_id", "billing_acc
 
 
 def insert_rated(ctx: Context, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert rated usage rows (dicts with :data:`RATED_COLUMNS`): ``COPY`` on
-    PostgreSQL, one Core executemany elsewhere; both in the session's transaction."""
-    if not rows:
-        return
-    if _is_postgresql(ctx):
-        _copy_rated(ctx, rows)
-        return
-    values = [{**r, "tenant_id": ctx.tenant_id} for r in rows]
-    ctx.session.connection().execute(insert(RatedUsage), values)
-
-
-def _copy_rated(ctx: Context, rows: Sequence[dict[str, Any]]) -> None:
-    columns = ("tenant_id", *RATED_COLUMNS)
-    raw: Any = ctx.session.connection().connection.dbapi_connection  # psycopg
-    tenant = ctx.tenant_id
-    with raw.cursor() as cursor, cursor.copy(
-            f"COPY rated_usage ({', '.join(columns)}) FROM STDIN") as copy:
-        for r in rows:
-            detail = r.get("detail")
-            copy.write_row((tenant, *[
-                jsonx.dumps(detail) if name == "detail" and detail is not None
-                else r.get(name) for name in RATED_COLUMNS]))
+    """Insert rated usage rows (dicts with :data:`RATED_COLUMNS`) with
+    ``core.db.bulk_insert`` (``COPY`` on PostgreSQL, one executemany elsewhere)."""
+    bulk_insert(ctx.session, RatedUsage.__table__,
+                [{**r, "tenant_id": ctx.tenant_id} for r in rows])
 
 
 def insert_rated_frame(ctx: Context, frame: pl.DataFrame) -> None:
-    """Insert a frame of rated rows (columns :data:`RATED_COLUMNS`, ``detail`` a struct):
-    on PostgreSQL the frame is written as CSV straight into ``COPY … FROM STDIN`` (no
-    Python loop over rows); elsewhere one Core executemany."""
+    """Insert a frame of rated rows (columns :data:`RATED_COLUMNS`, ``detail`` a struct)
+    with ``core.db.insert_frame``: no Python loop over rows or values (CSV into ``COPY``
+    on PostgreSQL, one driver executemany on SQLite; tests/rating/test_service.py reads
+    them back through the ORM and compares them with the per-record path's rows)."""
     import polars as pl
 
-    if frame.height == 0:
-        return
-    if not _is_postgresql(ctx):
-        _insert_rated_sqlite(ctx, frame)
-        return
-    out = frame.with_columns(pl.lit(ctx.tenant_id).alias("tenant_id"),
-                             pl.col("detail").struct.json_encode())
-    columns = ("tenant_id", *RATED_COLUMNS)
-    data = out.select(columns).write_csv(include_header=False,
-                                         datetime_format="%Y-%m-%dT%H:%M:%S%.6f+00:00")
-    raw: Any = ctx.session.connection().connection.dbapi_connection  # psycopg
-    with raw.cursor() as cursor, cursor.copy(
-            f"COPY rated_usage ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)") as copy:
-        copy.write(data)
-
-
-def _insert_rated_sqlite(ctx: Context, frame: pl.DataFrame) -> None:
-    """SQLite: the frame's values in the columns' stored forms, computed by Polars
-    (``ExactDecimal`` as plain decimal text, ``UTCDateTime`` as SQLAlchemy's SQLite text
-    ``YYYY-MM-DD HH:MM:SS.ffffff`` in UTC, booleans 0/1, ``detail`` JSON text), then one
-    ``executemany`` of the DB-API cursor in the session's transaction: no per-value
-    Python type processing (tests/rating/test_service.py reads them back through the ORM
-    and compares them with the per-record path's rows)."""
-    import polars as pl
-
-    stored = []
-    for name in RATED_COLUMNS:
-        column, dtype = pl.col(name), frame.schema[name]
-        if isinstance(dtype, pl.Datetime):
-            column = column.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S%.6f")
-        elif isinstance(dtype, pl.Decimal):
-            column = column.cast(pl.Utf8)
-        elif dtype == pl.Boolean:
-            column = column.cast(pl.Int8)
-        elif isinstance(dtype, pl.Struct):
-            column = column.struct.json_encode()
-        stored.append(column.alias(name))
-    rows = frame.select(pl.lit(ctx.tenant_id).alias("tenant_id"), *stored)
-    raw: Any = ctx.session.connection().connection.dbapi_connection  # sqlite3
-    raw.executemany(_SQLITE_INSERT, rows.iter_rows())
-
-
-# column names are this module's constants, values are bound parameters
-_SQLITE_INSERT = (f"INSERT INTO {RatedUsage.__tablename__} "  # noqa: S608
-                  f"(tenant_id, {', '.join(RATED_COLUMNS)}) "
-                  f"VALUES ({', '.join('?' for _ in range(len(RATED_COLUMNS) + 1))})")
+    insert_frame(ctx.session, RatedUsage.__table__, frame.select(
+        pl.lit(ctx.tenant_id).alias("tenant_id"), *RATED_COLUMNS))
 
 
 def rated_current(ctx: Context, usage_ids: Sequence[str]) -> list[RatedUsage]:

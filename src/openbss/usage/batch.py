@@ -41,11 +41,12 @@ from typing import Any
 
 import polars as pl
 
+from openbss.core import jsonx
 from openbss.core.context import Context
 from openbss.core.db import new_id, refresh_statistics
 from openbss.usage import normalize as norm
 from openbss.usage import queries
-from openbss.usage.guiding import fill_parties
+from openbss.usage.guiding import GuideCache, customer_of
 from openbss.usage.mapping import FileMapping, read_csv, read_ndjson
 from openbss.usage.models import RejectReason, UsageRecord, UsageStatus
 from openbss.usage.normalize import Normalized, Rejected, normalize
@@ -476,6 +477,12 @@ class Guide:
 
     months: dict[datetime, _Month] = field(default_factory=dict)
     claims: int | None = None  # how many claims the tenant has (counted once)
+    cache: GuideCache = field(default_factory=GuideCache)  # accounts' customers
+
+    def party_of(self, ctx: Context, account_id: str) -> str | None:
+        """The id of the account's customer (``usage.guiding.customer_of``), or None."""
+        party = customer_of(ctx, account_id, self.cache)
+        return str(party["id"])[:64] if party and party.get("id") else None
 
     def intervals(self, ctx: Context, lo: datetime, hi: datetime,
                   values: Sequence[str] | None = None, *,
@@ -670,63 +677,75 @@ def _process(ctx: Context, normal: pl.DataFrame, rejects: Sequence[tuple[int, Re
     for currency, amount in result.filter(pl.col("status") == "rated").group_by(
             "currency").agg(pl.col("amount").sum()).iter_rows():
         summary.amounts[currency] = summary.amounts.get(currency, Decimal(0)) + amount
-    # the rows to store
-    now = ctx.now
-    records: list[dict[str, Any]] = []
-    status_of: dict[int, tuple[str, str | None, str | None]] = {}
-    for row, status, reason, detail in rated.select("row", "_status", "_reason",
-                                                    "_detail").iter_rows():
-        if status == "rated":
-            status_of[row] = (UsageStatus.RATED.value, None, None)
-        else:
-            status_of[row] = (UsageStatus.REJECTED.value,
-                              reason or RejectReason.UNRATED_DESTINATION.value, detail)
-    for row, reason, name, value, at in guided.filter(pl.col("_guide").is_not_null()).select(
-            "row", "_guide", "identifier_name", "identifier_value", "usage_date").iter_rows():
-        status_of[row] = (UsageStatus.REJECTED.value, reason,
-                          _guide_detail(reason, name, value, at))
+    # the rows to store, one frame: each row's status, reason and detail (rating's,
+    # guiding's or closedThrough's), its product, account and customer, its body
+    text = pl.String
+    rated_ok = pl.col("_status") == "rated"
+    guide_rejects = guided.filter(pl.col("_guide").is_not_null())
     closed = config.closed_through
-    for row in new.filter(pl.col("_closed").is_not_null()).get_column("row").to_list():
-        status_of[row] = (UsageStatus.REJECTED.value, RejectReason.PERIOD_CLOSED.value,
-                          f"usageDate is before closedThrough {_iso(closed)}")
-    columns = ("row", "id", "source", "record_id", "dedup_key", "usage_date", "usage_type",
-               "metric", "quantity", "unit", "identifier_name", "identifier_value",
-               "destination")
-    product = {r: (p, a) for r, p, a in guided.select(
-        "row", "product_id", "billing_account_id").iter_rows()}
-    for values_ in new.select(columns).iter_rows():
-        row = values_[0]
-        status, reason, detail = status_of[row]
-        product_id, account_id = product.get(row, (None, None))
-        record = dict(zip(columns[1:], values_[1:], strict=True))
-        record.update(tenant_id=ctx.tenant_id, status=status, reject_reason=reason,
-                      reject_detail=detail[:500] if detail else None,
-                      product_id=product_id, billing_account_id=account_id,
-                      received_at=now, last_update=now, row_version=1,
-                      body=dict(raws[row]) if raws is not None and row in raws else None)
-        _clip(record)
-        records.append(record)
-        outcomes[row] = ((ACCEPTED, record["id"], None, None) if reason is None
-                         else (REJECTED, record["id"], reason, detail))
+    closed_rows = new.filter(pl.col("_closed").is_not_null()).get_column("row")
+    outcome = pl.concat([
+        rated.select("row", pl.when(rated_ok).then(pl.lit(UsageStatus.RATED.value))
+                     .otherwise(pl.lit(UsageStatus.REJECTED.value)).alias("status"),
+                     pl.when(rated_ok).then(None).otherwise(pl.col("_reason").fill_null(
+                         RejectReason.UNRATED_DESTINATION.value)).cast(text)
+                     .alias("reject_reason"),
+                     pl.when(rated_ok).then(None).otherwise(pl.col("_detail")).cast(text)
+                     .alias("reject_detail")),
+        pl.DataFrame({
+            "row": guide_rejects.get_column("row"),
+            "status": [UsageStatus.REJECTED.value] * guide_rejects.height,
+            "reject_reason": guide_rejects.get_column("_guide"),
+            "reject_detail": [_guide_detail(*values) for values in guide_rejects.select(
+                "_guide", "identifier_name", "identifier_value", "usage_date").iter_rows()]},
+            schema={"row": pl.Int64, "status": text, "reject_reason": text,
+                    "reject_detail": text}),
+        pl.DataFrame({
+            "row": closed_rows, "status": [UsageStatus.REJECTED.value] * len(closed_rows),
+            "reject_reason": [RejectReason.PERIOD_CLOSED.value] * len(closed_rows),
+            "reject_detail": [f"usageDate is before closedThrough {_iso(closed)}"]
+            * len(closed_rows)},
+            schema={"row": pl.Int64, "status": text, "reject_reason": text,
+                    "reject_detail": text})])
+    stored = new.drop("_closed").join(outcome, on="row", how="left").join(
+        guided.select("row", "product_id", "billing_account_id"), on="row", how="left")
+    accounts = stored.get_column("billing_account_id").drop_nulls().unique().to_list()
+    parties = {a: guide.party_of(ctx, a) for a in accounts}
+    now = ctx.now
+    stored = stored.with_columns(
+        pl.col("billing_account_id").replace_strict(parties, default=None,
+                                                    return_dtype=text).alias("party_id"),
+        pl.lit(ctx.tenant_id).alias("tenant_id"), pl.lit(now, dtype=UTC_US).alias(
+            "received_at"), pl.lit(now, dtype=UTC_US).alias("last_update"),
+        pl.lit(1).alias("row_version"))
+    for row, id_, reason, detail in stored.select(
+            "row", "id", "reject_reason", "reject_detail").iter_rows():
+        outcomes[row] = ((ACCEPTED, id_, None, None) if reason is None
+                         else (REJECTED, id_, reason, detail))
+    bodies = [jsonx.dumps(dict(raws[row])) if raws is not None and row in raws else None
+              for row in stored.get_column("row").to_list()]
+    late: list[dict[str, Any]] = []  # records normalisation rejected (not duplicates)
     for row, reject in rejects:
         if row in outcomes:
             continue
         key = reject.dedup_key
-        record = {"id": ids[key], "tenant_id": ctx.tenant_id, "source": reject.source,
-                  "dedup_key": key, "record_id": reject.record_id, "usage_date": None,
-                  "usage_type": None, "metric": None, "quantity": None, "unit": None,
-                  "identifier_name": None, "identifier_value": None, "destination": None,
-                  "status": UsageStatus.REJECTED.value, "reject_reason": reject.reason,
-                  "reject_detail": reject.detail[:500], "product_id": None,
-                  "billing_account_id": None, "received_at": now, "last_update": now,
-                  "row_version": 1,
-                  "body": dict(raws[row]) if raws is not None and row in raws
-                  else dict(reject.raw)}
-        _clip(record)
-        records.append(record)
+        late.append({"row": row, "id": ids[key], "source": reject.source,
+                     "dedup_key": key, "record_id": reject.record_id,
+                     "status": UsageStatus.REJECTED.value, "reject_reason": reject.reason,
+                     "reject_detail": reject.detail,
+                     "body": jsonx.dumps(dict(raws[row]) if raws is not None and row in raws
+                                         else dict(reject.raw))})
         outcomes[row] = (REJECTED, ids[key], reject.reason, reject.detail)
-    stored = queries.insert_records(ctx, records)
-    if stored != len(records):
+    records = stored.with_columns(pl.Series("body", bodies, dtype=text))
+    if late:
+        records = pl.concat([records, pl.DataFrame(late).with_columns(
+            pl.lit(ctx.tenant_id).alias("tenant_id"),
+            pl.lit(now, dtype=UTC_US).alias("received_at"),
+            pl.lit(now, dtype=UTC_US).alias("last_update"), pl.lit(1).alias("row_version"))],
+            how="diagonal_relaxed")
+    records = records.drop("row").with_columns(
+        pl.col(name).str.slice(0, limit) for name, limit in _LIMITS.items())
+    if queries.insert_records(ctx, records) != records.height:
         raise _Race()
     copies = Counter(i for status, i, _, _ in outcomes.values() if status == DUPLICATE and i)
     queries.count_duplicates(ctx, copies)
@@ -739,11 +758,12 @@ def _process(ctx: Context, normal: pl.DataFrame, rejects: Sequence[tuple[int, Re
             summary.rejected += 1
             assert reason is not None
             summary.rejected_by_reason[reason] = summary.rejected_by_reason.get(reason, 0) + 1
-    summary.rated = sum(1 for s, _, _ in status_of.values() if s == UsageStatus.RATED.value)
+    summary.rated = int(result.get_column("status").eq("rated").sum())
     return Chunk(summary, outcomes)
 
 
-_LIMITS = {"record_id": 255, "metric": 64, "identifier_value": 255, "destination": 64}
+_LIMITS = {"record_id": 255, "metric": 64, "identifier_value": 255, "destination": 64,
+           "reject_detail": 500}
 
 
 def _clip(record: dict[str, Any]) -> None:
@@ -876,9 +896,6 @@ def import_into(ctx: Context, path: Path, *, mapping: FileMapping, source: str,
         offset += n
         if progress is not None:
             progress(offset, done.summary.rejected)
-    # the customer of each guided record (as the single and bulk paths set it), set-based
-    fill_parties(ctx)
-    ctx.session.commit()
     return summary
 
 
@@ -964,6 +981,7 @@ def _reprocess_rows(ctx: Context, rows: Sequence[Any], *, config: UsageSettings,
         change = {"id": row.id, "status": status, "reject_reason": reason,
                   "reject_detail": detail[:500] if detail else None,
                   "product_id": product_id, "billing_account_id": account_id,
+                  "party_id": guide.party_of(ctx, account_id) if account_id else None,
                   "last_update": ctx.now, "row_version": row.row_version + 1}
         source: Any = rec if rec is not None else row
         for column in ("usage_date", "usage_type", "metric", "quantity", "unit",

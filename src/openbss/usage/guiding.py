@@ -13,7 +13,6 @@ The batch pipeline (``usage.batch``) guides files set-based through
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +23,6 @@ from openbss.ordering import inventory
 from openbss.ordering.in_force import in_force
 from openbss.party.accounts import get_account
 from openbss.party.paths import account_path
-from openbss.usage import queries
 from openbss.usage.models import RejectReason
 
 _INSTANT = timedelta(microseconds=1)
@@ -120,26 +118,3 @@ def account_ref(ctx: Context, account_id: str) -> dict[str, Any]:
     return {"id": account_id,
             "href": f"{ctx.base_url.rstrip('/')}{account_path('billingAccount')}/{account_id}",
             "@referredType": "BillingAccount", "role": "billingAccount"}
-
-
-def fill_parties(ctx: Context, ids: Sequence[str] | None = None,
-                 cache: GuideCache | None = None) -> int:
-    """Set the customer (``party_id``) of guided records that have none — those stored by
-    the batch pipeline, which guides to the product and its billing account — set-based:
-    one read of the records' distinct accounts, one account lookup and one UPDATE per
-    account (all accounts in one executemany when ``ids`` is None). ``ids``: only these
-    records (a bulk request's); None: every such record of the tenant (after a reprocess
-    or a file import). The number of records changed (of ``ids``; None: not counted)."""
-    cache = cache if cache is not None else GuideCache()
-    changed = 0
-    everything: dict[str, str] = {}
-    for account_id, record_ids in queries.unparented(ctx, ids).items():
-        party = customer_of(ctx, account_id, cache)
-        if party is None or not party.get("id"):
-            continue
-        if record_ids is None:
-            everything[account_id] = str(party["id"])[:64]
-        else:
-            changed += queries.set_party(ctx, account_id, str(party["id"])[:64], record_ids)
-    queries.set_parties(ctx, everything)  # every record of these accounts: one executemany
-    return changed

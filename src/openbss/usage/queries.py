@@ -127,58 +127,15 @@ def existing_keys(ctx: Context, keys: Sequence[str]) -> dict[str, str]:
     return {str(k): str(i) for k, i in ctx.session.execute(stmt)}
 
 
-RECORD_COLUMNS = ("id", "tenant_id", "source", "dedup_key", "record_id", "usage_date",
-                  "usage_type", "metric", "quantity", "unit", "identifier_name",
-                  "identifier_value", "destination", "status", "reject_reason",
-                  "reject_detail", "product_id", "billing_account_id", "received_at",
-                  "last_update", "row_version", "body")
+def insert_records(ctx: Context, frame: Any) -> int:
+    """Insert a Polars frame of usage records (columns named as ``usage_record``'s,
+    ``tenant_id`` set by the caller), skipping any whose ``(tenant, dedup_key)`` is stored
+    already (``ON CONFLICT DO NOTHING``): the number inserted. ``core.db.insert_frame``:
+    one driver executemany on SQLite, ``COPY`` through a temporary table on PostgreSQL."""
+    from openbss.core.db import insert_frame
 
-
-def insert_records(ctx: Context, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert usage records in bulk (dicts with :data:`RECORD_COLUMNS`, ``tenant_id`` set
-    by the caller), skipping any whose ``(tenant, dedup_key)`` is stored already (``ON
-    CONFLICT DO NOTHING``): the number inserted. PostgreSQL: ``COPY`` into a temporary
-    table, then one ``INSERT … SELECT … ON CONFLICT DO NOTHING``."""
-    if not rows:
-        return 0
-    if ctx.session.get_bind().dialect.name == "postgresql":
-        return _copy_records(ctx, rows)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    stmt = sqlite_insert(UsageRecord).on_conflict_do_nothing(
-        index_elements=["tenant_id", "dedup_key"]).returning(UsageRecord.dedup_key)
-    inserted = 0
-    connection = ctx.session.connection()
-    for start in range(0, len(rows), 20_000):
-        result = connection.execute(stmt, list(rows[start:start + 20_000]))
-        inserted += len(result.all())
-    return inserted
-
-
-def _copy_records(ctx: Context, rows: Sequence[dict[str, Any]]) -> int:
-    from sqlalchemy import text
-
-    from openbss.core import jsonx
-
-    connection = ctx.session.connection()
-    connection.execute(text(
-        "CREATE TEMP TABLE IF NOT EXISTS usage_record_import "
-        "(LIKE usage_record INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"))
-    connection.execute(text("TRUNCATE usage_record_import"))
-    raw: Any = connection.connection.dbapi_connection  # psycopg
-    columns = ", ".join(RECORD_COLUMNS)
-    with raw.cursor() as cursor:
-        with cursor.copy(f"COPY usage_record_import ({columns}) FROM STDIN") as copy:
-            for r in rows:
-                body = r.get("body")
-                copy.write_row([jsonx.dumps(body) if name == "body" and body is not None
-                                else r.get(name) for name in RECORD_COLUMNS])
-        # the column names are the constant RECORD_COLUMNS, nothing from input
-        cursor.execute(f"INSERT INTO usage_record ({columns}) SELECT {columns} FROM "  # noqa: S608
-                       "usage_record_import ON CONFLICT (tenant_id, dedup_key) DO NOTHING")
-        inserted = int(cursor.rowcount)
-        cursor.execute("TRUNCATE usage_record_import")
-    return inserted
+    return insert_frame(ctx.session, UsageRecord.__table__, frame,
+                        skip_conflicts=("tenant_id", "dedup_key"))
 
 
 def count_duplicates(ctx: Context, counts: Mapping[str, int]) -> None:
@@ -242,54 +199,6 @@ def mark_rerated(ctx: Context, ids: Sequence[str], at: Any, status: str) -> None
             scoped_update(ctx, UsageRecord).where(UsageRecord.id.in_(ids[start:start + 10_000]))
             .values(status=status, last_update=at, row_version=UsageRecord.row_version + 1),
             execution_options={"synchronize_session": False})
-
-
-def unparented(ctx: Context, ids: Sequence[str] | None) -> dict[str, list[str] | None]:
-    """``{billing account: record ids}`` of guided records without a party (of ``ids``;
-    with ``ids`` None: every account of such records, ``None`` meaning all of them)."""
-    base = scoped(ctx, UsageRecord.billing_account_id, UsageRecord.id).where(
-        UsageRecord.party_id.is_(None), UsageRecord.billing_account_id.is_not(None))
-    if ids is None:
-        accounts = ctx.session.scalars(
-            scoped(ctx, UsageRecord.billing_account_id).where(
-                UsageRecord.party_id.is_(None), UsageRecord.billing_account_id.is_not(None))
-            .distinct())
-        return {str(a): None for a in accounts}
-    found: dict[str, list[str] | None] = {}
-    wanted = list(ids)
-    for start in range(0, len(wanted), 5000):
-        for account, record_id in ctx.session.execute(
-                base.where(UsageRecord.id.in_(wanted[start:start + 5000]))):
-            found.setdefault(account, []).append(record_id)  # type: ignore[union-attr]
-    return found
-
-
-def set_parties(ctx: Context, parties: Mapping[str, str]) -> None:
-    """Give every guided record without a party of each account in ``parties``
-    (``{billing account: party id}``) that party: one executemany."""
-    if not parties:
-        return
-    from sqlalchemy import bindparam
-
-    stmt = scoped_update(ctx, UsageRecord).where(
-        UsageRecord.billing_account_id == bindparam("b_account"),
-        UsageRecord.party_id.is_(None)).values(party_id=bindparam("b_party"))
-    ctx.session.connection().execute(stmt, [{"b_account": a, "b_party": p}
-                                            for a, p in sorted(parties.items())])
-
-
-def set_party(ctx: Context, account_id: str, party_id: str, ids: Sequence[str]) -> int:
-    """Give the guided records ``ids`` of ``account_id`` without a party their customer:
-    one UPDATE (per 5,000 ids)."""
-    stmt = scoped_update(ctx, UsageRecord).where(
-        UsageRecord.billing_account_id == account_id, UsageRecord.party_id.is_(None)
-    ).values(party_id=party_id)
-    changed = 0
-    wanted = list(ids)
-    for start in range(0, len(wanted), 5000):
-        result = ctx.session.execute(stmt.where(UsageRecord.id.in_(wanted[start:start + 5000])))
-        changed += int(result.rowcount or 0)  # type: ignore[attr-defined]
-    return changed
 
 
 def set_reject_detail(ctx: Context, usage_id: str, detail: str) -> None:

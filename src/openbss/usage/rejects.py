@@ -19,7 +19,6 @@ from openbss.core.resources import validation_error
 from openbss.core.tmf import ListParams, href, iso
 from openbss.usage import batch, queries
 from openbss.usage.errors import BulkTooLarge, UnknownRejectReason
-from openbss.usage.guiding import fill_parties
 from openbss.usage.models import RejectReason, UsageRecord
 from openbss.usage.paths import USAGE_PATH
 from openbss.usage.records import DEFAULT_SOURCE, flatten
@@ -83,9 +82,7 @@ def reprocess(ctx: Context, *, reason: str | None = None) -> dict[str, Any]:
     rate become ``rated``. The summary: read, accepted, duplicates, rejected,
     rejectedByReason, rated, amounts (exact decimal strings per currency)."""
     check_reason(reason)
-    summary = batch.reprocess(ctx, reason=reason)
-    fill_parties(ctx)
-    return summary.to_json()
+    return batch.reprocess(ctx, reason=reason).to_json()
 
 
 # -- bulk ---------------------------------------------------------------------------------
@@ -196,5 +193,4 @@ def ingest_bulk(ctx: Context, entries: Sequence[dict[str, Any] | Malformed], *,
             queries.set_reject_detail(ctx, result.id, entry.message[:500])
             result = replace(result, message=entry.message)
         out.append(result)
-    fill_parties(ctx, [r.id for r in out if r.status == batch.ACCEPTED and r.id])
     return out
