@@ -566,3 +566,19 @@ def test_the_fast_unit_price_format_is_babels(tag: str, currency: str, units: in
     expected = format_currency(value, currency, locale=locale,
                                decimal_quantization=False).translate(documents._TYPOGRAPHY)
     assert documents._fmt_price(value, currency, locale) == expected
+
+
+def test_a_cached_amount_keeps_its_own_form() -> None:
+    """Equal Decimals of other signs or digits (-0.000 == 0.00) are equal cache keys:
+    each amount is still formatted as Babel formats it, except that a zero is never
+    shown with a minus sign (Babel writes -0,00 €)."""
+    from babel import Locale
+
+    locale = Locale.parse("de-DE", sep="-")
+    for value in (Decimal("-0.000"), Decimal("0.00"), Decimal("-0.00"), Decimal("1.0"),
+                  Decimal("1.00"), Decimal("1.005"), Decimal("-0.001")):
+        shown = documents._fmt_money(value, "EUR", locale)
+        assert shown == format_currency(value if value else abs(value), "EUR",
+                                        locale=locale).translate(documents._TYPOGRAPHY)
+        assert not shown.startswith("-0,00") or value < 0, value
+    assert documents._fmt_money(Decimal("-0.00"), "EUR", locale) == "0,00\xa0€"

@@ -555,8 +555,15 @@ def _printable(text: str) -> str:
     return text.translate(_TYPOGRAPHY)
 
 
-@lru_cache(maxsize=8192)
 def _fmt_money(value: Decimal, currency: str, locale: Locale) -> str:
+    # a zero is shown unsigned (Babel writes -0,00); cached by the value's digits too,
+    # since equal Decimals (1.0 == 1.00) are equal keys
+    value = value if value else value.copy_abs()
+    return _fmt_money_cached(value, value.as_tuple(), currency, locale)
+
+
+@lru_cache(maxsize=8192)
+def _fmt_money_cached(value: Decimal, _key: Any, currency: str, locale: Locale) -> str:
     fast = _money_format(currency, locale)
     if fast is not None and value.as_tuple().exponent == -fast.digits:
         return fast(value)

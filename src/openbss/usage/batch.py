@@ -44,6 +44,7 @@ import polars as pl
 from openbss.core import jsonx
 from openbss.core.context import Context
 from openbss.core.db import new_id, refresh_statistics
+from openbss.core.runtime import batch_gc
 from openbss.usage import normalize as norm
 from openbss.usage import queries
 from openbss.usage.guiding import GuideCache, customer_of
@@ -875,14 +876,20 @@ def import_into(ctx: Context, path: Path, *, mapping: FileMapping, source: str,
     refresh_statistics(ctx.session, [ProductIdentifier.__tablename__,
                                      ProductHistory.__tablename__, UsageRecord.__tablename__])
     ctx.session.commit()
-    summary = Summary()
-    guide = Guide()
-    offset = 0
     config = read_settings(ctx)
     reading = reading_for(ctx, config, source, mapping)
     chunks: Iterator[Any] = (read_ndjson(path, chunk_size=chunk_rows)
                              if mapping.format == "ndjson"
                              else read_csv(path, mapping, chunk_size=chunk_rows))
+    with batch_gc():  # millions of short-lived objects: collect cycles less often
+        return _import_chunks(ctx, chunks, reading, config=config, progress=progress)
+
+
+def _import_chunks(ctx: Context, chunks: Iterator[Any], reading: Reading, *,
+                   config: UsageSettings, progress: Progress | None) -> Summary:
+    summary = Summary()
+    guide = Guide()
+    offset = 0
     for chunk in chunks:
         if isinstance(chunk, pl.DataFrame):
             n = chunk.height
