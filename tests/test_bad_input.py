@@ -83,6 +83,30 @@ def test_huge_numbers_in_free_form_fields_are_422_naming_the_field(client, tenan
     error(r, 422, "productSpecCharacteristic[0].productSpecCharacteristicValue[0].value")
 
 
+def test_nul_characters_are_422_naming_the_field_on_every_kind_of_route(client, tenant):
+    """PostgreSQL cannot store a NUL in text: no backend accepts one (before, PostgreSQL
+    answered a 422 naming no field, and the bulk usage route a 500)."""
+    cases = ((f"{C}/productOffering", '{"name": "a\\u0000b"}', "name"),
+             (f"{PARTY}/individual", '{"givenName": "Ada", "familyName": "L\\u0000"}',
+              "familyName"),
+             (f"{PARTY}/individual", '{"givenName": "Ada", "familyName": "L", '
+              '"characteristic": [{"name": "x", "value": {"k\\u0000": 1}}]}',
+              "characteristic[0].value"))
+    for path, raw, field in cases:
+        r = client.post(path, content=raw, headers=tenant.headers(**JSON))
+        body = error(r, 422, field)
+        assert "NUL" in body["message"], body
+    pid = person(client, tenant)
+    r = client.patch(f"{PARTY}/individual/{pid}", content='{"familyName": "\\u0000"}',
+                     headers=tenant.headers(**MERGE))
+    error(r, 422, "familyName")
+    # the six characters \u0000 (an escaped backslash) are ordinary text
+    r = client.post(f"{C}/productOffering", content='{"name": "a\\\\u0000b"}',
+                    headers=tenant.headers(**JSON))
+    assert r.status_code == 201, r.text
+    assert r.json()["name"] == "a\\u0000b"
+
+
 def test_numbers_within_bounds_stay_exact(client, tenant):
     pid = person(client, tenant)
     value = "12345678901234567890.123456789012345678901234567"  # 47 digits

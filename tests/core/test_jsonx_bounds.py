@@ -20,10 +20,12 @@ numbers = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     st.builds(lambda: jsonx._Oversized("1" * 60)),
 )
-leaves = st.one_of(st.none(), st.text(max_size=5), numbers)
+texts = st.text(alphabet=st.sampled_from("ab\x00\x01é"), max_size=5)
+leaves = st.one_of(st.none(), texts, numbers)
 documents = st.recursive(
     leaves, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                    st.dictionaries(st.text(max_size=3), inner, max_size=4)),
+                                    st.dictionaries(texts, inner, max_size=4),
+                                    st.dictionaries(st.integers(0, 3), inner, max_size=2)),
     max_leaves=30)
 
 
@@ -67,3 +69,13 @@ def test_the_error_still_names_the_path() -> None:
     with pytest.raises(jsonx.NumberOutOfRangeError) as exc:
         jsonx.check_bounds({"a": [{"b": 1}, {"c": 10 ** 60}]})
     assert exc.value.field == "a[1].c"
+
+
+def test_a_nul_character_is_refused_where_it_is() -> None:
+    with pytest.raises(jsonx.NulCharacterError) as exc:
+        jsonx.check_bounds({"a": [{"b": "ok"}, {"c": "x\x00y"}]})
+    assert exc.value.field == "a[1].c"
+    with pytest.raises(jsonx.NulCharacterError) as exc:
+        jsonx.loads_bounded('{"a": {"k\\u0000": 1}}')
+    assert exc.value.field == "a" and "attribute name" in exc.value.message
+    assert jsonx.check_bounds({"a": "\\u0000 is six characters"})  # not a NUL

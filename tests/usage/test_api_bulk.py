@@ -162,3 +162,44 @@ def test_bulk_and_single_records_are_stored_and_rendered_alike(client, sandbox, 
     by_customer = client.get(f"{USAGE}?relatedParty.id={setup['person']['id']}",
                              headers=sandbox.headers()).json()
     assert {u["id"] for u in by_customer} == {single["id"], bulk["id"]}
+
+
+def test_hostile_values_get_a_result_each_and_nothing_is_lost(client, sandbox):  # type: ignore[no-untyped-def]
+    """NUL bytes, control characters, long and odd values in every attribute the
+    pipeline stores as a column: each record answers accepted or rejected (never a
+    500), and what was accepted reads back."""
+    line(client, sandbox)
+    body = [
+        call("h\x00nul"),                                   # NUL in the record key
+        call("h-long-" + "x" * 400),                        # beyond the column's 255
+        call("h-ctl\r\n\t\"',;"),                           # CSV and quoting characters
+        call("h-unicode-😀-ß"),
+        call("h-dest", calledNumber="+49\x0030 123"),       # NUL in a number
+        call("h-dur", duration="1" * 40),                   # an absurd quantity
+        call("h-neg", duration=-5),
+        call("h-float", duration=1.5),
+        call("h-bool", duration=True),
+        call("h-date", date="2026-01-10T09:30:00\x00Z"),
+        {**call("h-extra"), "description": "d\x00" * 100},
+        call(""),                                           # an empty key
+    ]
+    response = client.post(BULK, json=body, headers=sandbox.headers("billing_ops"))
+    answer = _ok(response, 200)
+    results = answer["results"]
+    assert [r["index"] for r in results] == list(range(len(body)))
+    assert all(r["status"] in ("accepted", "rejected") for r in results), results
+    assert answer["accepted"] + answer["duplicates"] + answer["rejected"] == len(body)
+    for r in results:
+        if r["status"] == "accepted":
+            stored = _ok(client.get(f"{USAGE}/{r['id']}", headers=sandbox.headers()), 200)
+            assert stored["status"] == "rated"
+    for index, field in ((0, "usageCharacteristic[0].value"),
+                         (4, "usageCharacteristic[2].value"),
+                         (9, "usageDate"), (10, "description")):
+        assert results[index]["reason"] == "malformed", results[index]
+        assert results[index]["message"].startswith(f"{field}: "), results[index]
+        assert "NUL" in results[index]["message"]
+    # the same body again: every record is a duplicate of the one stored
+    again = _ok(client.post(BULK, json=body, headers=sandbox.headers()), 200)
+    assert [r["status"] for r in again["results"]] == ["duplicate"] * len(body)
+    assert [r["id"] for r in again["results"]] == [r["id"] for r in results]

@@ -174,6 +174,14 @@ class NumberOutOfRangeError(BoundsError):
     """A number with too many digits or too large an exponent."""
 
 
+class NulCharacterError(BoundsError):
+    """A string (or an object key) holding a NUL character: no text column of PostgreSQL
+    can store it, so no backend accepts it."""
+
+
+NUL_MESSAGE = "text must not contain NUL characters (\\u0000)"
+
+
 class _Oversized:
     """Placeholder for an integer literal too long to convert (found by the walk)."""
 
@@ -230,6 +238,13 @@ def _join(path: str, key: str | int) -> str:
 _INT_LIMIT = 10 ** MAX_NUMBER_DIGITS  # an int of more digits is out of bounds
 
 
+def _nul_in_keys(item: dict[Any, Any]) -> bool:
+    try:
+        return "\x00" in "".join(item)  # JSON keys are strings: one C-level join
+    except TypeError:  # a key that is no string (YAML)
+        return any(isinstance(key, str) and "\x00" in key for key in item)
+
+
 def _within_bounds(value: Any) -> bool:
     """Whether :func:`check_bounds` passes ``value``: the same rules, one nesting level
     at a time and no paths (those are built only to name what is wrong)."""
@@ -243,14 +258,18 @@ def _within_bounds(value: Any) -> bool:
         deeper: list[Any] = []
         for item in level:
             kind = type(item)
-            if kind is str or item is None or kind is bool:
+            if kind is str:
+                if "\x00" in item:
+                    return False
+                continue
+            if item is None or kind is bool:
                 continue
             if kind is int:
                 if -_INT_LIMIT < item < _INT_LIMIT:
                     continue
                 return False
             if isinstance(item, dict):
-                if depth >= MAX_DEPTH:
+                if depth >= MAX_DEPTH or _nul_in_keys(item):
                     return False
                 deeper.extend(item.values())
             elif isinstance(item, list):
@@ -268,8 +287,9 @@ def _within_bounds(value: Any) -> bool:
 
 def check_bounds(value: Any, root: str = "body") -> Any:
     """Raise :class:`BoundsError` if ``value`` (parsed JSON or YAML) is nested deeper than
-    :data:`MAX_DEPTH`, holds more than :data:`MAX_NODES` values, or a number beyond
-    :data:`MAX_NUMBER_DIGITS` digits / :data:`MAX_EXPONENT`; return ``value``.
+    :data:`MAX_DEPTH`, holds more than :data:`MAX_NODES` values, a number beyond
+    :data:`MAX_NUMBER_DIGITS` digits / :data:`MAX_EXPONENT`, or a string or attribute
+    name with a NUL character; return ``value``.
 
     Errors name the path of the value (``characteristic[0].value``), or ``root`` for the
     document itself.
@@ -286,12 +306,17 @@ def check_bounds(value: Any, root: str = "body") -> Any:
             if depth >= MAX_DEPTH:
                 raise TooDeepError(f"nesting is limited to {MAX_DEPTH} levels", root)
             for key, child in item.items():
+                if isinstance(key, str) and "\x00" in key:
+                    raise NulCharacterError(f"an attribute name: {NUL_MESSAGE}", path or root)
                 walk(child, _join(path, str(key)), depth + 1)
         elif isinstance(item, list):
             if depth >= MAX_DEPTH:
                 raise TooDeepError(f"nesting is limited to {MAX_DEPTH} levels", root)
             for index, child in enumerate(item):
                 walk(child, _join(path, index), depth + 1)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                raise NulCharacterError(NUL_MESSAGE, path or root)
         elif isinstance(item, _Oversized):
             raise NumberOutOfRangeError(
                 f"numbers may have at most {MAX_NUMBER_DIGITS} digits", path or root)

@@ -9,8 +9,9 @@ FastAPI's own body handling sees the request:
   requests pass; form routes (``/oauth/token``) keep their form;
 - parses the JSON once with :func:`openbss.core.jsonx.loads_bounded`: numbers stay exact
   (``Decimal``), malformed JSON or nesting deeper than ``jsonx.MAX_DEPTH`` is a 400 naming
-  ``body``, a number beyond ``jsonx.MAX_NUMBER_DIGITS`` digits or ``jsonx.MAX_EXPONENT``
-  a 422 naming its field.
+  ``body``, a number beyond ``jsonx.MAX_NUMBER_DIGITS`` digits or ``jsonx.MAX_EXPONENT``,
+  or a string with a NUL character (``\u0000``: PostgreSQL cannot store it), a 422
+  naming its field.
 
 Routes that read the body themselves use :func:`json_body` (the same parsed value).
 
@@ -85,7 +86,7 @@ def parse_json(raw: bytes) -> Any:
     """Parse an untrusted request body (see the module docstring for the errors)."""
     try:
         return jsonx.loads_bounded(raw)
-    except jsonx.NumberOutOfRangeError as exc:
+    except (jsonx.NumberOutOfRangeError, jsonx.NulCharacterError) as exc:
         raise ValidationError(f"{exc.field}: {exc.message}", field=exc.field) from None
     except jsonx.TooDeepError as exc:
         raise BadRequestError(f"request body: {exc.message}", field="body") from None
