@@ -106,3 +106,36 @@ def test_exit_codes(sandbox, tmp_path: Path, args, code, says):  # type: ignore[
     exit_code, out, err = _run(*filled, "--tenant", sandbox.name)
     assert exit_code == code, (out, err)
     assert says in out + err
+
+
+def test_nul_bytes_in_a_file_are_stored_as_replacement_characters(client, sandbox,  # type: ignore[no-untyped-def]
+                                                                  tmp_path: Path):
+    """No PostgreSQL text holds a NUL (the import failed there): every record is still
+    counted and stored, its NULs as U+FFFD on both backends, and importing the file
+    again finds each as a duplicate (its key is the original value's)."""
+    line(client, sandbox, included_minutes=None)
+    csv = tmp_path / "cdr.csv"
+    csv.write_bytes(b"recordId,usageDate,usageType,msisdn,duration\n"
+                    b"1\x00a,2026-01-10T10:00:00Z,voice,+4915112345678,60\n"
+                    b"2,2026-01-10T10:00:00Z,voice,+49151\x0012345678,60\n"
+                    b"3,2026-01-10T10:00:00Z\x00,voice,+4915112345678,60\n"
+                    b"4,2026-01-10T10:00:00Z,voice,+4915112345678,6\x000\n")
+    ndjson = tmp_path / "cdr.ndjson"
+    ndjson.write_text(json.dumps({"recordId": "n\x00", "usageDate": "2026-01-10T10:00:00Z",
+                                  "usageType": "voice", "msisdn": "+4915112345678",
+                                  "duration": 60}) + "\n")
+    for path, extra in ((csv, ()), (ndjson, ("--format", "ndjson"))):
+        first = _json("usage", "import", str(path), *extra, "--tenant", sandbox.name)
+        assert first["read"] == first["accepted"] + first["duplicates"] + first["rejected"]
+        again = _json("usage", "import", str(path), *extra, "--tenant", sandbox.name)
+        assert again["duplicates"] == again["read"] == first["read"]
+    usages = client.get("/tmf-api/usageManagement/v4/usage?limit=100",
+                        headers=sandbox.headers()).json()
+    rejects = client.get("/api/v1/usage/rejects?limit=100", headers=sandbox.headers()).json()
+    assert len(usages) == 5  # four lines and one NDJSON record (rejects included)
+    assert sorted((u["status"], [c["value"] for c in u.get("usageCharacteristic", [])
+                                 if c["name"] == "recordId"]) for u in usages) == [
+        ("rated", ["1\ufffda"]), ("rated", ["3"]), ("rated", ["n\ufffd"]),
+        ("rejected", ["2"]), ("rejected", ["4"])]
+    assert all("\x00" not in json.dumps(r, ensure_ascii=False).replace("\\u0000", "")
+               for r in rejects)

@@ -745,7 +745,8 @@ def _process(ctx: Context, normal: pl.DataFrame, rejects: Sequence[tuple[int, Re
             pl.lit(now, dtype=UTC_US).alias("last_update"), pl.lit(1).alias("row_version"))],
             how="diagonal_relaxed")
     records = records.drop("row").with_columns(
-        pl.col(name).str.slice(0, limit) for name, limit in _LIMITS.items())
+        pl.col(name).str.slice(0, limit) for name, limit in _LIMITS.items()).with_columns(
+        pl.col(pl.String).exclude("body").str.replace_all("\x00", NUL_STORED, literal=True))
     if queries.insert_records(ctx, records) != records.height:
         raise _Race()
     copies = Counter(i for status, i, _, _ in outcomes.values() if status == DUPLICATE and i)
@@ -763,6 +764,10 @@ def _process(ctx: Context, normal: pl.DataFrame, rejects: Sequence[tuple[int, Re
     return Chunk(summary, outcomes)
 
 
+#: What a NUL character of a file's field is stored as (no PostgreSQL text holds a NUL;
+#: SQLite stores the same, so both backends agree). The record keeps its identity: its
+#: dedup key is computed from the original value.
+NUL_STORED = "\ufffd"
 _LIMITS = {"record_id": 255, "metric": 64, "identifier_value": 255, "destination": 64,
            "reject_detail": 500}
 
@@ -995,6 +1000,9 @@ def _reprocess_rows(ctx: Context, rows: Sequence[Any], *, config: UsageSettings,
                        "identifier_name", "identifier_value", "destination", "record_id"):
             change[column] = getattr(source, column)
         _clip(change)
+        for key, value in change.items():
+            if isinstance(value, str) and "\x00" in value:
+                change[key] = value.replace("\x00", NUL_STORED)
         changes.append(change)
         if status == UsageStatus.RATED.value:
             summary.accepted += 1
