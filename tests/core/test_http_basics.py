@@ -307,6 +307,7 @@ def test_exact_json_fast_path_writes_what_the_exact_encoder_writes():
         {"no numbers": ["x"]},
         # a string that looks like a placeholder cannot be mistaken for a number
         {"s": f"\x00{jsonx._NONCE}:0", "v": Decimal("1.5")},
+        {"s": jsonx._MARK, "v": Decimal("1.5"), "w": [jsonx._MARK, Decimal(2)]},
     ]
     for doc in docs:
         parts: list[str] = []

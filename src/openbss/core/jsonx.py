@@ -17,7 +17,6 @@ exact in storage; :class:`ExactJSONResponse` uses :func:`dumps` for API response
 from __future__ import annotations
 
 import json
-import re
 import secrets
 from collections.abc import Callable
 from datetime import date, datetime
@@ -99,21 +98,25 @@ def dumps(value: Any) -> str:
 
 
 # The fast path: the C encoder of the standard library, with each Decimal written as a
-# placeholder string (a random per-process nonce and an index) that is then replaced by
-# the number's exact digits. If a placeholder could be ambiguous (the text holds more of
-# them than were written) or a value is not encodable there, the exact encoder above
-# answers instead; both give the same text.
+# placeholder string (a random per-process nonce), then the text split at the
+# placeholders and each Decimal's exact digits put in its place — the encoder calls
+# ``default`` in document order, so the n-th placeholder is the n-th Decimal. If the text
+# holds more placeholders than were written, or a value is not encodable there, the
+# exact encoder above answers instead; both give the same text.
 _NONCE = secrets.token_hex(8)
-_PLACEHOLDER = re.compile(re.escape(json.dumps(f"\x00{_NONCE}:")[:-1]) + r'(\d+)"')
+_MARK = f"\x00{_NONCE}"
+_ENCODED_MARK = json.dumps(_MARK)
 
 
 def _fast_dumps(value: Any) -> str | None:
     numbers: list[str] = []
 
     def default(item: Any) -> Any:
-        if isinstance(item, Decimal):
-            numbers.append(_number(item))
-            return f"\x00{_NONCE}:{len(numbers) - 1}"
+        if type(item) is Decimal or isinstance(item, Decimal):
+            if not item.is_finite():
+                raise ValueError(f"{item} cannot be written as JSON")
+            numbers.append(format(item, "f"))
+            return _MARK
         if isinstance(item, datetime):
             return item.isoformat().replace("+00:00", "Z")
         if isinstance(item, date):
@@ -128,15 +131,14 @@ def _fast_dumps(value: Any) -> str | None:
         return None
     if not numbers:
         return text
-    found = 0
-
-    def number(match: re.Match[str]) -> str:
-        nonlocal found
-        found += 1
-        return numbers[int(match.group(1))]
-
-    out = _PLACEHOLDER.sub(number, text)
-    return out if found == len(numbers) else None
+    pieces = text.split(_ENCODED_MARK)
+    if len(pieces) != len(numbers) + 1:
+        return None
+    out = [pieces[0]]
+    for number, piece in zip(numbers, pieces[1:], strict=True):
+        out.append(number)
+        out.append(piece)
+    return "".join(out)
 
 
 def loads(text: str | bytes) -> Any:
