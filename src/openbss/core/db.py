@@ -371,24 +371,10 @@ def bulk_insert(session: Session, table: Any, rows: Sequence[Mapping[str, Any]])
     if unnamed:  # COPY applies no Python-side default: the rows must name those columns
         raise ValueError(f"bulk_insert into {table.name}: no value for {unnamed}")
     conn = session.connection()
-    columns = [table.c[name] for name in names]
     if conn.dialect.name != "postgresql":
-        # SQLAlchemy's own bind processors, looked up once, then the driver's executemany
-        # (the same stored forms as a Core executemany, without its per-row machinery)
-        binds = [(name, c.type._cached_bind_processor(conn.dialect))
-                 for name, c in zip(names, columns, strict=True)]
-        quote = conn.dialect.identifier_preparer.quote
-        sql = (f"INSERT INTO {conn.dialect.identifier_preparer.format_table(table)} "  # noqa: S608
-               f"({', '.join(quote(n) for n in names)}) VALUES "
-               f"({', '.join('?' for _ in names)})")
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(sql, [tuple(value if bind is None else bind(value)
-                                           for name, bind in binds
-                                           for value in (row[name],)) for row in rows])
-        finally:
-            cursor.close()
+        conn.execute(table.insert(), list(rows))
         return
+    columns = [table.c[name] for name in names]
     processors = [c.type._cached_bind_processor(conn.dialect) for c in columns]
     json_columns = {i for i, c in enumerate(columns) if isinstance(c.type, JSON)}
     statement = (f"COPY {conn.dialect.identifier_preparer.format_table(table)} "

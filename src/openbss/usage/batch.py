@@ -684,7 +684,7 @@ def _process(ctx: Context, normal: pl.DataFrame, rejects: Sequence[tuple[int, Re
     rated_ok = pl.col("_status") == "rated"
     guide_rejects = guided.filter(pl.col("_guide").is_not_null())
     closed = config.closed_through
-    closed_rows = new.filter(pl.col("_closed").is_not_null()).get_column("row")
+    closed_rows = new.filter(pl.col("_closed").is_not_null()).get_column("row").to_list()
     outcome = pl.concat([
         rated.select("row", pl.when(rated_ok).then(pl.lit(UsageStatus.RATED.value))
                      .otherwise(pl.lit(UsageStatus.REJECTED.value)).alias("status"),
@@ -693,32 +693,20 @@ def _process(ctx: Context, normal: pl.DataFrame, rejects: Sequence[tuple[int, Re
                      .alias("reject_reason"),
                      pl.when(rated_ok).then(None).otherwise(pl.col("_detail")).cast(text)
                      .alias("reject_detail")),
-        pl.DataFrame({
-            "row": guide_rejects.get_column("row"),
-            "status": [UsageStatus.REJECTED.value] * guide_rejects.height,
-            "reject_reason": guide_rejects.get_column("_guide"),
-            "reject_detail": [_guide_detail(*values) for values in guide_rejects.select(
-                "_guide", "identifier_name", "identifier_value", "usage_date").iter_rows()]},
-            schema={"row": pl.Int64, "status": text, "reject_reason": text,
-                    "reject_detail": text}),
-        pl.DataFrame({
-            "row": closed_rows, "status": [UsageStatus.REJECTED.value] * len(closed_rows),
-            "reject_reason": [RejectReason.PERIOD_CLOSED.value] * len(closed_rows),
-            "reject_detail": [f"usageDate is before closedThrough {_iso(closed)}"]
-            * len(closed_rows)},
-            schema={"row": pl.Int64, "status": text, "reject_reason": text,
-                    "reject_detail": text})])
+        _rejected(guide_rejects.get_column("row").to_list(),
+                  guide_rejects.get_column("_guide").to_list(),
+                  [_guide_detail(*values) for values in guide_rejects.select(
+                      "_guide", "identifier_name", "identifier_value", "usage_date")
+                   .iter_rows()]),
+        _rejected(closed_rows, [RejectReason.PERIOD_CLOSED.value] * len(closed_rows),
+                  [f"usageDate is before closedThrough {_iso(closed)}"] * len(closed_rows))])
     stored = new.drop("_closed").join(outcome, on="row", how="left").join(
         guided.select("row", "product_id", "billing_account_id"), on="row", how="left")
     accounts = stored.get_column("billing_account_id").drop_nulls().unique().to_list()
     parties = {a: guide.party_of(ctx, a) for a in accounts}
-    now = ctx.now
     stored = stored.with_columns(
         pl.col("billing_account_id").replace_strict(parties, default=None,
-                                                    return_dtype=text).alias("party_id"),
-        pl.lit(ctx.tenant_id).alias("tenant_id"), pl.lit(now, dtype=UTC_US).alias(
-            "received_at"), pl.lit(now, dtype=UTC_US).alias("last_update"),
-        pl.lit(1).alias("row_version"))
+                                                    return_dtype=text).alias("party_id"))
     for row, id_, reason, detail in stored.select(
             "row", "id", "reject_reason", "reject_detail").iter_rows():
         outcomes[row] = ((ACCEPTED, id_, None, None) if reason is None
@@ -739,13 +727,13 @@ def _process(ctx: Context, normal: pl.DataFrame, rejects: Sequence[tuple[int, Re
         outcomes[row] = (REJECTED, ids[key], reject.reason, reject.detail)
     records = stored.with_columns(pl.Series("body", bodies, dtype=text))
     if late:
-        records = pl.concat([records, pl.DataFrame(late).with_columns(
-            pl.lit(ctx.tenant_id).alias("tenant_id"),
-            pl.lit(now, dtype=UTC_US).alias("received_at"),
-            pl.lit(now, dtype=UTC_US).alias("last_update"), pl.lit(1).alias("row_version"))],
-            how="diagonal_relaxed")
+        records = pl.concat([records, pl.DataFrame(late)], how="diagonal_relaxed")
+    now = ctx.now
     records = records.drop("row").with_columns(
-        pl.col(name).str.slice(0, limit) for name, limit in _LIMITS.items()).with_columns(
+        pl.lit(ctx.tenant_id).alias("tenant_id"), pl.lit(now, dtype=UTC_US).alias(
+            "received_at"), pl.lit(now, dtype=UTC_US).alias("last_update"),
+        pl.lit(1).alias("row_version"), *(
+        pl.col(name).str.slice(0, limit) for name, limit in _LIMITS.items())).with_columns(
         pl.col(pl.String).exclude("body").str.replace_all("\x00", NUL_STORED, literal=True))
     if queries.insert_records(ctx, records) != records.height:
         raise _Race()
@@ -762,6 +750,15 @@ def _process(ctx: Context, normal: pl.DataFrame, rejects: Sequence[tuple[int, Re
             summary.rejected_by_reason[reason] = summary.rejected_by_reason.get(reason, 0) + 1
     summary.rated = int(result.get_column("status").eq("rated").sum())
     return Chunk(summary, outcomes)
+
+
+def _rejected(rows: list[int], reasons: list[str], details: list[str]) -> pl.DataFrame:
+    """Rows of a chunk rejected by guiding or ``closedThrough``: their outcome columns."""
+    text = pl.String
+    return pl.DataFrame({"row": rows, "status": [UsageStatus.REJECTED.value] * len(rows),
+                         "reject_reason": reasons, "reject_detail": details},
+                        schema={"row": pl.Int64, "status": text, "reject_reason": text,
+                                "reject_detail": text})
 
 
 #: What a NUL character of a file's field is stored as (no PostgreSQL text holds a NUL;
