@@ -3,7 +3,8 @@
 Each tenant's rows form a chain: ``hash = sha256(prev_hash || canonical(row))`` and
 ``seq`` counts 1, 2, 3 … The tenant row keeps the head (last seq and hash), so a
 deleted row, an altered row or a truncated tail are all detected by :func:`verify`.
-Appending locks the tenant row, which serializes audit appends within one tenant.
+Rows are chained when their transaction commits, under the tenant row's lock, which
+serializes the appends of one tenant for the commit's last statements only.
 
 Personal data (crypto-shredding): for resource types registered with
 :func:`register_personal_resource_type`, ``before``/``after`` are stored encrypted
@@ -22,6 +23,7 @@ from typing import Any, cast
 
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from openbss.core import crypto
@@ -127,58 +129,108 @@ def record(
     resource_id: str,
     before: Any = None,
     after: Any = None,
-) -> AuditEntry:
+) -> None:
     """Append one audit row in the caller's transaction.
 
-    Core statements built once, not the ORM unit of work (this runs on every mutation):
-    read the chain head under the tenant row lock, insert the row, move the head.
+    The row is chained when the transaction commits (:func:`_append_pending`): the chain
+    head's lock is then held for the last statements only, not for the whole
+    transaction — on PostgreSQL, concurrent writers of one tenant wait for each other's
+    commit, never for each other's work. A savepoint that rolls back takes its rows with
+    it, as the transaction's rollback does.
     """
     session = ctx.session
-    if session.new or session.dirty or session.deleted:
-        session.flush()  # what the row refers to is written first (as autoflush did)
-    conn = session.connection()
-    # FOR NO KEY UPDATE (_HEAD): serializes appends per tenant without conflicting with
-    # the KEY SHARE locks that foreign keys to the tenant row take (which would deadlock).
-    head = conn.execute(_HEAD, {"head_tenant": ctx.tenant_id}).one()
-    seq = head.audit_seq + 1
-    prev = head.audit_head or GENESIS
     before_j, after_j = jsonable(before), jsonable(after)
     if resource_type in PERSONAL_RESOURCE_TYPES and (before_j or after_j):
         key = _data_key(session, ctx.tenant_id, resource_type, resource_id)
         before_j, after_j = _seal(key, before_j), _seal(key, after_j)
-    entry = AuditEntry(
-        tenant_id=ctx.tenant_id,
-        seq=seq,
-        occurred_at=ctx.now,
-        actor=ctx.actor,
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        before=before_j,
-        after=after_j,
-        request_id=ctx.request_id,
-        prev_hash=prev,
-    )
-    entry.hash = entry_hash(entry)
-    values = {name: getattr(entry, name) for name in _ENTRY_COLUMNS}
-    inserted = conn.execute(_INSERT, values)
-    entry.id = inserted.inserted_primary_key[0]  # type: ignore[index]
-    conn.execute(_MOVE_HEAD, {"head_tenant": ctx.tenant_id, "new_seq": seq,
-                              "new_head": entry.hash})
-    return entry  # a record of what was written (not attached to the session)
+    _defer(session, [{
+        "tenant_id": ctx.tenant_id, "occurred_at": ctx.now, "actor": ctx.actor,
+        "action": action, "resource_type": resource_type, "resource_id": resource_id,
+        "before": before_j, "after": after_j, "request_id": ctx.request_id}])
 
 
-# The append's three statements, built once (it runs on every mutation): the chain head
-# under the tenant row lock, the row, the new head.
+_PENDING = "openbss.audit.pending"
+
+
+def _defer(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Keep ``rows`` (without seq and hashes) for the commit, with the (innermost)
+    transaction they were written in."""
+    session.connection()  # the transaction the rows belong to has begun
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    pending = session.info.setdefault(_PENDING, [])
+    pending.extend((transaction, row) for row in rows)
+
+
+def _append_pending(session: Session) -> None:
+    """``before_commit``: chain and write the transaction's audit rows, per tenant one
+    head read under the tenant row lock (tenants in id order: no deadlock between two
+    committers), one INSERT and one head move. What the rows describe is flushed first,
+    so no other row lock is awaited while the head is held."""
+    if session.in_nested_transaction():
+        return  # a savepoint released: its rows wait for the outer commit
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    session.flush()
+    by_tenant: dict[str, list[dict[str, Any]]] = {}
+    for _transaction, row in pending:
+        by_tenant.setdefault(row["tenant_id"], []).append(row)
+    conn = session.connection()
+    for tenant_id in sorted(by_tenant):
+        rows = by_tenant[tenant_id]
+        # FOR NO KEY UPDATE (_HEAD): serializes appends per tenant without conflicting
+        # with the KEY SHARE locks that foreign keys to the tenant row take
+        head = conn.execute(_HEAD, {"head_tenant": tenant_id}).one()
+        seq, prev = head.audit_seq, head.audit_head or GENESIS
+        for row in rows:
+            seq += 1
+            row["seq"], row["prev_hash"] = seq, prev
+            # the hash over the columns entry_hash reads
+            row["hash"] = prev = entry_hash(cast(AuditEntry, _Row(row)))
+        conn.execute(_INSERT, rows)
+        conn.execute(_MOVE_HEAD, {"head_tenant": tenant_id, "new_seq": seq, "new_head": prev})
+
+
+def _drop_rolled_back(session: Session, previous_transaction: Any) -> None:
+    """``after_soft_rollback``: the rows written in the transaction (or savepoint) that
+    rolled back, and in the savepoints inside it, are forgotten."""
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    if previous_transaction.parent is None:
+        session.info.pop(_PENDING, None)
+        return
+
+    def inside(transaction: Any) -> bool:
+        while transaction is not None:
+            if transaction is previous_transaction:
+                return True
+            transaction = transaction.parent
+        return False
+
+    session.info[_PENDING] = [(t, row) for t, row in pending if not inside(t)]
+
+
+def _forget(session: Session, transaction: Any) -> None:
+    """``after_transaction_end`` of the root transaction: nothing outlives it (a closed
+    session that never committed)."""
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+sa_event.listen(Session, "before_commit", _append_pending)
+sa_event.listen(Session, "after_soft_rollback", _drop_rolled_back)
+sa_event.listen(Session, "after_transaction_end", _forget)
+
+
+# The append's three statements, built once: the chain head under the tenant row lock,
+# the rows, the new head.
 _TENANTS = cast(Table, Tenant.__table__)
 _HEAD = (select(_TENANTS.c.audit_seq, _TENANTS.c.audit_head)
          .where(_TENANTS.c.id == bindparam("head_tenant")).with_for_update(key_share=True))
 _INSERT = insert(cast(Table, AuditEntry.__table__))
 _MOVE_HEAD = (update(_TENANTS).where(_TENANTS.c.id == bindparam("head_tenant"))
               .values(audit_seq=bindparam("new_seq"), audit_head=bindparam("new_head")))
-
-_ENTRY_COLUMNS = ("tenant_id", "seq", "occurred_at", "actor", "action", "resource_type",
-                  "resource_id", "before", "after", "request_id", "prev_hash", "hash")
 
 
 @dataclass(frozen=True)
@@ -227,34 +279,19 @@ def verify(session: Session, tenant_name: str | None = None) -> tuple[int, list[
 
 def record_many(ctx: Context, entries: list[dict[str, Any]]) -> int:
     """Append several audit rows at once (a bill run's batch of invoices): the same rows
-    :func:`record` writes one by one — each chained to the previous — with one head read,
-    one INSERT (executemany) and one head move. ``entries``: dicts of ``action``,
-    ``resource_type``, ``resource_id`` and optional ``before``/``after`` (not for personal
-    resource types, whose rows :func:`record` seals)."""
+    :func:`record` writes, chained at the commit with the others. ``entries``: dicts of
+    ``action``, ``resource_type``, ``resource_id`` and optional ``before``/``after``
+    (not for personal resource types, whose rows :func:`record` seals)."""
     if not entries:
         return 0
     if any(e["resource_type"] in PERSONAL_RESOURCE_TYPES for e in entries):
         raise ValueError("record_many does not seal personal data: use record()")
-    session = ctx.session
-    if session.new or session.dirty or session.deleted:
-        session.flush()
-    conn = session.connection()
-    head = conn.execute(_HEAD, {"head_tenant": ctx.tenant_id}).one()
-    seq, prev = head.audit_seq, head.audit_head or GENESIS
-    rows = []
-    for e in entries:
-        seq += 1
-        row = {"tenant_id": ctx.tenant_id, "seq": seq, "occurred_at": ctx.now,
-               "actor": ctx.actor, "action": e["action"], "resource_type": e["resource_type"],
-               "resource_id": e["resource_id"], "before": jsonable(e.get("before")),
-               "after": jsonable(e.get("after")), "request_id": ctx.request_id,
-               "prev_hash": prev}
-        # the same hash as record()'s (entry_hash reads these attributes only)
-        row["hash"] = prev = entry_hash(cast(AuditEntry, _Row(row)))
-        rows.append(row)
-    conn.execute(_INSERT, rows)
-    conn.execute(_MOVE_HEAD, {"head_tenant": ctx.tenant_id, "new_seq": seq, "new_head": prev})
-    return len(rows)
+    _defer(ctx.session, [{
+        "tenant_id": ctx.tenant_id, "occurred_at": ctx.now, "actor": ctx.actor,
+        "action": e["action"], "resource_type": e["resource_type"],
+        "resource_id": e["resource_id"], "before": jsonable(e.get("before")),
+        "after": jsonable(e.get("after")), "request_id": ctx.request_id} for e in entries])
+    return len(entries)
 
 
 class _Row:
