@@ -17,13 +17,13 @@ exact in storage; :class:`ExactJSONResponse` uses :func:`dumps` for API response
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+import orjson
 from starlette.responses import JSONResponse
 
 
@@ -58,6 +58,8 @@ def _encode(value: Any, parts: list[str]) -> None:
         parts.append(json.dumps(value.isoformat()))
     elif isinstance(value, Enum):
         _encode(value.value, parts)
+    elif isinstance(value, float):
+        parts.append(orjson.dumps(value).decode())  # as the fast path writes it
     else:
         parts.append(json.dumps(value, ensure_ascii=False, default=str))
 
@@ -97,48 +99,32 @@ def dumps(value: Any) -> str:
     return "".join(parts)
 
 
-# The fast path: the C encoder of the standard library, with each Decimal written as a
-# placeholder string (a random per-process nonce), then the text split at the
-# placeholders and each Decimal's exact digits put in its place — the encoder calls
-# ``default`` in document order, so the n-th placeholder is the n-th Decimal. If the text
-# holds more placeholders than were written, or a value is not encodable there, the
-# exact encoder above answers instead; both give the same text.
-_NONCE = secrets.token_hex(8)
-_MARK = f"\x00{_NONCE}"
-_ENCODED_MARK = json.dumps(_MARK)
+# The fast path: orjson (Rust), each Decimal handed back as a fragment of its exact
+# digits (``orjson.Fragment``: inserted verbatim), datetimes, dates and dataclasses
+# through ``_default`` as the exact encoder writes them. What orjson refuses (integers
+# beyond 64 bits, keys that are not strings, lone surrogates, nesting deeper than 254)
+# goes to the exact encoder above; both give the same text (floats too: the exact
+# encoder writes them with orjson).
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _default(item: Any) -> Any:
+    if isinstance(item, Decimal):
+        return orjson.Fragment(_number(item))
+    if isinstance(item, datetime):
+        return item.isoformat().replace("+00:00", "Z")
+    if isinstance(item, date):
+        return item.isoformat()
+    if isinstance(item, Enum):
+        return item.value
+    return str(item)
 
 
 def _fast_dumps(value: Any) -> str | None:
-    numbers: list[str] = []
-
-    def default(item: Any) -> Any:
-        if type(item) is Decimal or isinstance(item, Decimal):
-            if not item.is_finite():
-                raise ValueError(f"{item} cannot be written as JSON")
-            numbers.append(format(item, "f"))
-            return _MARK
-        if isinstance(item, datetime):
-            return item.isoformat().replace("+00:00", "Z")
-        if isinstance(item, date):
-            return item.isoformat()
-        if isinstance(item, Enum):
-            return item.value
-        return str(item)
-
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=default)
-    except (TypeError, ValueError, RecursionError):
+        return orjson.dumps(value, default=_default, option=_ORJSON_OPTIONS).decode()
+    except (TypeError, ValueError, RecursionError):  # orjson.JSONEncodeError is a TypeError
         return None
-    if not numbers:
-        return text
-    pieces = text.split(_ENCODED_MARK)
-    if len(pieces) != len(numbers) + 1:
-        return None
-    out = [pieces[0]]
-    for number, piece in zip(numbers, pieces[1:], strict=True):
-        out.append(number)
-        out.append(piece)
-    return "".join(out)
 
 
 def loads(text: str | bytes) -> Any:
