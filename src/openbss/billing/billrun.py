@@ -1,9 +1,11 @@
 """Bill runs: bill many accounts up to an as-of date, idempotently and resumably.
 
-* :func:`bill_accounts` — in the caller's transaction: lock the accounts (in id order),
-  read their inputs (:func:`openbss.billing.junction.inputs_for`, inside the lock),
-  calculate the missing lines (:func:`openbss.billing.calculator.calculate`) and issue one
-  invoice per account that has any (:func:`openbss.billing.invoices.issue_many`).
+* :func:`bill_accounts` — in the caller's transaction: take the accounts' billing lock
+  (:func:`openbss.party.accounts.lock_for_billing`: in id order, the children they pay
+  for too; re-rating and deleting a manual charge take it as well), read their inputs
+  (:func:`openbss.billing.junction.inputs_for`, inside the lock), calculate the missing
+  lines (:func:`openbss.billing.calculator.calculate`) and issue one invoice per account
+  that has any (:func:`openbss.billing.invoices.issue_many`).
   Because the calculation only proposes what is missing, billing an account again adds
   nothing: a run killed at any point and run again produces exactly what one
   uninterrupted run produces.
@@ -46,6 +48,7 @@ from openbss.core.errors import NotFoundError, ValidationError
 from openbss.core.periods import to_utc
 from openbss.core.runtime import batch_gc
 from openbss.ordering.models import Product, ProductCharge, ProductHistory
+from openbss.party import accounts
 from openbss.party.models import Account
 from openbss.rating.models import RatedUsage
 
@@ -106,7 +109,7 @@ def bill_accounts(ctx: Context, account_ids: Sequence[str], *, as_of: datetime,
     as_of = to_utc(as_of, "asOf")
     ids = sorted(set(account_ids))
     if not dry_run:
-        queries.lock_accounts(ctx, ids)
+        accounts.lock_for_billing(ctx, ids)
     errors: dict[str, str] = {}
     inputs = junction.inputs_for(ctx, ids, until=as_of, errors=errors)
     settings = billing_settings.read(ctx)
@@ -262,21 +265,17 @@ def _context(session: Any, tenant_id: str, actor: str) -> Context:
 
 def _bill_batch(run: dict[str, Any], tenant_id: str, url: str | None, ids: list[str],
                 summary: _Summary) -> None:
-    """One batch in one transaction; if it fails, each account in its own."""
+    """One batch in one transaction; if it fails, each account in its own, and an account
+    that fails alone is recorded ``failed`` with the reason (billed again next run)."""
     try:
         outcomes = _bill_in_transaction(run, tenant_id, url, ids)
-    except Exception:
-        if len(ids) == 1:
-            raise
-        for account_id in ids:
-            try:
-                outcomes = _bill_in_transaction(run, tenant_id, url, [account_id])
-            except Exception as exc:
-                outcomes = [AccountOutcome(account_id, "failed", reason=_reason(exc))]
-                _record(run, tenant_id, url, outcomes)
-            for outcome in outcomes:
-                summary.add(outcome)
-        return
+    except Exception as exc:
+        if len(ids) > 1:
+            for account_id in ids:
+                _bill_batch(run, tenant_id, url, [account_id], summary)
+            return
+        outcomes = [AccountOutcome(ids[0], "failed", reason=_reason(exc))]
+        _record(run, tenant_id, url, outcomes)
     for outcome in outcomes:
         summary.add(outcome)
 

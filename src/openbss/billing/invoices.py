@@ -98,7 +98,7 @@ from openbss.core import audit, crypto, events
 from openbss.core.context import Context
 from openbss.core.crud import validated
 from openbss.core.db import new_id
-from openbss.core.errors import NotFoundError, ValidationError
+from openbss.core.errors import ConflictError, NotFoundError, ValidationError
 from openbss.core.money import Money, round_amount
 from openbss.core.resources import record_change
 from openbss.core.tmf import ListParams, href, iso
@@ -654,15 +654,22 @@ def _mark_sources(ctx: Context, drafts: Sequence[_Draft]) -> None:
             source = events_by_key.get(key)
             if isinstance(source, UsageSummary):
                 rated.update(dict.fromkeys(source.rated_ids, invoice_id))
-    if rated:
-        from openbss.rating import service as rating_service
+    from openbss.ordering import terms as ordering_terms
+    from openbss.rating import service as rating_service
 
-        rating_service.mark_invoiced_many(ctx, rated)
-    if product_charges:
-        from openbss.ordering import terms as ordering_terms
-
-        ordering_terms.mark_charges_billed(ctx, charge_ids=product_charges)
-    queries.mark_charges_billed(ctx, manual)
+    # each source is marked once: a row re-rated, billed or deleted since it was read
+    # (which the accounts' billing lock prevents) fails the batch rather than bill twice
+    marked = (rating_service.mark_invoiced_many(ctx, rated),
+              ordering_terms.mark_charges_billed(ctx, charge_ids=product_charges),
+              queries.mark_charges_billed(ctx, manual))
+    expected = (len(rated), len(set(product_charges)), len(manual))
+    if marked != expected:
+        names = ("rated usage rows", "product charges", "manual charges")
+        what = ", ".join(f"{n}: {m} of {e}" for n, m, e in zip(names, marked, expected,
+                                                               strict=True) if m != e)
+        raise ConflictError("what these invoices bill changed while they were issued "
+                            f"({what} still unbilled); run the bill run again",
+                            field="billingAccount")
 
 
 def _proforma(d: _Draft) -> dict[str, Any]:
@@ -1094,8 +1101,13 @@ def list_charges(ctx: Context, *, account_id: str) -> list[BillingCharge]:
 
 
 def delete_charge(ctx: Context, *, account_id: str, charge_id: str) -> None:
-    """Delete a manual charge while it is not billed (409 ``CHARGE_ALREADY_BILLED``)."""
+    """Delete a manual charge while it is not billed (409 ``CHARGE_ALREADY_BILLED``).
+    Under the account's billing lock: a bill run billing the account finishes first
+    (and the charge is then billed), or starts after the charge is gone."""
+    from openbss.party import accounts
+
     _billing_account(ctx, account_id)
+    accounts.lock_for_billing(ctx, [account_id])
     row = queries.charge(ctx, charge_id, lock=True)
     if row.billing_account_id != account_id:
         raise NotFoundError(f"charge {charge_id!r} not found", field="id")

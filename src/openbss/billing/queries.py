@@ -8,7 +8,6 @@ from collections.abc import Sequence as _Sequence
 from decimal import Decimal as _Decimal
 from typing import Any as _Any
 
-from sqlalchemy import bindparam as _bindparam
 from sqlalchemy import func as _func
 from sqlalchemy import insert as _insert
 from sqlalchemy.dialects import postgresql as _postgresql
@@ -24,7 +23,13 @@ from openbss.billing.models import (
 )
 from openbss.core.context import Context
 from openbss.core.db import bulk_insert as _bulk_insert
-from openbss.core.queries import get_owned, scoped, scoped_delete, scoped_update
+from openbss.core.queries import (
+    get_owned,
+    scoped,
+    scoped_delete,
+    scoped_update,
+    scoped_update_many,
+)
 from openbss.core.tmf import ListParams, apply_filters, paginate
 from openbss.party.models import Customer as _Customer
 from openbss.party.models import Party as _Party
@@ -73,16 +78,12 @@ def insert_lines(ctx: Context, rows: _Sequence[dict[str, _Any]]) -> None:
     _bulk_insert(ctx.session, InvoiceLine.__table__, rows)
 
 
-def mark_charges_billed(ctx: Context, pairs: _Sequence[tuple[str, str]]) -> None:
-    """Set ``invoice_id`` of manual charges: ``(charge id, invoice id)`` pairs."""
-    if not pairs:
-        return
+def mark_charges_billed(ctx: Context, pairs: _Sequence[tuple[str, str]]) -> int:
+    """Set ``invoice_id`` of manual charges not billed yet: ``(charge id, invoice id)``
+    pairs; answers how many were set."""
     c = BillingCharge
-    stmt = scoped_update(ctx, c).where(c.id == _bindparam("b_id"),
-                                       c.invoice_id.is_(None)).values(
-        invoice_id=_bindparam("b_invoice"))
-    ctx.session.connection().execute(stmt, [{"b_id": i, "b_invoice": inv}
-                                            for i, inv in pairs])
+    return scoped_update_many(ctx.session, ctx, c, key="id", column="invoice_id",
+                              values=pairs, only=(c.invoice_id.is_(None),))
 
 
 def invoice(ctx: Context, invoice_id: str, *, lock: bool = False) -> Invoice:
@@ -310,14 +311,6 @@ def account_views(ctx: Context, ids: _Iterable[str]) -> list[_Any]:
         found.extend(ctx.session.execute(scoped(ctx, a.id, a.name, a.body, of=[a]).where(
             a.id.in_(wanted[start:start + 5000]))))
     return found
-
-
-def lock_accounts(ctx: Context, ids: _Sequence[str]) -> None:
-    """Lock the accounts' rows in id order until the transaction ends (PostgreSQL ``FOR NO
-    KEY UPDATE``: two bill runs never bill one account at once; SQLite has one writer)."""
-    a = _Account
-    ctx.session.execute(scoped(ctx, a.id, of=[a]).where(a.id.in_(sorted(ids)))
-                        .order_by(a.id).with_for_update(key_share=True)).all()
 
 
 def products_of_accounts(ctx: Context, ids: _Sequence[str]) -> list[_Any]:

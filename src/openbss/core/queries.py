@@ -19,7 +19,7 @@ the CLI that work on one tenant without a request).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Delete, Select, Update, bindparam, delete, select, update
@@ -79,21 +79,23 @@ def scoped_update(tenant: _HasTenant | str, model: type) -> Update:
 
 
 def scoped_update_many(session: Session, tenant: _HasTenant | str, model: type, *,
-                       key: str, column: str, values: Iterable[tuple[Any, Any]]) -> None:
+                       key: str, column: str, values: Iterable[tuple[Any, Any]],
+                       only: Sequence[Any] = ()) -> int:
     """Set ``column`` of many ``tenant`` rows, each to its own value, in one executemany:
-    ``values`` are ``(key value, new value)`` pairs (``key``: usually the primary key).
-    The set-based form of one UPDATE per row (bill runs mark thousands of rows)."""
+    ``values`` are ``(key value, new value)`` pairs (``key``: usually the primary key),
+    ``only`` further conditions a row must meet. Answers how many rows were set. The
+    set-based form of one UPDATE per row (bill runs mark thousands of rows)."""
     if _owner(model) is None:
         raise TypeError(f"{model.__name__} has no tenant_id")
     params = [{"k_key": k, "k_value": v} for k, v in values]
     if not params:
-        return
+        return 0
     table = model.__table__  # type: ignore[attr-defined]
     statement = (update(table)
                  .where(table.c.tenant_id == tenant_of(tenant),
-                        table.c[key] == bindparam("k_key"))
+                        table.c[key] == bindparam("k_key"), *only)
                  .values({column: bindparam("k_value")}))
-    session.connection().execute(statement, params)
+    return int(session.connection().execute(statement, params).rowcount)
 
 
 def scoped_delete(tenant: _HasTenant | str, model: type) -> Delete:

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Text, cast, func, or_
+from sqlalchemy.engine import CursorResult
 
 from openbss.core.context import Context
 from openbss.core.queries import find_owned, get_owned, scoped, scoped_delete, scoped_update
@@ -373,10 +374,15 @@ def find_order(ctx: Context, order_id: str) -> ProductOrder | None:
     return find_owned(ctx.session, ProductOrder, ctx.tenant_id, order_id)
 
 
-def mark_charges_billed(ctx: Context, charge_ids: Sequence[str]) -> None:
-    """Set ``billed`` of product charges (billing, when the invoice carrying them is
-    issued)."""
+def mark_charges_billed(ctx: Context, charge_ids: Sequence[str]) -> int:
+    """Set ``billed`` of product charges not billed yet (billing, when the invoice
+    carrying them is issued); answers how many were set."""
     ids = sorted(set(charge_ids))
+    marked = 0
     for start in range(0, len(ids), 5000):
-        ctx.session.execute(scoped_update(ctx, ProductCharge).where(
-            ProductCharge.id.in_(ids[start:start + 5000])).values(billed=True))
+        result = ctx.session.execute(scoped_update(ctx, ProductCharge).where(
+            ProductCharge.id.in_(ids[start:start + 5000]),
+            ProductCharge.billed.is_(False)).values(billed=True))
+        assert isinstance(result, CursorResult)
+        marked += result.rowcount
+    return marked

@@ -369,9 +369,9 @@ def product_charges(ctx: Context, *, product_id: str) -> list[ProductCharge]:
     return queries.charges_of(ctx, product_id)
 
 
-def mark_charges_billed(ctx: Context, *, charge_ids: Iterable[str]) -> None:
+def mark_charges_billed(ctx: Context, *, charge_ids: Iterable[str]) -> int:
     """Billing's call when it issues an invoice: these product charges (early-termination
-    fees) are billed and no longer offered to the next invoice."""
+    fees) are billed and no longer offered to the next invoice. Answers how many were
+    marked (those already billed are not)."""
     ids = list(charge_ids)
-    if ids:
-        queries.mark_charges_billed(ctx, ids)
+    return queries.mark_charges_billed(ctx, ids) if ids else 0

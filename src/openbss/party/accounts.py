@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -233,6 +233,15 @@ def get_account(ctx: Context, *, kind: str, account_id: str, lock: bool = False)
     if row.kind != kind:
         raise NotFoundError(f"{kind} {account_id!r} not found", field="id")
     return row
+
+
+def lock_for_billing(ctx: Context, account_ids: Iterable[str]) -> None:
+    """The billing lock of accounts, held to the end of the caller's transaction: a bill
+    run takes it for the accounts it bills (and the children they pay for), and whatever
+    changes what an account's bill must hold after a run has read it — re-rating its
+    usage, deleting a manual charge — takes it first, so the two never interleave (a
+    run never marks rated rows a re-rate has just replaced). Ids in any order."""
+    queries.lock_for_billing(ctx, account_ids)
 
 
 def _close_blockers(ctx: Context, row: Account) -> list[str]:

@@ -81,6 +81,20 @@ def children_of(ctx: Context, ids: Sequence[str]) -> list[Account]:
                                     .order_by(Account.created_at, Account.id)))
 
 
+def lock_for_billing(ctx: Context, ids: Iterable[str]) -> None:
+    """Lock the accounts ``ids`` and the billing accounts they pay for (``paidByParent``
+    children) until the transaction ends, in id order, in one statement (PostgreSQL
+    ``FOR NO KEY UPDATE``; SQLite has one writer)."""
+    wanted = sorted(set(ids))
+    a = Account
+    for start in range(0, len(wanted), 5000):
+        chunk = wanted[start:start + 5000]
+        ctx.session.execute(scoped(ctx, a.id, of=[a]).where(
+            a.id.in_(chunk) | (a.parent_id.in_(chunk) & a.paid_by_parent.is_(True)
+                               & (a.kind == "billingAccount")))
+            .order_by(a.id).with_for_update(key_share=True)).all()
+
+
 def accounts_by_id(ctx: Context, ids: Iterable[str]) -> list[Account]:
     """The accounts among ``ids`` (others' and unknown ids are left out), oldest first."""
     wanted = sorted(set(ids))

@@ -242,8 +242,11 @@ def counters_of_periods(ctx: Context, holders: Sequence[str],
     return found
 
 
-def mark_invoiced_many(ctx: Context, invoice_of: Mapping[int, str]) -> None:
+def mark_invoiced_many(ctx: Context, invoice_of: Mapping[int, str]) -> int:
     """Set ``invoice_id`` of many rated rows, each to its own invoice, in one executemany
-    (a bill run's batch of invoices)."""
-    scoped_update_many(ctx.session, ctx, RatedUsage, key="id", column="invoice_id",
-                       values=sorted(invoice_of.items()))
+    (a bill run's batch of invoices) — only rows still current and not invoiced; answers
+    how many were set."""
+    r = RatedUsage
+    return scoped_update_many(ctx.session, ctx, r, key="id", column="invoice_id",
+                              values=sorted(invoice_of.items()),
+                              only=(r.current.is_(True), r.invoice_id.is_(None)))

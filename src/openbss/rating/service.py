@@ -721,7 +721,12 @@ def rerate(ctx: Context, guided: Sequence[GuidedUsage]) -> RerateReport:
     report = RerateReport(records=len(guided))
     if not guided:
         return report
+    from openbss.party.accounts import lock_for_billing
     from openbss.rating import engine
+
+    # a bill run billing these accounts finishes first (its invoice then holds the rows
+    # replaced here, which become corrections), or starts after this re-rate
+    lock_for_billing(ctx, {g.billing_account_id for g in guided if g.billing_account_id})
 
     ids = [g.key for g in guided]
     for row in queries.rated_current(ctx, ids):
@@ -848,8 +853,9 @@ def _rated_rows(ctx: Context, result: pl.DataFrame) -> pl.DataFrame:
         .then(pl.struct(allowance.alias("allowance"))).alias("detail"))
 
 
-def mark_invoiced_many(ctx: Context, invoice_of: Mapping[int, str]) -> None:
+def mark_invoiced_many(ctx: Context, invoice_of: Mapping[int, str]) -> int:
     """Billing's call when it issues invoices: each rated row (id) is on its invoice
-    (invoice id), and no longer summed into the next one."""
-    if invoice_of:
-        queries.mark_invoiced_many(ctx, invoice_of)
+    (invoice id), and no longer summed into the next one. Answers how many rows were
+    marked: fewer than given when some were re-rated (no longer current) or invoiced
+    since they were read."""
+    return queries.mark_invoiced_many(ctx, invoice_of) if invoice_of else 0
