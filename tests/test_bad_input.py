@@ -362,3 +362,23 @@ def test_409_from_the_database_names_table_and_field():
     exc = IntegrityError("INSERT", {}, PgError('duplicate key value violates unique '
                                                'constraint "uq_catalog_job_external_key"'))
     assert conflict_target(exc) == ("catalog_job", "externalKey")
+
+
+# -- date-times are strings with an offset, never numbers ---------------------------------------
+
+@pytest.mark.parametrize("value", [5, 1.7e9, "1700000000", True])
+def test_a_number_is_not_a_date_time(client, tenant, value):
+    # (pydantic alone would read these as seconds since 1970 and bill a run in 1970)
+    r = client.post("/api/v1/billRuns", json={"asOf": value, "dryRun": True},
+                    headers=tenant.headers())
+    body = error(r, 422, "asOf")
+    assert "date-time string" in body["message"], body
+
+
+def test_a_date_filter_without_offset_says_what_to_send(client, tenant):
+    h = tenant.headers("auditor")
+    body = error(client.get("/api/v1/audit?time.gte=2026-11-01", headers=h), 400, "time")
+    assert "e.g. 2026-11-01T00:00:00Z" in body["message"], body
+    body = error(client.get("/api/v1/audit?time.gte=2026-11-01T10:00", headers=h), 400, "time")
+    assert "e.g. 2026-11-01T10:00Z" in body["message"], body
+    assert client.get("/api/v1/audit?time.gte=2026-11-01T00:00:00Z", headers=h).status_code == 200

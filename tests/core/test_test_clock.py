@@ -43,3 +43,16 @@ def test_production_tenants_use_real_time(client, tenant):
     assert abs((datetime.now(UTC) - now).total_seconds()) < 60
     r = client.post("/api/v1/testClock/advance", json={"days": 1}, headers=tenant.headers())
     assert r.status_code == 409
+
+
+def test_clock_stays_before_year_9000(client, make_tenant):
+    # due dates, bill cycles and notice periods are computed from the clock: year 9999
+    # would overflow them
+    sandbox = make_tenant(sandbox=True, clock_start=datetime(8999, 11, 1, tzinfo=UTC))
+    h = sandbox.headers()
+    for body, field in (({"to": "9999-12-31T23:59:59Z"}, "to"), ({"months": 1200}, "months"),
+                        ({"months": 2}, "months"), ({"days": 36600}, "days")):
+        r = client.post("/api/v1/testClock/advance", json=body, headers=h)
+        assert r.status_code == 422 and r.json()["field"] == field, (body, r.text)
+    r = client.post("/api/v1/testClock/advance", json={"months": 1}, headers=h)
+    assert r.status_code == 200 and r.json()["now"] == "8999-12-01T00:00:00Z", r.text

@@ -203,3 +203,17 @@ def test_hostile_values_get_a_result_each_and_nothing_is_lost(client, sandbox): 
     again = _ok(client.post(BULK, json=body, headers=sandbox.headers()), 200)
     assert [r["status"] for r in again["results"]] == ["duplicate"] * len(body)
     assert [r["id"] for r in again["results"]] == [r["id"] for r in results]
+
+
+def test_dates_at_the_ends_of_the_calendar_are_rejected_not_500(client, sandbox):  # type: ignore[no-untyped-def]
+    line(client, sandbox)
+    dates = ["9999-12-31T23:59:59Z", "9999-12-01T00:00:00Z", "0001-01-01T00:00:00+14:00",
+             "0001-01-01T00:00:00Z"]
+    body = [{**call(f"far{i}"), "usageDate": d} for i, d in enumerate(dates)]
+    answer = _ok(client.post(BULK, json=body, headers=sandbox.headers()), 200)
+    assert [(r["status"], r["reason"]) for r in answer["results"]] == [
+        ("rejected", "malformed")] * len(dates)
+    assert "outside the years" in answer["results"][0]["message"]
+    single = _ok(client.post(USAGE, json={**call("far-one"), "usageDate": dates[0]},
+                             headers=sandbox.headers()), 201)
+    assert single["status"] == "rejected" and single["rejectReason"]["code"] == "malformed"

@@ -22,7 +22,11 @@ DATES = st.one_of(
     st.integers(0, 4_000_000_000).map(str),
     st.sampled_from(["2026-03-29 02:30:00", "2026-10-25 02:30:00", "2026-03-08 02:30:00",
                      "2026-11-01 01:30:00", " 2026-01-15 10:00:00", "2026-02-30 10:00:00",
-                     "2026-01-15", "soon", "", "2026-01-15 24:00:00", "1768471200.5"]),
+                     "2026-01-15", "soon", "", "2026-01-15 24:00:00", "1768471200.5",
+                     # the edges of the accepted years (usage.normalize.FIRST_DATE/END_DATE)
+                     "0001-01-01T00:00:00+05:30", "0001-01-01 00:00:00", "9999-12-31T23:59:59Z",
+                     "8999-12-31T23:59:59Z", "9000-01-01T00:00:00Z", "1899-12-31T23:59:59Z",
+                     "1900-01-01 00:00:00", "253402300799", "999999999999"]),
 )
 TYPES = st.sampled_from(["voice", "call", "SMS", "text", "gprs", "data", "event", "fax",
                          " voice ", "", None])
@@ -102,3 +106,18 @@ def test_columns_of_other_identifiers_and_extras() -> None:
             {"usageDate": "2026-01-15 10:00:00", "usageType": "voice", "duration": "5",
              "recordId": "2", "User Name": None, "column.duration": "9"}]
     check(rows, Reading("pbx", SourceSettings(), "US"))
+
+
+def test_dates_outside_the_accepted_years_are_malformed() -> None:
+    reading = Reading("sw1", SourceSettings(time_zone="Europe/Berlin"), "DE")
+    dates = ["0001-01-01T00:00:00+14:00", "9999-12-01T00:00:00Z", "9000-01-01T00:00:00Z",
+             "1899-12-31T23:59:59Z", "0001-01-01 00:00:00", "253402300799"]
+    rows = [{"recordId": str(i), "usageDate": d, "usageType": "voice", "duration": "5",
+             "msisdn": "+4915112345678"} for i, d in enumerate(dates)]
+    rows.append({**rows[0], "recordId": "ok", "usageDate": "8999-12-31T23:59:59Z"})
+    check(rows, reading)
+    accepted, rejected = normalize_frame(pl.DataFrame(rows), reading)
+    assert accepted["record_id"].to_list() == ["ok"]
+    assert {(r.reason, r.field) for _, r in rejected} == {("malformed", "usageDate")}
+    assert all("outside the years 1900–8999" in r.detail or "is not a date" in r.detail
+               for _, r in rejected)

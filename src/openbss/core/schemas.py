@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import (
-    AfterValidator,
     AnyHttpUrl,
     BaseModel,
     ConfigDict,
@@ -14,20 +12,13 @@ from pydantic import (
     UrlConstraints,
 )
 
+from openbss.core.tmf_common import AwareDatetime
+
 
 class StrictModel(BaseModel):
     """Base for request bodies: unknown fields are refused, naming the field."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, str_max_length=4000)
-
-
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None:
-        raise ValueError("must include a time zone offset, e.g. 2026-01-31T00:00:00Z")
-    return value
-
-
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
 class HubCreate(StrictModel):

@@ -21,6 +21,10 @@ from openbss.core.periods import add_months
 _TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
+#: a test clock is always before this instant
+CLOCK_END = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def create_tenant(
     session: Session,
     *,
@@ -50,7 +54,13 @@ def create_tenant(
         raise ValidationError("only sandbox tenants have a test clock", field="clock_start")
     if clock_start is not None and clock_start.tzinfo is None:
         raise ValidationError("clock_start must carry a time zone", field="clock_start")
-    start = (clock_start or clock.utcnow()).astimezone(UTC)  # one reading: time and anchor day
+    try:
+        start = (clock_start or clock.utcnow()).astimezone(UTC)  # one reading: time, anchor day
+    except OverflowError:
+        start = CLOCK_END
+    if start >= CLOCK_END:
+        raise ValidationError(f"a test clock stays before {CLOCK_END.isoformat()}",
+                              field="clock_start")
     tenant = Tenant(
         name=name,
         sandbox=sandbox,
@@ -201,6 +211,13 @@ def advance_clock(
         raise ValidationError(
             f"a test clock only moves forward; it is at {current.isoformat()}", field="to"
         )
+    if target >= CLOCK_END:
+        # (bill cycles, due dates and notice periods are computed from the clock: a
+        # clock in year 9999 would overflow them)
+        given = [name for name, amount in (("months", months), ("days", days),
+                                           ("hours", hours), ("seconds", seconds)) if amount]
+        raise ValidationError(f"a test clock stays before {CLOCK_END.isoformat()}",
+                              field="to" if to is not None or not given else given[0])
     before = {"now": current.isoformat()}
     tenant.clock_time = target
     tenant.clock_anchor_day = anchor_day

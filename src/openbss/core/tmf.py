@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -167,9 +167,11 @@ def _coerce(column: Any, raw: Any, attr: str) -> Any:
         if python_type is datetime:
             instant = datetime.fromisoformat(raw.replace("Z", "+00:00"))
             if instant.tzinfo is None:
+                example = raw + ("Z" if "T" in raw.upper() else "T00:00:00Z")
                 raise BadRequestError(
-                    f"filter {attr} needs a time zone offset, e.g. {raw}Z", field=attr
+                    f"filter {attr} needs a time zone offset, e.g. {example}", field=attr
                 )
+            instant.astimezone(UTC)  # (OverflowError: no instant in years 1-9999 UTC)
             return instant
         if python_type is date:  # a day; an instant's date part is taken (2026-03-01T…)
             if len(raw) > 10 and raw[10] != "T":

@@ -12,11 +12,11 @@ kernel parses JSON numbers as ``Decimal`` and bounds their digits and exponent
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -25,9 +25,27 @@ from openbss.core.money import is_currency
 from openbss.core.tmf_types import Uri
 
 
+def _date_time_text(value: object) -> object:
+    # JSON has no date-time type: TMF's are strings (RFC 3339). Pydantic would also take
+    # a number, or a string of digits, as seconds since 1970 — a client's mistake that
+    # would bill, order or close a period in 1970 — so those are refused.
+    if isinstance(value, (int, float, Decimal)) or (
+            isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit()):
+        raise PydanticCustomError(
+            "datetime_type", "must be a date-time string with a time zone offset, "
+            "e.g. 2026-01-31T00:00:00Z (got {got})", {"got": repr(value)[:30]})
+    return value
+
+
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must include a time zone offset, e.g. 2026-01-31T00:00:00Z")
+    try:  # (0001-01-01T00:00:00+14:00 is no instant a datetime can hold in UTC)
+        value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "datetime_range", "is outside the years 1–9999 once in UTC (got {got})",
+            {"got": value.isoformat()}) from None
     return value
 
 
@@ -40,7 +58,7 @@ def _currency(value: str) -> str:
 
 
 #: A date-time with a time zone offset (a naive one is refused: which zone would it be?).
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+AwareDatetime = Annotated[datetime, BeforeValidator(_date_time_text), AfterValidator(_aware)]
 #: An ISO 4217 currency code (upper case, as Babel knows them).
 Currency = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_currency)]
 #: A money value: up to 18 integer digits and 28 decimal places — beyond any price or

@@ -7,7 +7,7 @@ import functools
 import json
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,7 +48,9 @@ def _date_time(value: object) -> bool:
         return True
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is not None:
+            parsed.astimezone(UTC)  # an instant in years 1-9999 in UTC
+    except (ValueError, OverflowError):
         return False
     return parsed.tzinfo is not None and "T" in value.upper()
 

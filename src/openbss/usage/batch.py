@@ -215,10 +215,14 @@ def _date_expr(reading: Reading) -> pl.Expr:
     # zone rules agree with zoneinfo's for these years (beyond 2037 Polars' tz database
     # stops applying daylight-saving time); other years take the scalar way
     in_range = naive.dt.year().is_between(1971, 2037)
-    return (pl.when(text.str.contains(_NAIVE) & in_range).then(local)
-            .when(text.str.contains(_OFFSET)).then(offset)
-            .when(text.str.contains(_EPOCH)).then(epoch)
-            .otherwise(None).cast(UTC_US))
+    parsed = (pl.when(text.str.contains(_NAIVE) & in_range).then(local)
+              .when(text.str.contains(_OFFSET)).then(offset)
+              .when(text.str.contains(_EPOCH)).then(epoch)
+              .otherwise(None).cast(UTC_US))
+    # a date outside the accepted years takes the scalar way, which rejects it
+    return pl.when(parsed.is_between(pl.lit(norm.FIRST_DATE, dtype=UTC_US),
+                                     pl.lit(norm.END_DATE, dtype=UTC_US), closed="left")
+                   ).then(parsed).otherwise(None)
 
 
 def _quantity_fn(reading: Reading) -> Callable[..., Decimal]:

@@ -13,7 +13,9 @@ record or a :class:`Rejected` one with a reason code:
   given; without an offset (``2026-01-15T10:00:00``, ``2026-01-15 10:00:00``) in the
   source's ``timeZone`` (ambiguous autumn hours: the first, summer-time reading; spring
   hours that do not exist are rejected); epoch seconds (``1768471200``, fractions
-  allowed). Missing or unparseable → ``malformed``.
+  allowed). Missing or unparseable, or outside :data:`FIRST_DATE` … :data:`END_DATE`
+  (no network records a call in year 1 or 9999, and billing periods must exist on
+  both sides of it) → ``malformed``.
 - ``usageType`` → ``voice`` | ``sms`` | ``data`` | ``event`` (case-insensitive, with
   the aliases of :data:`USAGE_TYPE_ALIASES`: ``call`` → voice, ``gprs`` → data, ``text``
   → sms …). An ``event`` needs a ``metric``; a record with a metric and no type is an
@@ -282,6 +284,9 @@ def parse_volume(text: str, default_unit: str = "B") -> Decimal | None:
 
 _EPOCH = re.compile(r"^\d{1,12}(?:\.\d{1,9})?$")
 _EPOCH0 = datetime(1970, 1, 1, tzinfo=UTC)
+#: the usage dates accepted: from FIRST_DATE (inclusive) to END_DATE (exclusive)
+FIRST_DATE = datetime(1900, 1, 1, tzinfo=UTC)
+END_DATE = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 def _epoch(seconds: Decimal) -> datetime:
@@ -307,6 +312,15 @@ def parse_date(value: Any, zone_name: str, fmt: str | None = None) -> datetime:
     """``usageDate`` as an aware UTC datetime (see the module docstring)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         raise _Reject(MALFORMED, "usageDate", "usageDate: missing")
+    utc = _parse_date(value, zone_name, fmt)
+    if not FIRST_DATE <= utc < END_DATE:
+        raise _Reject(MALFORMED, "usageDate",
+                      f"usageDate: {value!r} is outside the years "
+                      f"{FIRST_DATE.year}–{END_DATE.year - 1}")
+    return utc
+
+
+def _parse_date(value: Any, zone_name: str, fmt: str | None) -> datetime:
     try:
         if isinstance(value, datetime):
             parsed = value
@@ -322,13 +336,13 @@ def parse_date(value: Any, zone_name: str, fmt: str | None = None) -> datetime:
                 return _epoch(Decimal(text))
             else:
                 parsed = datetime.fromisoformat(text)
+        if parsed.tzinfo is not None:
+            return parsed.astimezone(UTC)
+        utc = local_to_utc(parsed, zone_name)
     except (ValueError, OverflowError, InvalidOperation):
         raise _Reject(MALFORMED, "usageDate",
                       f"usageDate: {value!r} is not a date (ISO 8601, "
                       "'YYYY-MM-DD HH:MM:SS' or epoch seconds)") from None
-    if parsed.tzinfo is not None:
-        return parsed.astimezone(UTC)
-    utc = local_to_utc(parsed, zone_name)
     if utc is None:
         raise _Reject(MALFORMED, "usageDate",
                       f"usageDate: {value!r} does not exist in {zone_name} (a daylight-"
