@@ -142,7 +142,7 @@ def init(
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Server processes.", min=1)] = 1,
+    workers: Annotated[int, typer.Option(help="Server processes.", min=1, max=64)] = 1,
     worker: Annotated[bool, typer.Option(help="Also run the event-delivery worker.")] = True,
 ) -> None:
     """Run the HTTP API (and the event-delivery worker)."""

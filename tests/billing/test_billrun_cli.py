@@ -57,6 +57,12 @@ def test_bad_arguments_exit_1(tenant: Any) -> None:
                                "March"]).exit_code == 1
     unknown = runner.invoke(app, ["billrun", "--tenant", tenant.name, "--account", "nope"])
     assert unknown.exit_code == 1 and "billingAccounts" in unknown.output
+    for workers in ("0", "65", "100000"):  # (100,000 processes would hang the machine)
+        many = runner.invoke(app, ["billrun", "--tenant", tenant.name, "--workers", workers])
+        assert many.exit_code == 1 and "--workers" in many.output, many.output
+    far = runner.invoke(app, ["billrun", "--tenant", tenant.name, "--as-of",
+                              "0001-01-01T00:00:00+14:00"])
+    assert far.exit_code == 1 and "outside the years" in far.output, far.output
 
 
 def test_documents_are_rendered_after_the_run(tenant: Any) -> None:

@@ -164,6 +164,14 @@ def test_cli_errors(tenant, tmp_path):  # type: ignore[no-untyped-def]
     result = runner.invoke(app, ["rating", "import-cgrates", str(bad), "--tenant", tenant.name])
     assert result.exit_code == 1
     assert "Rates.csv:2" in result.output
+    unrelated = tmp_path / "unrelated"
+    unrelated.mkdir()
+    (unrelated / "notes.txt").write_text("not a tariff plan\n")
+    empty = runner.invoke(app, ["rating", "import-cgrates", str(unrelated), "--tenant",
+                                tenant.name])
+    assert empty.exit_code == 1 and "no CGRateS tariff-plan file" in empty.output
+    assert runner.invoke(app, ["rating", "export-cgrates", str(tmp_path / "y"), "--tenant",
+                               tenant.name]).exit_code == 1  # (nothing was stored)
     nobody = runner.invoke(app, ["rating", "import-cgrates", str(TUTORIAL), "--tenant",
                                  "no-such-tenant"])
     assert nobody.exit_code == 1 and "no-such-tenant" in nobody.output

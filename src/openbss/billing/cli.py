@@ -20,6 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from openbss.core.cli_support import fail, ready
 
 err = Console(stderr=True, soft_wrap=True)
+#: the most worker processes a bill run starts
+MAX_WORKERS = 64
 
 
 def _as_of(value: str | None) -> datetime | None:
@@ -35,7 +37,11 @@ def _as_of(value: str | None) -> datetime | None:
         raise
     if moment.tzinfo is None:
         fail("--as-of: an instant needs its offset (Z or +hh:mm)")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        fail(f"--as-of: {value!r} is outside the years 1-9999 in UTC")
+        raise
 
 
 def billrun(
@@ -47,7 +53,7 @@ def billrun(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Calculate, issue nothing.")
                        ] = False,
     workers: Annotated[int, typer.Option(help="Worker processes (accounts partitioned "
-                                              "by id).", min=1)] = 1,
+                                              "by id), 1 to 64.")] = 1,
     documents: Annotated[bool, typer.Option(
         "--documents", help="Then render and store the PDF of every bill the run issued "
                             "(over --workers processes).")] = False,
@@ -64,6 +70,8 @@ def billrun(
     from openbss.core.errors import OpenBSSError
 
     moment = _as_of(as_of)
+    if not 1 <= workers <= MAX_WORKERS:
+        fail(f"--workers: between 1 and {MAX_WORKERS}, got {workers}")
     ready()
     try:
         with unit_of_work() as session:

@@ -188,6 +188,10 @@ def import_cgrates(ctx: Context, *, directory: Path | str, name: str | None = No
     name = _check_name(name if name is not None else path.resolve().name)
     code = validate_currency(currency or ctx.tenant.default_currency)
     try:
+        if not any((path / file).is_file() for file in cgrates_csv.FILES):
+            raise TariffDirectoryUnreadable(
+                f"{path} holds no CGRateS tariff-plan file (any of "
+                f"{', '.join(cgrates_csv.FILES)}); nothing was imported", field="directory")
         tariffs = cgrates_csv.read_dir(path, currency=code)
         ignored = cgrates_csv.ignored_files(path)
     except OSError as exc:
