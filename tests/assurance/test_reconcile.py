@@ -180,6 +180,9 @@ def test_duplicates_are_counted_however_they_arrive(client, make_tenant):  # typ
 
 def test_bad_arguments_are_refused_naming_the_field(client, tenant):  # type: ignore[no-untyped-def]
     for params, field in (({"period": "2026-13"}, "period"), ({"period": "soon"}, "period"),
+                          # (the month after 9999-12 overflowed: 500)
+                          ({"period": "9999-12"}, "period"), ({"period": "9999"}, "period"),
+                          ({"period": "2026x11"}, "period"),
                           ({"currency": "EURO"}, "currency"), ({"currency": "ZZZ"}, "currency")):
         r = client.get(PATH, params=params, headers=tenant.headers("finance"))
         assert r.status_code in (400, 422), (params, r.text)

@@ -132,6 +132,10 @@ def test_import_and_export_jobs(client, tenant, tmp_path, monkeypatch):
     assert job["status"] == "Succeeded", job
     r = client.post(f"{P}/importJob", json={"url": "file:///etc/passwd"}, headers=h)
     assert r.status_code == 422 and r.json()["field"] == "url"
+    (tmp_path / "c.bin").write_bytes(b"\x7fELF\x02\x01\xd0\xff")
+    r = client.post(f"{P}/importJob", json={"url": (tmp_path / "c.bin").as_uri()}, headers=h)
+    assert r.status_code == 422 and r.json()["field"] == "url", r.text
+    assert "not UTF-8" in r.json()["message"]
     r = client.post(f"{P}/importJob", json={"url": "https://example.com/c.yaml"}, headers=h)
     assert r.status_code == 422
     r = client.post(f"{P}/exportJob", json={"contentType": "application/json"}, headers=h)

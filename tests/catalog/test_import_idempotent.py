@@ -180,6 +180,10 @@ def test_the_cli_says_what_it_did(tenant, tmp_path):
     r = runner.invoke(app, ["catalog", "import", str(path), "--tenant", tenant.name])
     assert "new version: 2" in r.output
     assert "productOffering new version 1" in r.output
+    binary = tmp_path / "c.bin"
+    binary.write_bytes(b"\x7fELF\x02\x01\xd0\xff")
+    r = runner.invoke(app, ["catalog", "import", str(binary), "--tenant", tenant.name])
+    assert r.exit_code == 1 and "is not UTF-8 text" in r.output, r.output
 
 
 def test_keys_longer_than_the_column_are_refused_by_path(tenant):

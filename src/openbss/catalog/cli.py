@@ -37,6 +37,10 @@ def import_file(
     except OSError as exc:
         err.print(f"[red]error:[/red] cannot read {file}: {exc.strerror}", highlight=False)
         raise typer.Exit(1) from None
+    except UnicodeDecodeError:
+        err.print(f"[red]error:[/red] {file} is not UTF-8 text (a catalog file is YAML or "
+                  "JSON)", highlight=False)
+        raise typer.Exit(1) from None
     with unit_of_work() as session:
         ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
         counts = importer.import_catalog(ctx, data=importer.parse(text))

@@ -91,6 +91,9 @@ def _read_url(url: str) -> str:
     except OSError as exc:
         raise ImportSourceUnreadable(f"cannot read {path.name}: {exc.strerror}", field="url") \
             from None
+    except UnicodeDecodeError:
+        raise ImportSourceUnreadable(f"{path.name} is not UTF-8 text (a catalog file is YAML "
+                                     "or JSON)", field="url") from None
 
 
 def create_import_job(ctx: Context, *, data: ImportJobIn) -> CatalogJob:

@@ -37,20 +37,29 @@ ENTRY_FILTERS: dict[str, Any] = {
     "currency": JournalEntry.currency, "number": JournalEntry.number}
 
 
+#: the years a period may be in (the usage dates openbss accepts)
+FIRST_YEAR, LAST_YEAR = 1900, 8999
+
+
 def period_bounds(period: str, *, field: str = "period") -> tuple[date, date]:
     """``2026-11`` → (2026-11-01, 2026-11-30); ``2026`` → the year."""
     try:
-        if len(period) == 7:
+        if len(period) == 7 and period[4] == "-":
             year, month = int(period[:4]), int(period[5:])
             last = calendar.monthrange(year, month)[1]
-            return date(year, month, 1), date(year, month, last)
-        if len(period) == 4:
+            bounds = date(year, month, 1), date(year, month, last)
+        elif len(period) == 4:
             year = int(period)
-            return date(year, 1, 1), date(year, 12, 31)
+            bounds = date(year, 1, 1), date(year, 12, 31)
+        else:
+            raise ValueError(period)
     except ValueError:
-        pass
-    raise ValidationError(f"{field}: {period!r} is not a month (2026-11) or a year (2026)",
-                          field=field)
+        raise ValidationError(f"{field}: {period!r} is not a month (2026-11) or a year (2026)",
+                              field=field) from None
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        raise ValidationError(f"{field}: {period!r} is outside the years {FIRST_YEAR}–"
+                              f"{LAST_YEAR}", field=field)
+    return bounds
 
 
 def _line_rows(ctx: Context, *, start: date | None, end: date | None,
