@@ -382,3 +382,16 @@ def test_a_date_filter_without_offset_says_what_to_send(client, tenant):
     body = error(client.get("/api/v1/audit?time.gte=2026-11-01T10:00", headers=h), 400, "time")
     assert "e.g. 2026-11-01T10:00Z" in body["message"], body
     assert client.get("/api/v1/audit?time.gte=2026-11-01T00:00:00Z", headers=h).status_code == 200
+
+
+# -- booleans are JSON true / false ----------------------------------------------------------
+
+@pytest.mark.parametrize("value", ["yes", "true", 1, "on", 0])
+def test_a_boolean_is_true_or_false_never_a_word_or_number(client, tenant, value):
+    # (pydantic alone reads "yes", "on", 1 as true)
+    r = client.patch("/api/v1/settings/billing", json={"terminationDayCharged": value},
+                     headers=tenant.headers(**{"Content-Type": "application/merge-patch+json"}))
+    error(r, 422, "terminationDayCharged")
+    r = client.post(f"{C}/productOffering", json={"name": "x", "isBundle": value},
+                    headers=tenant.headers())
+    error(r, 422, "isBundle")

@@ -27,7 +27,7 @@ from __future__ import annotations
 import decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 from pydantic.alias_generators import to_camel
 
 from openbss.core import tenant_settings
@@ -69,7 +69,7 @@ class BillingSettings(_Settings):
 
     proration_granularity: Granularity = "day"
     proration_denominator: Denominator = "actual"
-    termination_day_charged: bool = False
+    termination_day_charged: StrictBool = False
     interval_change: IntervalChange = "keepBillCycleDay"
     downgrade_timing: DowngradeTiming = "endOfTerm"
     rounding_mode: RoundingMode = "halfUp"

@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, StrictInt, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictInt, model_validator
 from pydantic_core import PydanticCustomError
 
 from openbss.catalog.lifecycle import canonical_status
@@ -142,7 +142,7 @@ class CatalogIn(_Resource):
 
 
 class CategoryIn(_Resource):
-    is_root: bool | None = None
+    is_root: StrictBool | None = None
     parent_id: Annotated[str, Field(max_length=200)] | None = None
     product_offering: list[Ref] | None = None
     sub_category: list[Ref] | None = None
@@ -188,7 +188,7 @@ class Characteristic(_Open):
 
 class ProductSpecificationIn(_Resource):
     brand: Text | None = None
-    is_bundle: bool | None = None
+    is_bundle: StrictBool | None = None
     product_number: Text | None = None
     attachment: list[TmfAttachmentRefOrValue] | None = None
     bundled_product_specification: list[Ref] | None = None
@@ -218,8 +218,8 @@ class OfferingTerm(_Open):
 
 
 class ProductOfferingIn(_Resource):
-    is_bundle: bool | None = None
-    is_sellable: bool | None = None
+    is_bundle: StrictBool | None = None
+    is_sellable: StrictBool | None = None
     status_reason: Text | None = None
     agreement: list[TmfAgreementRef] | None = None
     attachment: list[TmfAttachmentRefOrValue] | None = None
@@ -252,7 +252,7 @@ class PopRelationship(_Open):
 
 
 class ProductOfferingPriceIn(_Resource):
-    is_bundle: bool | None = None
+    is_bundle: StrictBool | None = None
     percentage: Annotated[Decimal, Field(ge=0, le=100, allow_inf_nan=False)] | None = None
     price_type: Annotated[str, BeforeValidator(_price_type)]
     recurring_charge_period_length: Annotated[int, Field(ge=1)] | None = None
@@ -269,7 +269,7 @@ class ProductOfferingPriceIn(_Resource):
     unit_of_measure: Quantity | None = None
     # -- extensions ------------------------------------------------------------------------
     tax_category: Literal["standard", "reduced", "zero", "exempt"] = "standard"
-    tax_included: bool = False
+    tax_included: StrictBool = False
     billing_timing: Literal["inAdvance", "inArrears"] | None = None
     minimum_commitment: Money | None = None  # per period, as on the offering
     rank: StrictInt | None = None

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from openbss.core import audit
 from openbss.core.context import Context
@@ -68,7 +68,7 @@ class AccountCreate(TmfModel):
 
 class AccountUpdate(TmfModel):
     name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    active: bool | None = None
+    active: StrictBool | None = None
 
 
 def _date(value: str | None, field: str) -> date | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, StrictBool
 
 from openbss.core.tmf_common import (
     Amount,
@@ -97,8 +97,8 @@ class Product(Polymorphic):
     """``Product_Create`` / the merged result of a ``Product_Update``."""
 
     description: Text | None = None
-    is_bundle: bool | None = None
-    is_customer_visible: bool | None = None
+    is_bundle: StrictBool | None = None
+    is_customer_visible: StrictBool | None = None
     name: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     order_date: AwareDatetime | None = None
     product_serial_number: Str | None = None
@@ -144,8 +144,8 @@ class ProductRefOrValue(Polymorphic):
     id: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     href: Text | None = None
     description: Text | None = None
-    is_bundle: bool | None = None
-    is_customer_visible: bool | None = None
+    is_bundle: StrictBool | None = None
+    is_customer_visible: StrictBool | None = None
     name: Annotated[str, Field(min_length=1, max_length=500)] | None = None
     product_serial_number: Str | None = None
     agreement: list[OpenRef] | None = None
@@ -268,7 +268,7 @@ class QuoteCreate(Polymorphic):
     description: Text | None = None
     expected_fulfillment_start_date: AwareDatetime | None = None
     external_id: Annotated[str, Field(max_length=200)] | None = None
-    instant_sync_quote: bool | None = None
+    instant_sync_quote: StrictBool | None = None
     requested_quote_completion_date: AwareDatetime | None = None
     version: Str | None = None
     agreement: list[OpenRef] | None = None

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StrictBool, StringConstraints, model_validator
 
 from openbss.core.tmf_common import (
     AwareDatetime,
@@ -70,7 +70,7 @@ class MediumCharacteristic(Tmf):
 
 class ContactMedium(Tmf):
     medium_type: Str
-    preferred: bool | None = None
+    preferred: StrictBool | None = None
     characteristic: MediumCharacteristic
     valid_for: TimePeriod | None = None
 
@@ -154,7 +154,7 @@ class Disability(Tmf):
 
 
 class LanguageAbility(Tmf):
-    is_favourite_language: bool | None = None
+    is_favourite_language: StrictBool | None = None
     language_code: Str | None = None
     language_name: Str | None = None
     listening_proficiency: Str | None = None
@@ -219,8 +219,8 @@ class OrganizationRelationship(Tmf):
 class Organization(PartyBase):
     """TMF632 Organization (``tradingName`` or ``name`` is required)."""
 
-    is_head_office: bool | None = None
-    is_legal_entity: bool | None = None
+    is_head_office: StrictBool | None = None
+    is_legal_entity: StrictBool | None = None
     name: Name | None = None
     name_type: Str | None = None
     organization_type: Str | None = None
@@ -285,7 +285,7 @@ class CycleSpecification(Tmf):
     id: Ref | None = None
     href: Url | None = None
     name: Str | None = None
-    is_ref: bool = False
+    is_ref: StrictBool = False
     description: Text | None = None
     frequency: Frequency = "monthly"
     anchor_day: int = Field(default=1, ge=1, le=31)
@@ -312,7 +312,7 @@ class NamedRefOrValue(Tmf):
     id: Ref | None = None
     href: Url | None = None
     name: Str
-    is_ref: bool = False
+    is_ref: StrictBool = False
     description: Text | None = None
     referred_type: Str | None = Field(default=None, alias="@referredType")
 
@@ -428,7 +428,7 @@ class Account(Resource):
     # openbss extensions (TMF666 v4 has no currency: when absent, the tenant's default)
     currency: Currency | None = None
     payment_terms: PaymentTerms | None = None
-    paid_by_parent: bool = False
+    paid_by_parent: StrictBool = False
     tax_identification: TaxIdentification | None = None
     # Server-managed, but listed in TMF666 BillingAccount_Create: accepted and ignored.
     last_modified: AwareDatetime | None = Field(default=None, exclude=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from pydantic.alias_generators import to_camel
 
 from openbss.core import tenant_settings
@@ -39,12 +39,12 @@ class Creditor(_Settings):
 
 class Sepa(_Settings):
     local_instrument: Literal["CORE", "B2B"] = "CORE"
-    batch_booking: bool = True
+    batch_booking: StrictBool = True
 
 
 class PaymentSettings(_Settings):
-    auto_allocate: bool = True
-    apply_credit_to_new_bills: bool = True
+    auto_allocate: StrictBool = True
+    apply_credit_to_new_bills: StrictBool = True
     creditor: Creditor = Field(default_factory=Creditor)
     sepa: Sepa = Field(default_factory=Sepa)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from openbss.core.tmf_common import (
     Characteristic,
@@ -71,7 +71,7 @@ class UsageSpecification(Polymorphic):
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
     description: Text | None = None
-    is_bundle: bool | None = None
+    is_bundle: StrictBool | None = None
     last_update: Str | None = None
     lifecycle_status: Str | None = None
     version: Str | None = None
