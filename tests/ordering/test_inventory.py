@@ -107,6 +107,17 @@ def test_bad_products_are_refused_naming_the_field(client, sandbox, other_tenant
     r = client.post(INV, json={**_product(account, offering), "colour": "red"},
                     headers=sandbox.headers())
     assert r.status_code == 422 and r.json()["field"] == "colour"
+    # TMF637 RelatedPlaceRefOrValue requires its role (found by the fuzz test: a place
+    # without one was stored and answered against the schema)
+    r = client.post(INV, json={**_product(account, offering), "place": [{"id": "p1"}]},
+                    headers=sandbox.headers())
+    assert r.status_code == 422 and r.json()["field"] == "place[0].role", r.text
+    placed = _post(client, sandbox, {**_product(account, offering, msisdn="015112345679"),
+                                     "place": [{"id": "p1", "role": "installationAddress"}]})
+    assert placed["place"] == [{"id": "p1", "role": "installationAddress"}]
+    # ``fields=`` naming no attribute selects none: the whole resource, as in lists
+    whole = client.get(f"{INV}/{placed['id']}?fields=,", headers=sandbox.headers()).json()
+    assert whole == placed
 
 
 def test_an_identifier_belongs_to_one_live_product_and_history_says_who_had_it(  # type: ignore[no-untyped-def]

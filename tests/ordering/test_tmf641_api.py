@@ -87,6 +87,12 @@ def test_tmf641_without_base_url_is_422_naming_base_url(client, tenant):
 @pytest.mark.parametrize(("patch", "field"), [
     ({"adapter": "tmf999"}, "adapter"),
     ({"baseUrl": "ftp://oss"}, "baseUrl"),
+    # found by the fuzz test: a control character in the host was stored, and registering
+    # on the OSS's hub then answered 500 (httpx cannot send it)
+    ({"baseUrl": "http://oss\x17example/tmf"}, "baseUrl"),
+    ({"baseUrl": "http://user:pw@oss.example/tmf"}, "baseUrl"),
+    ({"baseUrl": "http:///tmf"}, "baseUrl"),
+    ({"callbackBaseUrl": "https://bss\u0007.example"}, "callbackBaseUrl"),
     ({"timeoutSeconds": 0}, "timeoutSeconds"),
     ({"timeoutSeconds": "fast"}, "timeoutSeconds"),
     ({"maxAttempts": 0}, "maxAttempts"),

@@ -164,23 +164,40 @@ def validated_addresses(host: str, port: int, *, allow_private: bool) -> list[IP
     return addresses
 
 
-def check_callback(url: str, *, allow_private: bool, field: str = "callback") -> None:
-    """Refuse (422 naming ``field``) a callback URL webhooks may not call."""
+def parse_http_url(url: str) -> httpx.URL:
+    """``url`` parsed as an ``http``/``https`` URL with a host and no userinfo, or a
+    ValueError saying what is wrong with it (control characters, another scheme...)."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError):
-        raise ValidationError(f"{field}: not a valid URL", field=field) from None
+        raise ValueError("not a valid URL") from None
     if parsed.scheme not in ("http", "https"):
-        raise ValidationError(f"{field}: must be an http or https URL", field=field)
+        raise ValueError("must be an http or https URL")
     if parsed.userinfo:
-        raise ValidationError(f"{field}: must not contain a user name or password "
-                              "(use the listener secret to authenticate deliveries)",
-                              field=field)
+        raise ValueError("must not contain a user name or password")
+    if not parsed.host:
+        raise ValueError("has no host")
+    if "%" in parsed.host and literal_address(parsed.host) is None:
+        raise ValueError("the host must not be percent-encoded")
+    return parsed
+
+
+def http_url(url: str) -> str:
+    """A Pydantic after-validator: ``url`` if :func:`parse_http_url` accepts it."""
+    parse_http_url(url)
+    return url
+
+
+def check_callback(url: str, *, allow_private: bool, field: str = "callback") -> None:
+    """Refuse (422 naming ``field``) a callback URL webhooks may not call."""
+    try:
+        parsed = parse_http_url(url)
+    except ValueError as exc:
+        message = str(exc)
+        if "user name" in message:
+            message += " (use the listener secret to authenticate deliveries)"
+        raise ValidationError(f"{field}: {message}", field=field) from None
     host = parsed.host
-    if not host:
-        raise ValidationError(f"{field}: has no host", field=field)
-    if "%" in host and literal_address(host) is None:
-        raise ValidationError(f"{field}: the host must not be percent-encoded", field=field)
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
         validated_addresses(host, port, allow_private=allow_private)

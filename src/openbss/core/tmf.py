@@ -70,13 +70,10 @@ def list_params(request: Request) -> ListParams:
     offset = _int_param("offset", q.get("offset"), 0, 0, 10**9)
     limit = _int_param("limit", q.get("limit"), settings.default_page_size, 1,
                        settings.max_page_size)
-    fields: frozenset[str] | None = None
-    if q.get("fields"):
-        names = [f.strip() for f in q["fields"].split(",") if f.strip()]
-        for name in names:
-            if not _FIELD_RE.match(name):
-                raise BadRequestError(f"invalid field name {name!r}", field="fields")
-        fields = frozenset(names)
+    fields = field_selection(q.get("fields"))
+    for name in fields or ():
+        if not _FIELD_RE.match(name):
+            raise BadRequestError(f"invalid field name {name!r}", field="fields")
     sort = tuple(s.strip() for s in q.get("sort", "").split(",") if s.strip())
     filters: list[tuple[str, str, list[str]]] = []
     for key, value in q.multi_items():
@@ -237,6 +234,13 @@ def paginate(
     return list(session.scalars(page)), int(total or 0)
 
 
+def field_selection(value: str | None) -> frozenset[str] | None:
+    """The attribute names of a ``fields=`` selection; None (everything) when it names
+    none (``fields=`` or ``fields=,``)."""
+    names = frozenset(f.strip() for f in (value or "").split(",") if f.strip())
+    return names or None
+
+
 def project(resource: dict[str, Any], fields: frozenset[str] | None) -> dict[str, Any]:
     """Keep only the requested top-level fields (plus ``id``, ``href`` and ``@type``)."""
     if not fields:
@@ -259,8 +263,7 @@ def list_response(
 def resource_response(
     resource: dict[str, Any], request: Request, status_code: int = 200
 ) -> JSONResponse:
-    fields = request.query_params.get("fields")
-    selected = frozenset(f.strip() for f in fields.split(",")) if fields else None
+    selected = field_selection(request.query_params.get("fields"))
     headers = {"Location": str(resource["href"])} if status_code == 201 and "href" in resource \
         else None
     return ExactJSONResponse(project(resource, selected), status_code=status_code,

@@ -10,10 +10,18 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from openbss.core.errors import ValidationError
+from openbss.core.netguard import http_url
 
 Action = Literal["add", "modify", "delete", "suspend", "resume", "compensate"]
 
@@ -86,16 +94,15 @@ class ProvisioningSettings(BaseModel):
     #: TMF641 base URL of the OSS, e.g. ``https://oss.example/tmf-api/serviceOrdering/v4``.
     #: Set by an admin only; usually an internal address, so the webhook SSRF guard does
     #: not apply to it.
-    base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)] | None = \
-        None
+    base_url: Annotated[str, Field(max_length=2000), AfterValidator(http_url)] | None = None
     timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     max_attempts: int = Field(default=8, ge=1, le=100)
     #: Seconds between polls of an OSS order in progress when no notification arrives.
     poll_seconds: float = Field(default=5.0, gt=0, le=3600)
     #: openbss's own base URL as the OSS reaches it, for the notification callback
     #: registered on the OSS's ``/hub`` (default: ``OPENBSS_BASE_URL``).
-    callback_base_url: Annotated[str, Field(pattern=r"^https?://[^\s]+$",
-                                            max_length=500)] | None = None
+    callback_base_url: Annotated[str, Field(max_length=500),
+                                 AfterValidator(http_url)] | None = None
 
     @field_validator("base_url", mode="after")
     @classmethod

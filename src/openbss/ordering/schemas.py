@@ -35,6 +35,13 @@ class OpenRef(EntityRef):
     model_config = ConfigDict(extra="allow")
 
 
+class RelatedPlace(OpenRef):
+    """TMF ``RelatedPlaceRefOrValue``: a place by reference or by value, in its ``role``
+    (installation address, delivery point)."""
+
+    role: Str
+
+
 class Price(Polymorphic):
     """TMF ``Price``: the amounts of a price, with and without tax."""
 
@@ -106,7 +113,7 @@ class Product(Polymorphic):
     termination_date: AwareDatetime | None = None
     agreement: list[OpenRef] | None = None
     billing_account: EntityRef | None = None
-    place: list[OpenRef] | None = None
+    place: list[RelatedPlace] | None = None
     product: list[ProductRef] | None = None
     product_characteristic: list[Characteristic] | None = None
     product_offering: EntityRef | None = None
@@ -150,7 +157,7 @@ class ProductRefOrValue(Polymorphic):
     product_serial_number: Str | None = None
     agreement: list[OpenRef] | None = None
     billing_account: EntityRef | None = None
-    place: list[OpenRef] | None = None
+    place: list[RelatedPlace] | None = None
     product_characteristic: list[Characteristic] | None = None
     product_offering: EntityRef | None = None
     product_relationship: list[ProductRelationship] | None = None

@@ -203,7 +203,8 @@ class Tmf641Provisioner:
             with httpx.Client(timeout=self.timeout, follow_redirects=False) as client:
                 response = client.request(method, url, json=json, params=params,
                                           headers={"Accept": "application/json"})
-        except httpx.HTTPError as exc:  # connect error, timeout, reset, protocol error
+        # connect error, timeout, reset, protocol error; a URL httpx cannot send
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise ProvisioningUnavailable(
                 f"OSS {method} {path}: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 500:
