@@ -86,6 +86,7 @@ def test_ndjson_import_and_rerate(client, sandbox, tmp_path: Path):  # type: ign
 
 @pytest.mark.parametrize(("args", "code", "says"), [
     (["usage", "import", "missing.csv"], 1, "no such file"),
+    (["usage", "import", "{dir}"], 1, "a directory"),
     (["usage", "import", "{file}", "--mapping", "nope.yaml"], 1, "cannot read mapping"),
     (["usage", "import", "{file}", "--mapping", "{badmap}"], 1, "columns.duraton"),
     (["usage", "import", "{file}", "--mapping", "{wrongcol}"], 1, "no column"),
@@ -102,10 +103,23 @@ def test_exit_codes(sandbox, tmp_path: Path, args, code, says):  # type: ignore[
     badmap.write_text("columns: {duraton: billsec}\n")
     wrongcol = tmp_path / "wrong.yaml"
     wrongcol.write_text("columns: {duration: billsec}\n")
-    filled = [a.format(file=file, badmap=badmap, wrongcol=wrongcol) for a in args]
+    filled = [a.format(file=file, badmap=badmap, wrongcol=wrongcol, dir=tmp_path)
+              for a in args]
     exit_code, out, err = _run(*filled, "--tenant", sandbox.name)
     assert exit_code == code, (out, err)
     assert says in out + err
+
+
+@pytest.mark.parametrize("mapping", ["asterisk", "freeswitch", "generic"])
+@pytest.mark.parametrize("content", ["", "\n\n"])
+def test_an_empty_file_reads_nothing(sandbox, tmp_path: Path, mapping: str,  # type: ignore[no-untyped-def]
+                                     content: str):
+    file = tmp_path / "Master.csv"
+    file.write_text(content)  # a CDR writer's quiet hour (was exit 1 "empty CSV")
+    exit_code, out, err = _run("usage", "import", str(file), "--mapping", mapping, "--json",
+                               "--tenant", sandbox.name)
+    assert exit_code == 0, (out, err)
+    assert json.loads(out.strip().splitlines()[-1])["read"] == 0
 
 
 def test_nul_bytes_in_a_file_are_stored_as_replacement_characters(client, sandbox,  # type: ignore[no-untyped-def]

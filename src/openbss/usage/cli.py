@@ -93,7 +93,8 @@ def import_usage(
     spec = dataclasses.replace(spec, format=chosen)
     name = source or spec.name
     if not file.is_file():
-        fail(f"cannot read {file}: no such file")
+        fail(f"cannot read {file}: " + ("a directory, not a file (import its files one by one)"
+                                        if file.is_dir() else "no such file"))
     ready()
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 

@@ -283,10 +283,22 @@ def csv_names(mapping: FileMapping, width: int) -> list[str]:
     return [*fields[:width], *(f"column{i + 1}" for i in range(len(fields), width))]
 
 
+def _blank(path: Path, probe: int = 65536) -> bool:
+    """The file holds nothing but white space (checked for files up to ``probe`` bytes)."""
+    try:
+        if path.stat().st_size > probe:
+            return False
+        return not path.read_bytes().strip()
+    except OSError:
+        return False  # the reader says why it cannot read it
+
+
 def read_csv(path: Path, mapping: FileMapping, *, chunk_size: int = 100_000,
              ) -> Iterator[pl.DataFrame]:
     """The file in chunks of canonical String columns (constant memory: Polars' streaming
     CSV reader). Raises :class:`MappingError` for a file the mapping does not fit."""
+    if _blank(path):
+        return  # an empty file (a CDR writer's quiet hour): nothing read, like NDJSON
     try:
         lazy = pl.scan_csv(path, has_header=mapping.header, separator=mapping.delimiter,
                            infer_schema=False, truncate_ragged_lines=True,
