@@ -203,6 +203,13 @@ def test_every_validation_rule_names_the_item_and_attribute(client, sandbox):  #
     err = fail(client, sandbox, body)
     assert err["code"] == "characteristic_missing"
     assert err["field"] == "productOrderItem[1].product.productCharacteristic[MSISDN]"
+    # TMF622 references with required attributes beyond id (found by the fuzz test)
+    err = fail(client, sandbox, shop.order(shop.line_item(
+        productOfferingQualificationItem={"id": "q1"})))
+    assert err["field"] == "productOrderItem[0].productOfferingQualificationItem." \
+                           "productOfferingQualificationId"
+    err = fail(client, sandbox, shop.order(shop.line_item(quoteItem={"id": "1"})))
+    assert err["field"] == "productOrderItem[0].quoteItem.quoteId"
     # an MSISDN that is no phone number
     err = fail(client, sandbox, shop.order(item(msisdn="12")))
     assert (err["code"], err["field"]) == (

@@ -42,6 +42,18 @@ class RelatedPlace(OpenRef):
     role: Str
 
 
+class QualificationItemRef(OpenRef):
+    """TMF ``ProductOfferingQualificationItemRef``: an item of a qualification."""
+
+    product_offering_qualification_id: Str
+
+
+class QuoteItemRef(OpenRef):
+    """TMF622 ``QuoteItemRef``: the quote item an order item comes from."""
+
+    quote_id: Str
+
+
 class Price(Polymorphic):
     """TMF ``Price``: the amounts of a price, with and without tax."""
 
@@ -187,10 +199,10 @@ class ProductOrderItem(Polymorphic):
     payment: list[OpenRef] | None = None
     product: ProductRefOrValue | None = None
     product_offering: EntityRef | None = None
-    product_offering_qualification_item: OpenRef | None = None
+    product_offering_qualification_item: QualificationItemRef | None = None
     product_order_item_relationship: list[OrderItemRelationship] | None = None
     qualification: list[OpenRef] | None = None
-    quote_item: OpenRef | None = None
+    quote_item: QuoteItemRef | None = None
     state: Str | None = None
 
 
@@ -259,7 +271,7 @@ class QuoteItem(Polymorphic):
     note: list[OrderNote] | None = None
     product: ProductRefOrValue | None = None
     product_offering: EntityRef | None = None
-    product_offering_qualification_item: OpenRef | None = None
+    product_offering_qualification_item: QualificationItemRef | None = None
     quote_item_authorization: list[dict[str, Any]] | None = None
     quote_item_price: list[dict[str, Any]] | None = None
     quote_item_relationship: list[QuoteItemRelationship] | None = None
