@@ -164,9 +164,10 @@ def validated_addresses(host: str, port: int, *, allow_private: bool) -> list[IP
     return addresses
 
 
-def parse_http_url(url: str) -> httpx.URL:
+def parse_http_url(url: str, *, userinfo_hint: str = "") -> httpx.URL:
     """``url`` parsed as an ``http``/``https`` URL with a host and no userinfo, or a
-    ValueError saying what is wrong with it (control characters, another scheme...)."""
+    ValueError saying what is wrong with it (control characters, another scheme...);
+    ``userinfo_hint`` is added to the userinfo refusal (where credentials go instead)."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, TypeError, ValueError):
@@ -174,7 +175,7 @@ def parse_http_url(url: str) -> httpx.URL:
     if parsed.scheme not in ("http", "https"):
         raise ValueError("must be an http or https URL")
     if parsed.userinfo:
-        raise ValueError("must not contain a user name or password")
+        raise ValueError(f"must not contain a user name or password{userinfo_hint}")
     if not parsed.host:
         raise ValueError("has no host")
     if "%" in parsed.host and literal_address(parsed.host) is None:
@@ -191,12 +192,10 @@ def http_url(url: str) -> str:
 def check_callback(url: str, *, allow_private: bool, field: str = "callback") -> None:
     """Refuse (422 naming ``field``) a callback URL webhooks may not call."""
     try:
-        parsed = parse_http_url(url)
+        parsed = parse_http_url(
+            url, userinfo_hint=" (use the listener secret to authenticate deliveries)")
     except ValueError as exc:
-        message = str(exc)
-        if "user name" in message:
-            message += " (use the listener secret to authenticate deliveries)"
-        raise ValidationError(f"{field}: {message}", field=field) from None
+        raise ValidationError(f"{field}: {exc}", field=field) from None
     host = parsed.host
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     try:
