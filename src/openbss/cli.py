@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -49,6 +49,16 @@ app.add_typer(ledger_app, name="ledger")
 
 err = Console(stderr=True, soft_wrap=True)
 out = Console()
+
+# One exit-code convention for every command: 0 done; 1 not done as asked (a bad or missing
+# argument or option, a file that cannot be read, an unknown id, no database); 2 done, and
+# it found something that needs attention (accounts that failed in a bill run, a
+# reconciliation difference, an unbalanced trial balance) or no usable secret key. Click
+# answers its own usage errors (an unknown option, `--workers abc`) with 2, which would read
+# as "some accounts failed": they exit 1 like every other bad argument. (Typer ships its own
+# Click; its UsageError is the base of the public typer.BadParameter.)
+_usage_error: Any = typer.BadParameter.__base__
+_usage_error.exit_code = 1
 
 
 def fail(message: str, code: int = 1) -> None:

@@ -63,6 +63,10 @@ def test_bad_arguments_exit_1(tenant: Any) -> None:
     far = runner.invoke(app, ["billrun", "--tenant", tenant.name, "--as-of",
                               "0001-01-01T00:00:00+14:00"])
     assert far.exit_code == 1 and "outside the years" in far.output, far.output
+    # Click's own usage errors exit 1 too, never 2 (which means "some accounts failed")
+    for args in (["--workers", "abc"], ["--no-such-option"], ["--account"]):
+        usage = runner.invoke(app, ["billrun", "--tenant", tenant.name, *args])
+        assert usage.exit_code == 1, (args, usage.output)
 
 
 def test_documents_are_rendered_after_the_run(tenant: Any) -> None:

@@ -184,3 +184,17 @@ def test_the_cli_works_the_same_from_any_directory(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "unknown currency code 'EURO'" in bad.stderr
     bad = _run(["tenant", "create", "bad", "--region", "XX"], env, here)
     assert bad.returncode == 1 and "default_region" in bad.stderr
+
+
+@pytest.mark.parametrize("args", [
+    ["no-such-command"], ["billrun", "--workers", "abc"], ["billrun", "--no-such-option"],
+    ["usage", "import", "cdr.csv", "--format", "xml"], ["catalog", "export", "--format", "xml"],
+    ["reconcile", "--period"],
+])
+def test_usage_errors_exit_1_not_2(tmp_path: Path, args: list[str]) -> None:
+    """2 means "done, and found something" (accounts failed, differences): a bad command
+    line is "not done" like every other bad argument, whoever parses it."""
+    (tmp_path / "cdr.csv").write_text("a,b\n1,2\n")
+    result = _run(args, _env(tmp_path, OPENBSS_SECRET_KEY=GOOD_KEY), tmp_path)
+    assert result.returncode == 1, (args, result.returncode, result.stderr)
+    assert result.stderr.strip(), "says what was wrong"

@@ -61,7 +61,7 @@ def export_file(
 
     if format not in ("yaml", "json"):
         err.print("[red]error:[/red] --format must be yaml or json", highlight=False)
-        raise typer.Exit(2)
+        raise typer.Exit(1)
     ready()
     with unit_of_work() as session:
         ctx = system_context(session, tenant_by_name(session, tenant), actor="cli")
