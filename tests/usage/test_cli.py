@@ -90,10 +90,10 @@ def test_ndjson_import_and_rerate(client, sandbox, tmp_path: Path):  # type: ign
     (["usage", "import", "{file}", "--mapping", "nope.yaml"], 1, "cannot read mapping"),
     (["usage", "import", "{file}", "--mapping", "{badmap}"], 1, "columns.duraton"),
     (["usage", "import", "{file}", "--mapping", "{wrongcol}"], 1, "no column"),
-    (["usage", "import", "{file}", "--format", "xml"], 2, "csv or ndjson"),
-    (["usage", "rejects", "list", "--reason", "sunspots"], 2, "unknown_identifier"),
-    (["usage", "rerate", "--from", "2026-01-01", "--to", "2026-02-01"], 2, "--all"),
-    (["usage", "rerate", "--all", "--from", "yesterday", "--to", "2026-02-01"], 2,
+    (["usage", "import", "{file}", "--format", "xml"], 1, "csv or ndjson"),
+    (["usage", "rejects", "list", "--reason", "sunspots"], 1, "unknown_identifier"),
+    (["usage", "rerate", "--from", "2026-01-01", "--to", "2026-02-01"], 1, "--all"),
+    (["usage", "rerate", "--all", "--from", "yesterday", "--to", "2026-02-01"], 1,
      "ISO 8601"),
 ])
 def test_exit_codes(sandbox, tmp_path: Path, args, code, says):  # type: ignore[no-untyped-def]
