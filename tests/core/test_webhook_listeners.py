@@ -351,3 +351,39 @@ def test_the_service_refuses_listeners_on_apis_the_role_may_not_read(tenant):
         sub = events.register_listener(ctx, api="partyManagement",
                                        callback="http://127.0.0.1:1/x", query=None, secret=None)
         assert sub.owner_key_id is None  # no key behind a system context
+
+
+def test_a_listener_registered_mid_transaction_or_elsewhere_gets_the_next_events(tenant):
+    """Whether an API has listeners is asked once per transaction (an order's fulfilment
+    publishes several events): a listener registered in the same transaction, or by another
+    one that committed before the next transaction, still gets the events after it."""
+    from openbss.core.models import EventDelivery
+
+    def deliveries_of(session, event_id):  # type: ignore[no-untyped-def]
+        return session.scalars(select(EventDelivery.subscription_id).where(
+            EventDelivery.event_id == event_id)).all()
+
+    api, other_api = "productOrderingManagement", "customerBillManagement"
+    with unit_of_work() as session:
+        ctx = system_context(session, session.get(Tenant, tenant.id))
+        before = events.publish(ctx, api=api, event_type="ProductOrderCreateEvent",
+                                resource_name="productOrder", resource={"id": "o1"})
+        sub = events.register_listener(ctx, api=api, callback="http://127.0.0.1:1/x",
+                                       query=None, secret=None)
+        after = events.publish(ctx, api=api, event_type="ProductOrderCreateEvent",
+                               resource_name="productOrder", resource={"id": "o2"})
+        assert deliveries_of(session, before.id) == []
+        assert deliveries_of(session, after.id) == [sub.id]
+        quiet = events.publish(ctx, api=other_api, event_type="CustomerBillCreateEvent",
+                               resource_name="customerBill", resource={"id": "b1"})
+        assert deliveries_of(session, quiet.id) == []
+        session.commit()
+        with unit_of_work() as elsewhere:  # another transaction registers on other_api
+            other = events.register_listener(
+                system_context(elsewhere, elsewhere.get(Tenant, tenant.id)), api=other_api,
+                callback="http://127.0.0.1:1/y", query=None, secret=None)
+            other_id = other.id
+        ctx = system_context(session, session.get(Tenant, tenant.id))
+        later = events.publish(ctx, api=other_api, event_type="CustomerBillCreateEvent",
+                               resource_name="customerBill", resource={"id": "b2"})
+        assert deliveries_of(session, later.id) == [other_id]

@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl
 import httpx
 import structlog
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Table, bindparam, event, insert, select
 from sqlalchemy.orm import Session
 
 from openbss.core import audit, clock, crypto, jsonx, netguard
@@ -229,8 +229,8 @@ def publish(
         session.flush()  # what the event refers to is written first
     conn = session.connection()
     conn.execute(_INSERT_EVENT, {name: getattr(row, name) for name in _EVENT_COLUMNS})
-    # most events have no listener: find that out with one cheap Core query
-    if conn.scalar(_ANY_LISTENER, {"probe_tenant": ctx.tenant_id, "probe_api": api}) is None:
+    # most events have no listener: find that out with one cheap query per transaction
+    if not _has_listener(session, ctx.tenant_id, api):
         return row
     subs = list(ctx.session.scalars(
         select(HubSubscription).where(
@@ -271,6 +271,26 @@ _INSERT_EVENT = insert(cast(Table, OutboxEvent.__table__))
 _HUBS = cast(Table, HubSubscription.__table__)
 _ANY_LISTENER = (select(_HUBS.c.id).where(_HUBS.c.tenant_id == bindparam("probe_tenant"),
                                           _HUBS.c.api == bindparam("probe_api")).limit(1))
+#: ``session.info`` key of the listener probes' answers, kept for one transaction
+_PROBED = "openbss.events.listeners"
+
+
+def _has_listener(session: Session, tenant_id: str, api: str) -> bool:
+    """Whether ``api`` of the tenant has a listener, asked once per transaction (an order's
+    fulfilment publishes five events, a bill run hundreds): the answer is forgotten when
+    the transaction ends and when a listener is registered or removed in it."""
+    probed: dict[tuple[str, str], bool] = session.info.setdefault(_PROBED, {})
+    key = (tenant_id, api)
+    if key not in probed:
+        probed[key] = session.connection().scalar(
+            _ANY_LISTENER, {"probe_tenant": tenant_id, "probe_api": api}) is not None
+    return probed[key]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_listeners(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction (not a savepoint) ended
+        session.info.pop(_PROBED, None)
 
 
 def _owners(session: Session, key_ids: Iterable[str | None]) -> dict[str, ApiKey]:
@@ -342,6 +362,7 @@ def register_listener(
     )
     ctx.session.add(sub)
     ctx.session.flush()
+    ctx.session.info.pop(_PROBED, None)
     return sub
 
 
@@ -357,6 +378,7 @@ def unregister_listener(ctx: Context, *, api: str, subscription_id: str) -> HubS
         raise NotFoundError(f"no listener {subscription_id!r}", field="id")
     ctx.session.delete(sub)
     ctx.session.flush()
+    ctx.session.info.pop(_PROBED, None)
     return sub
 
 
@@ -531,8 +553,7 @@ def publish_many(ctx: Context, *, api: str, event_type: str, resource_name: str,
         session.flush()
     conn = session.connection()
     personal = resource_name in audit.PERSONAL_RESOURCE_TYPES
-    if personal or conn.scalar(_ANY_LISTENER, {"probe_tenant": ctx.tenant_id,
-                                               "probe_api": api}) is not None:
+    if personal or _has_listener(session, ctx.tenant_id, api):
         for resource in resources:
             publish(ctx, api=api, event_type=event_type, resource_name=resource_name,
                     resource=resource)
