@@ -149,6 +149,30 @@ def test_orderability_eligibility_and_price_selection(client, tenant):
         chosen = selling.select_prices(ctx, offering_id=off["id"], currency="EUR")
         assert [p.id for p in chosen] == [eur["id"], promo["id"]]
         assert chosen[0].amount == Decimal("25.00")
+        # the offering row the caller has read is used, not read again; another
+        # offering's row is not mistaken for it
+        row = selling.get_orderable_offering(ctx, offering_id=off["id"])
+        draft_row = service.get_resource(ctx, kind="productOffering", resource_id=draft["id"])
+        from sqlalchemy import event
+
+        from openbss.core.db import get_engine
+
+        statements: list[str] = []
+
+        def seen(_conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+            statements.append(statement)
+
+        event.listen(get_engine(), "before_cursor_execute", seen)
+        try:
+            given = selling.select_prices(ctx, offering_id=off["id"], currency="EUR",
+                                          offering=row)
+            reads = [q for q in statements if "FROM catalog_product_offering " in q]
+            assert [p.id for p in given] == [p.id for p in chosen] and reads == []
+            other = selling.select_prices(ctx, offering_id=off["id"], currency="EUR",
+                                          offering=draft_row)
+            assert [p.id for p in other] == [p.id for p in chosen]
+        finally:
+            event.remove(get_engine(), "before_cursor_execute", seen)
 
 
 def test_charge_model_of_price_contract(client, tenant, other_tenant):

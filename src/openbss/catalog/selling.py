@@ -76,16 +76,19 @@ def check_eligibility(offering: ProductOffering | dict[str, Any], *,
 
 
 def select_prices(ctx: Context, *, offering_id: str, currency: str | None,
-                  at: datetime | None = None) -> list[ProductOfferingPrice]:
+                  at: datetime | None = None,
+                  offering: ProductOffering | None = None) -> list[ProductOfferingPrice]:
     """The offering's prices that apply to a buyer paying in ``currency`` at ``at``.
 
     Prices in that currency plus currency-less percentage discounts, valid at ``at`` and
     not Retired/Obsolete (``currency`` None: every such price). :class:`NoPriceInCurrency`
     (422 ``currency``, naming the available currencies) if the offering has no price in
-    ``currency``.
+    ``currency``. ``offering``: the offering's row when the caller has just read it (not
+    read again).
     """
     at = at or ctx.now
-    offering = queries.get_offering(ctx, offering_id)
+    if offering is None or offering.id != offering_id or offering.tenant_id != ctx.tenant_id:
+        offering = queries.get_offering(ctx, offering_id)
     ids = [str(r.get("id")) for r in offering.body.get("productOfferingPrice") or []]
     pops = queries.prices_among(ctx, ids)
     pops.sort(key=lambda p: ids.index(p.id))

@@ -310,9 +310,11 @@ def check_eligible(offering: Any, customer: Customer, *, where: str) -> None:
 
 
 def offering_prices(ctx: Context, offering_id: str, currency: str, *, at: datetime,
-                    where: str) -> tuple[PriceSpec, ...]:
+                    where: str, offering: Any = None
+                    ) -> tuple[PriceSpec, ...]:
     try:
-        pops = selling.select_prices(ctx, offering_id=offering_id, currency=currency, at=at)
+        pops = selling.select_prices(ctx, offering_id=offering_id, currency=currency, at=at,
+                                     offering=offering)
     except NoPriceInCurrency as exc:
         raise InvalidReference(f"{where}: {exc.message} (the billing account's currency)",
                                field=where, details=[{"field": where, "code":

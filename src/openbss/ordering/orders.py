@@ -145,7 +145,7 @@ def _check_item(ctx: Context, body: dict[str, Any], index: int, item: dict[str, 
     checked.policy = rules.failure_policy(offering.body)
     checked.is_bundle = is_bundle or bool(offering.is_bundle)
     checked.prices = rules.offering_prices(ctx, offering.id, checked.currency, at=at,
-                                           where=offering_field)
+                                           where=offering_field, offering=offering)
     given = product_doc.get("productCharacteristic")
     if action == "add" or given is not None:
         checked.characteristics = rules.check_characteristics(
