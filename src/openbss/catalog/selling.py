@@ -83,11 +83,11 @@ def select_prices(ctx: Context, *, offering_id: str, currency: str | None,
     Prices in that currency plus currency-less percentage discounts, valid at ``at`` and
     not Retired/Obsolete (``currency`` None: every such price). :class:`NoPriceInCurrency`
     (422 ``currency``, naming the available currencies) if the offering has no price in
-    ``currency``. ``offering``: the offering's row when the caller has just read it (not
-    read again).
+    ``currency``. ``offering``: the offering's row when the caller has just read it
+    through ``ctx`` (a scoped read of this tenant): it is not read again.
     """
     at = at or ctx.now
-    if offering is None or offering.id != offering_id or offering.tenant_id != ctx.tenant_id:
+    if offering is None or offering.id != offering_id:
         offering = queries.get_offering(ctx, offering_id)
     ids = [str(r.get("id")) for r in offering.body.get("productOfferingPrice") or []]
     pops = queries.prices_among(ctx, ids)
