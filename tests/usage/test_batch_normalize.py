@@ -37,7 +37,9 @@ NUMBERS = st.one_of(st.integers(-3, 5000).map(str),
 MSISDNS = st.sampled_from(["+4915112345678", "015112345678", "0151 1234 5678", "12",
                            "+12015550123", "(201) 555-0123", " ", "", None])
 CALLED = st.sampled_from(["+49301234567", "030 1234567", "1002", "0049 30 1234567",
-                          "sip:1002@pbx", "", None])
+                          "sip:1002@pbx", "", None,
+                          # 64 characters are kept, 65 and more are malformed
+                          "+49" + "1" * 61, "+49" + "1" * 62, "9" * 3000])
 ROW = st.fixed_dictionaries({
     "recordId": st.one_of(st.none(), st.text("abc12 ", max_size=4)),
     "usageDate": DATES, "usageType": TYPES,

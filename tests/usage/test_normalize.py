@@ -139,6 +139,16 @@ def test_identifiers_and_numbers() -> None:
     assert isinstance(none, Rejected) and none.field == "identifier"
 
 
+def test_an_overlong_number_is_malformed_not_cut_to_fit() -> None:
+    # a 3,000-digit "+49…" string used to be kept as dialled, clipped to the column's
+    # 64 characters at storage and rated by its +49 prefix
+    assert ok({"calledNumber": "+49" + "1" * 61}).destination == "+49" + "1" * 61
+    long = rejected({"calledNumber": "+49" + "1" * 3000})
+    assert (long.reason, long.field) == ("malformed", "calledNumber")
+    assert "3003 characters" in long.detail
+    assert rejected({"callingNumber": "x" * 65}).field == "callingNumber"
+
+
 def test_default_region_of_the_tenant() -> None:
     got = run({**BASE, "msisdn": "(201) 555-0123"}, SourceSettings())
     assert isinstance(got, Normalized) and got.identifier_value == "+12015550123"

@@ -370,16 +370,17 @@ def normalize_frame(frame: pl.DataFrame, reading: Reading, *, offset: int = 0,
     if others.height:
         others = _through(others.select("row", "calledNumber"), ["calledNumber"],
                           lambda v: norm.dialled(v, region), pl.String, "destination")
-        df = df.join(others.select("row", "destination"), on="row", how="left",
-                     maintain_order="left")
+        df = df.join(others.select("row", "destination", "_slow_destination"), on="row",
+                     how="left", maintain_order="left")
     else:
-        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("destination"))
+        df = df.with_columns(pl.lit(None, dtype=pl.String).alias("destination"),
+                             pl.lit(None, dtype=pl.Boolean).alias("_slow_destination"))
     df = df.with_columns(pl.when(e164_form).then(called).otherwise(pl.col("destination"))
                          .alias("destination"))
 
     slow = (pl.col("usage_date").is_null() | pl.col("dedup_key").is_null()
             | pl.col("_slow__type") | pl.col("_slow_identifier_value")
-            | pl.col("_slow__qty"))
+            | pl.col("_slow__qty") | pl.col("_slow_destination").fill_null(False))
     fast = df.filter(~slow).select(
         "row", pl.lit(reading.source, dtype=pl.String).alias("source"), "record_id",
         "dedup_key", "usage_date", "usage_type", pl.col("_metric").alias("metric"),

@@ -168,10 +168,16 @@ def e164(text: str, region: str) -> str | None:
 E164_FORM = re.compile(r"^\+[1-9]\d{1,14}$")
 
 
-def dialled(value: Any, region: str) -> str | None:
+#: The longest called or calling number kept (the column's width): E.164 has at most 15
+#: digits, and no dial string, extension or SIP user part of a real CDR comes near it.
+MAX_DIALLED = 64
+
+
+def dialled(value: Any, region: str, key: str = "calledNumber") -> str | None:
     """A called or calling number: as given when written in E.164 (``+4930…``), else in
     E.164 when it is a valid number in ``region`` (``030 1234567``), else the text as
-    dialled (an extension ``1002``)."""
+    dialled (an extension ``1002``). Longer than :data:`MAX_DIALLED` characters it is
+    ``malformed`` — never cut to fit and rated by what is left."""
     if value is None:
         return None
     text = str(value).strip()
@@ -179,6 +185,9 @@ def dialled(value: Any, region: str) -> str | None:
         return None
     if E164_FORM.match(text):
         return text
+    if len(text) > MAX_DIALLED:
+        raise _Reject(MALFORMED, key, f"{key}: {len(text)} characters is not a number "
+                      f"(at most {MAX_DIALLED})")
     return e164(text, region) or text
 
 
@@ -513,6 +522,8 @@ def normalize(raw: Mapping[str, Any], *, source: str, settings: SourceSettings,
         value = identifier_value(name, id_key, id_raw, region)
         quantity, unit = quantity_of(raw, usage_type, units)
         _fits(quantity)
+        destination = dialled(raw.get("calledNumber"), region)
+        calling_number = dialled(raw.get("callingNumber"), region, "callingNumber")
     except _Reject as reject:
         return Rejected(source, record_id, key, reject.reason, reject.detail,
                         reject.field, dict(raw))
@@ -521,8 +532,7 @@ def normalize(raw: Mapping[str, Any], *, source: str, settings: SourceSettings,
                       usage_date=usage_date, usage_type=usage_type, metric=metric,
                       quantity=quantity, unit=unit, identifier_name=name,
                       identifier_value=value,
-                      destination=dialled(raw.get("calledNumber"), region),
-                      calling_number=dialled(raw.get("callingNumber"), region),
+                      destination=destination, calling_number=calling_number,
                       extra=extra)
 
 
